@@ -1,0 +1,166 @@
+"""The whole cutover plan, as one validated, typed object."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
+
+from cockpit.config.base import Duration, Ident, SignalName, Strict
+from cockpit.config.recon import Reconciliation
+from cockpit.config.runbook import Runbook
+from cockpit.config.sources import Signal, Source
+
+DEFAULT_REASON_CODES: dict[str, str] = {
+    "NOT_APPLICABLE": "step does not apply to this cutover",
+    "DONE_OUT_OF_BAND": "done by another team or channel, evidence attached elsewhere",
+    "VENDOR_DELAY": "waiting on a vendor or third party",
+    "GATE_DATA_STALE": "gate data is stale but the condition was verified by hand",
+    "KNOWN_ISSUE": "known, accepted issue with a ticket",
+    "CLINICAL_SAFETY": "patient-safety concern raised by clinical staff",
+    "DATA_MISMATCH": "reconciliation found differences",
+    "REPLICATION_LAG": "replication lag outside tolerance",
+    "PERFORMANCE": "clinical system performance degraded",
+    "INTERFACE_FAILURE": "an interface (HL7, FHIR, lab, pharmacy) is failing",
+    "TIME_EXCEEDED": "cutover window exceeded",
+    "OPERATOR_ERROR": "an operator made a mistake that is being corrected",
+    "REHEARSAL": "rehearsal only",
+}
+
+
+def _utc(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"bad timestamp {value!r}: write it like 2026-11-28T22:00:00Z") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamp needs a time zone, e.g. 2026-11-28T22:00:00Z")
+        return value.astimezone(UTC)
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_utc)]
+
+
+class Window(Strict):
+    start: Timestamp
+    end: Timestamp
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("window end must be after its start")
+        return self
+
+
+class JournalMirror(Strict):
+    """Where the journal head is mirrored, out of the writer's hands (PostgreSQL)."""
+
+    source: str
+    table: str = "cockpit_journal"
+
+
+class Cutover(Strict):
+    id: Ident
+    name: str
+    journal: str
+    window: Window
+    reason_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
+    journal_mirror: JournalMirror | None = None
+    rehearsal: bool = False
+
+
+class Person(Strict):
+    name: Ident
+    role: str
+    contact: str = ""
+
+
+class Role(Strict):
+    confirm: list[str] = []  # owner roles this role may confirm besides its own; "*" = any
+    approve_critical: bool = False
+    decide: bool = False
+    override: bool = False
+    rollback: bool = False
+    triage: bool = False
+
+
+class Operators(Strict):
+    roles: dict[str, Role]
+    people: list[Person] = []
+
+
+class Gate(Strict):
+    expr: str
+    title: str = ""
+    description: str = ""
+    hold_for: Duration = 0.0
+    max_staleness: Duration = 60.0
+
+
+class Plan(Strict):
+    version: int = 1
+    cutover: Cutover
+    operators: Operators
+    sources: dict[Ident, Source] = {}
+    signals: dict[SignalName, Signal] = {}
+    gates: dict[Ident, Gate] = {}
+    reconciliation: Reconciliation | None = None
+    runbook: Runbook
+
+    _path: Path = PrivateAttr(default=Path("plan.yaml"))
+    _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the plan, taken relative to the plan file's folder."""
+        p = Path(os.path.expanduser(relative))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.resolve(self.cutover.journal)
+
+    def redact(self, text: str) -> str:
+        """Remove every value that came from the environment (tokens, passwords, DSNs)."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def role_of(self, operator: str) -> str | None:
+        return next((p.role for p in self.operators.people if p.name == operator), None)
+
+
+# Signals every plan can use without declaring them: they are produced by the cockpit itself.
+BUILTIN_SIGNALS = (
+    "recon.mismatched_rows",
+    "recon.last_run_age_s",
+    "recon.failed_checks",
+    "exceptions.open",
+    "exceptions.open_critical",
+)
+RECON_TABLE_SIGNALS = ("missing", "extra", "changed", "source_rows", "target_rows")
+
+
+def builtin_signal_names(plan_data: dict) -> set[str]:
+    """Built-in signal names, including ``recon.<table>.<kind>`` for each configured table."""
+    names = set(BUILTIN_SIGNALS)
+    recon = plan_data.get("reconciliation") if isinstance(plan_data, dict) else None
+    tables = recon.get("tables") if isinstance(recon, dict) else None
+    for t in tables if isinstance(tables, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("name"), str):
+            names.update(f"recon.{t['name']}.{k}" for k in RECON_TABLE_SIGNALS)
+    return names

@@ -1,0 +1,127 @@
+"""Where readings come from (``sources``) and what is read from them (``signals``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from cockpit.config.base import Duration, Strict
+
+
+class PostgresSource(Strict):
+    type: Literal["postgres"]
+    dsn: str
+    description: str = ""
+    connect_timeout: Duration = 5.0
+    statement_timeout: Duration = 10.0
+    max_concurrent: int = Field(default=2, ge=1, le=16)
+    application_name: str = "cutover-cockpit"
+
+
+class HttpSource(Strict):
+    type: Literal["http"]
+    url: str
+    description: str = ""
+    headers: dict[str, str] = {}
+    verify_tls: bool = True
+    ca_file: str | None = None
+    connect_timeout: Duration = 3.0
+    timeout: Duration = 5.0
+    max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+
+
+class PrometheusSource(Strict):
+    type: Literal["prometheus"]
+    url: str
+    description: str = ""
+    headers: dict[str, str] = {}
+    verify_tls: bool = True
+    ca_file: str | None = None
+    connect_timeout: Duration = 3.0
+    timeout: Duration = 5.0
+    max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+
+
+class HelpdeskSource(Strict):
+    type: Literal["helpdesk"]
+    preset: Literal["jira", "servicenow", "zendesk"]
+    url: str
+    description: str = ""
+    headers: dict[str, str] = {}
+    verify_tls: bool = True
+    ca_file: str | None = None
+    connect_timeout: Duration = 3.0
+    timeout: Duration = 5.0
+    max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+
+
+class SimulatedSource(Strict):
+    type: Literal["simulated"]
+    description: str = ""
+    seed: int = 0
+
+
+Source = Annotated[
+    PostgresSource | HttpSource | PrometheusSource | HelpdeskSource | SimulatedSource,
+    Field(discriminator="type"),
+]
+
+SOURCE_TYPES = ("postgres", "http", "prometheus", "helpdesk", "simulated")
+
+
+class HttpStep(Strict):
+    """One request of a synthetic transaction (log in, open a test chart, ...)."""
+
+    method: Literal["GET", "POST", "PUT", "HEAD"] = "GET"
+    path: str
+    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    expect_status: int = 200
+
+
+class Heartbeat(Strict):
+    """Opt-in: the only write the cockpit makes, to its own table on the source."""
+
+    target: str
+    table: str = "cockpit_heartbeat"
+
+
+class Simulation(Strict):
+    """A synthetic signal for demos and rehearsals."""
+
+    base: float = 0.0
+    noise: float = 0.0
+    drift_per_min: float = 0.0
+    minimum: float | None = None
+    maximum: float | None = None
+    boolean: bool = False
+    titles: list[str] = []
+
+
+class Signal(Strict):
+    """What to read; which fields apply depends on the source's type (checked after loading)."""
+
+    source: str
+    title: str = ""
+    unit: str = ""
+    panel: Literal["replication", "clinical", "helpdesk", "recon", "other"] | None = None
+    every: Duration = 10.0
+    timeout: Duration = 5.0
+    history: int = Field(default=720, ge=2, le=100_000)
+    # postgres
+    probe: Literal["replication_lag", "heartbeat", "sql"] | None = None
+    measure: Literal["seconds", "bytes", "latency_ms", "success", "count"] | None = None
+    standby: str | None = None
+    query: str | None = None
+    heartbeat: Heartbeat | None = None
+    # http
+    path: str | None = None
+    json_path: str | None = None
+    transaction: list[HttpStep] | None = None
+    # helpdesk
+    titles: int = Field(default=5, ge=0, le=20)
+    # simulated
+    simulate: Simulation | None = None
+
+    model_config = Strict.model_config | {"populate_by_name": True}

@@ -1,0 +1,338 @@
+"""Gate expressions: a tiny grammar, parsed by hand and never handed to ``eval``.
+
+    expr    := or
+    or      := and ("or" and)*
+    and     := not ("and" not)*
+    not     := "not" not | cmp
+    cmp     := atom (("<" | "<=" | ">" | ">=" | "==" | "!=") atom)?
+    atom    := NUMBER | "true" | "false" | NAME | "(" expr ")"
+    NAME    := [A-Za-z_][A-Za-z0-9_]* ("." [A-Za-z0-9_]+)*
+
+Anything else (calls, attribute tricks, strings, subscripts) is a syntax error with its column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Union
+
+MAX_LENGTH = 2000
+MAX_DEPTH = 32
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)"
+    r"|(?P<op><=|>=|==|!=|<|>|\(|\)))"
+)
+_KEYWORDS = {"and", "or", "not", "true", "false"}
+
+
+class ExprError(ValueError):
+    """A syntax error; ``column`` is 1-based within the expression text."""
+
+    def __init__(self, message: str, column: int):
+        super().__init__(f"{message} at column {column}")
+        self.message = message
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: Node
+    right: Node
+
+
+Node = Union[Num, Bool, Name, Not, BoolOp, Compare]  # noqa: UP007 - used at runtime
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # num | name | kw | op | end
+    text: str
+    col: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            col = pos + 1 + (len(text[pos:]) - len(text[pos:].lstrip()))
+            bad = text[col - 1]
+            raise ExprError(f"unexpected character {bad!r}", col)
+        kind = m.lastgroup or "op"
+        value = m.group(kind)
+        col = m.start(kind) + 1
+        if kind == "name" and value in _KEYWORDS:
+            kind = "kw"
+        toks.append(_Tok(kind, value, col))
+        pos = m.end()
+    toks.append(_Tok("end", "", len(text) + 1))
+    return toks
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.toks = _tokenize(text)
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def deeper(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprError(f"expression nested deeper than {MAX_DEPTH} levels", tok.col)
+
+    def parse(self) -> Node:
+        node = self.or_()
+        tok = self.peek()
+        if tok.kind != "end":
+            raise ExprError(f"unexpected {tok.text!r}", tok.col)
+        return node
+
+    def or_(self) -> Node:
+        parts = [self.and_()]
+        while self.peek().kind == "kw" and self.peek().text == "or":
+            self.take()
+            parts.append(self.and_())
+        return parts[0] if len(parts) == 1 else BoolOp("or", tuple(parts))
+
+    def and_(self) -> Node:
+        parts = [self.not_()]
+        while self.peek().kind == "kw" and self.peek().text == "and":
+            self.take()
+            parts.append(self.not_())
+        return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
+
+    def not_(self) -> Node:
+        tok = self.peek()
+        if tok.kind == "kw" and tok.text == "not":
+            self.take()
+            self.deeper(tok)
+            node = Not(self.not_())
+            self.depth -= 1
+            return node
+        return self.cmp()
+
+    def cmp(self) -> Node:
+        left = self.atom()
+        tok = self.peek()
+        if tok.kind == "op" and tok.text in ("<", "<=", ">", ">=", "==", "!="):
+            self.take()
+            right = self.atom()
+            nxt = self.peek()
+            if nxt.kind == "op" and nxt.text in ("<", "<=", ">", ">=", "==", "!="):
+                raise ExprError("chained comparisons are not allowed; join them with 'and'", nxt.col)
+            return Compare(tok.text, left, right)
+        return left
+
+    def atom(self) -> Node:
+        tok = self.take()
+        if tok.kind == "num":
+            value = float(tok.text)
+            if not math.isfinite(value):
+                raise ExprError(f"number {tok.text} is out of range", tok.col)
+            return Num(value)
+        if tok.kind == "kw" and tok.text in ("true", "false"):
+            return Bool(tok.text == "true")
+        if tok.kind == "name":
+            nxt = self.peek()
+            if nxt.kind == "op" and nxt.text == "(":
+                raise ExprError("function calls are not allowed", nxt.col)
+            return Name(tok.text)
+        if tok.kind == "op" and tok.text == "(":
+            self.deeper(tok)
+            node = self.or_()
+            self.depth -= 1
+            close = self.take()
+            if close.kind != "op" or close.text != ")":
+                raise ExprError("missing ')'" if close.kind == "end" else f"expected ')', got {close.text!r}", close.col)
+            return node
+        if tok.kind == "end":
+            raise ExprError("expression ends too early", tok.col)
+        raise ExprError(f"unexpected {tok.text!r}", tok.col)
+
+
+def parse(text: str) -> Node:
+    """Parse a gate expression or raise :class:`ExprError` with the column of the problem."""
+    if not isinstance(text, str):
+        raise ExprError("expression must be text", 1)
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"expression longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
+    if not text.strip():
+        raise ExprError("expression is empty", 1)
+    return _Parser(text).parse()
+
+
+def names(node: Node) -> list[str]:
+    """Signal names used, in first-seen order."""
+    out: list[str] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Name):
+            if n.name not in out:
+                out.append(n.name)
+        elif isinstance(n, Not):
+            walk(n.operand)
+        elif isinstance(n, BoolOp):
+            for part in n.operands:
+                walk(part)
+        elif isinstance(n, Compare):
+            walk(n.left)
+            walk(n.right)
+
+    walk(node)
+    return out
+
+
+def to_text(node: Node) -> str:
+    """Canonical text of an expression, for reasons and reports."""
+    if isinstance(node, Num):
+        return _num(node.value)
+    if isinstance(node, Bool):
+        return "true" if node.value else "false"
+    if isinstance(node, Name):
+        return node.name
+    if isinstance(node, Not):
+        return f"not {to_text(node.operand)}"
+    if isinstance(node, BoolOp):
+        return f" {node.op} ".join(
+            f"({to_text(p)})" if isinstance(p, BoolOp) else to_text(p) for p in node.operands
+        )
+    return f"{to_text(node.left)} {node.op} {to_text(node.right)}"
+
+
+def _num(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:g}"
+
+
+Value = Union[float, bool]  # noqa: UP007
+
+
+class Unknown(Exception):
+    """A signal the expression needs has no usable value."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+def evaluate(node: Node, values: dict[str, Value]) -> tuple[bool, list[str]]:
+    """Truth of ``node`` and the comparisons that decided it, in words.
+
+    Raises :class:`Unknown` when a needed signal is missing; the caller turns that into
+    UNKNOWN, because stale is not green.
+    """
+    result = _eval(node, values)
+    return bool(result[0]), result[1]
+
+
+def _value(node: Node, values: dict[str, Value]) -> Value:
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Bool):
+        return node.value
+    if isinstance(node, Name):
+        if node.name not in values or values[node.name] is None:
+            raise Unknown(node.name)
+        return values[node.name]
+    truth, _ = _eval(node, values)
+    return truth
+
+
+def _show(node: Node, value: Value) -> str:
+    if isinstance(node, Name):
+        shown = ("true" if value else "false") if isinstance(value, bool) else _num(float(value))
+        return f"{node.name} = {shown}"
+    return to_text(node)
+
+
+def _eval(node: Node, values: dict[str, Value]) -> tuple[bool, list[str]]:
+    if isinstance(node, Compare):
+        left, right = _value(node.left, values), _value(node.right, values)
+        ok = _compare(node.op, left, right)
+        shown_op = node.op if ok else _NEGATE[node.op]
+        left_text = _show(node.left, left)
+        right_text = _show(node.right, right) if isinstance(node.right, Name) else to_text(node.right)
+        return ok, [f"{left_text} {shown_op} {right_text}"]
+    if isinstance(node, Not):
+        truth, why = _eval(node.operand, values)
+        return (not truth), why
+    if isinstance(node, BoolOp):
+        reasons: list[str] = []
+        deciding: list[str] = []
+        for part in node.operands:
+            truth, why = _eval(part, values)
+            reasons.extend(why)
+            if node.op == "and" and not truth:
+                deciding.extend(why)
+            if node.op == "or" and truth:
+                deciding.extend(why)
+        if node.op == "and":
+            ok = not deciding
+            return ok, reasons if ok else deciding
+        ok = bool(deciding)
+        return ok, deciding if ok else reasons
+    value = _value(node, values)
+    if isinstance(value, bool):
+        return value, [_show(node, value)]
+    return value != 0, [_show(node, value)]
+
+
+def _compare(op: str, left: Value, right: Value) -> bool:
+    a, b = float(left), float(right)
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    if op == "==":
+        return a == b
+    return a != b
