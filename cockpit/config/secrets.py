@@ -42,9 +42,9 @@ def _walk(node: Any, path: Path, problems: list[Problem]) -> None:
                 problems.extend(_url(child, value))
             elif key == "headers" and isinstance(value, dict):
                 for hname, hvalue in value.items():
-                    if isinstance(hname, str) and isinstance(hvalue, str) and _SECRET_HEADER.search(hname):
-                        if not _from_env(hvalue):
-                            problems.append(Problem((*child, hname), f"secret header written inline: use an environment variable, e.g. 'Bearer ${{{_env_name(path, hname)}}}'"))
+                    if (isinstance(hname, str) and isinstance(hvalue, str)
+                            and _SECRET_HEADER.search(hname) and not _from_env(hvalue)):
+                        problems.append(Problem((*child, hname), f"secret header written inline: use an environment variable, e.g. 'Bearer ${{{_env_name(path, hname)}}}'"))
             _walk(value, child, problems)
     elif isinstance(node, list):
         for i, item in enumerate(node):
