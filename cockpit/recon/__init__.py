@@ -1,0 +1,1 @@
+"""Reconciliation: prove layer by layer that the target holds what the source did."""
