@@ -1,0 +1,226 @@
+"""The headless engine: polls every signal, keeps bounded history, evaluates gates.
+
+Each signal has its own poll loop on its own interval, measured with the injected clock. Every
+read is raced against ``signal.timeout`` on that same clock, so a hung source becomes an error
+reading ("timed out after 3s") and never delays another signal. The next poll of a signal is
+armed only after its previous read finished, so polls never pile up. History is a deque per
+signal with ``maxlen=signal.history``: memory stays flat however long the cutover runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from cockpit.clock import Clock
+from cockpit.config.sources import Signal
+from cockpit.durations import format_duration
+from cockpit.gates import GateBook, GateStatus
+from cockpit.signals.base import SourceClient, make_source
+from cockpit.signals.reading import Reading
+from cockpit.text import clean
+
+log = logging.getLogger(__name__)
+
+GateChange = Callable[[GateStatus, GateStatus | None], None]
+Builtin = Callable[[], Mapping[str, Reading]]
+
+# Staleness must turn gates UNKNOWN even when no reading arrives: re-evaluate on this tick.
+TICK_S = 1.0
+
+
+class Engine:
+    def __init__(self, plan, clock: Clock, *, sources: dict[str, SourceClient] | None = None,
+                 builtin: Builtin | None = None, on_gate_change: GateChange | None = None,
+                 tick: float = TICK_S):
+        self.plan = plan
+        self.clock = clock
+        self.builtin = builtin
+        self.on_gate_change = on_gate_change
+        self.tick = tick
+        self.book = GateBook(plan, clock)
+        self.latest: dict[str, Reading] = {}
+        self._history: dict[str, deque[Reading]] = {
+            name: deque(maxlen=sig.history) for name, sig in plan.signals.items()}
+        self._subscribers: list[Callable[[], None]] = []
+        self._tasks: list[asyncio.Task] = []
+        self._owned: list[SourceClient] = []
+        self._no_client: dict[str, str] = {}  # source name -> why it has no client
+        if sources is None:
+            sources = {}
+            used = {sig.source for sig in plan.signals.values()}
+            for name, cfg in plan.sources.items():
+                if name not in used:
+                    continue
+                try:
+                    sources[name] = make_source(name, cfg, clock, plan.redact)
+                except ValueError as exc:  # e.g. a source type whose client is not installed
+                    self._no_client[name] = str(exc)
+                    continue
+                self._owned.append(sources[name])
+        self.sources = sources
+        # Gates that read a builtin (recon.*, exceptions.*) signal: only they need ``builtin()``.
+        self._builtin_gates = {g for name, gs in self.book.by_signal.items()
+                               if name not in plan.signals for g in gs}
+
+    # -- what the views read -------------------------------------------------------------
+    @property
+    def gates(self) -> dict[str, GateStatus]:
+        return self.book.statuses
+
+    def history(self, name: str) -> Sequence[Reading]:
+        """Oldest first; a copy, so a view can iterate while polls go on."""
+        return tuple(self._history.get(name, ()))
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """``callback()`` (no arguments) runs after every new reading and every tick.
+
+        Returns a function that unsubscribes it.
+        """
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        self.evaluate()
+        for name, sig in self.plan.signals.items():
+            self._tasks.append(asyncio.create_task(self._poll_loop(name, sig), name=f"poll:{name}"))
+        self._tasks.append(asyncio.create_task(self._tick_loop(), name="gates:tick"))
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        owned, self._owned = self._owned, []
+        for source in owned:
+            with contextlib.suppress(Exception):
+                await source.close()
+
+    async def poll_once(self, names: Iterable[str] | None = None) -> dict[str, GateStatus]:
+        """Read each signal (default: all) once, concurrently; then evaluate every gate.
+
+        Takes at most the longest ``timeout`` among the signals read.
+        """
+        wanted = [n for n in (self.plan.signals if names is None else names) if n in self.plan.signals]
+        readings = await asyncio.gather(*(self.read(n, self.plan.signals[n]) for n in wanted))
+        for reading in readings:
+            self._store(reading)
+        self.evaluate()
+        return self.gates
+
+    # -- the work ----------------------------------------------------------------------
+    async def read(self, name: str, signal: Signal) -> Reading:
+        """One reading of ``name``, never raising and never taking longer than its timeout."""
+        started = self.clock.monotonic()
+        source = self.sources.get(signal.source)
+        if source is None:
+            why = self._no_client.get(signal.source, f"source {signal.source!r} is not configured")
+            return self._error(name, why, started)
+        read = asyncio.ensure_future(source.read(name, signal))
+        timer = asyncio.ensure_future(self.clock.sleep(signal.timeout))
+        try:
+            done, _ = await asyncio.wait({read, timer}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            read.cancel()
+            timer.cancel()
+            raise
+        if read not in done:
+            read.cancel()
+            # A source that ignores cancellation must not leave an unretrieved exception behind.
+            read.add_done_callback(_swallow)
+            return self._error(name, f"timed out after {format_duration(signal.timeout)}", started)
+        timer.cancel()
+        try:
+            reading = read.result()
+        except Exception as exc:  # noqa: BLE001 - the source broke its contract; contain it
+            return self._error(name, f"{type(exc).__name__}: {exc}", started)
+        return _checked(reading, name) or self._error(name, "source returned a bad reading", started)
+
+    def evaluate(self, gates: Iterable[str] | None = None) -> list[tuple[GateStatus, GateStatus | None]]:
+        """Re-evaluate ``gates`` (default all); report changes to ``on_gate_change``."""
+        latest: Mapping[str, Reading] = self.latest
+        wanted = None if gates is None else list(gates)
+        if self.builtin is not None and (wanted is None or self._builtin_gates.intersection(wanted)):
+            try:
+                extra = self.builtin()
+            except Exception:  # noqa: BLE001 - the journal view failing must not stop polling
+                log.exception("builtin readings failed")
+                extra = {}
+            if extra:
+                latest = {**self.latest, **extra}
+        changes = self.book.update(latest, wanted)
+        if self.on_gate_change is not None:
+            for new, old in changes:
+                try:
+                    self.on_gate_change(new, old)
+                except Exception:  # noqa: BLE001 - a view's bug must not stop the engine
+                    log.exception("on_gate_change failed for %s", new.gate)
+        return changes
+
+    def _store(self, reading: Reading) -> None:
+        self.latest[reading.signal] = reading
+        history = self._history.get(reading.signal)
+        if history is not None:
+            history.append(reading)
+
+    def _accept(self, reading: Reading) -> None:
+        self._store(reading)
+        self.evaluate(self.book.by_signal.get(reading.signal, ()))
+        self._notify()
+
+    def _notify(self) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001
+                log.exception("subscriber failed")
+
+    async def _poll_loop(self, name: str, signal: Signal) -> None:
+        due = self.clock.monotonic()
+        while True:
+            self._accept(await self.read(name, signal))
+            due += signal.every
+            now = self.clock.monotonic()
+            if due < now:
+                # The read overran its slot (a timeout): wait a full interval from now rather
+                # than firing again at once, so a hung source is not hammered.
+                due = now + signal.every
+            await self.clock.sleep(due - now)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.tick)
+            self.evaluate()
+            self._notify()
+
+    def _error(self, name: str, message: str, started: float) -> Reading:
+        return Reading(signal=name, ts=self.clock.now(), mono=self.clock.monotonic(),
+                       error=clean(self.plan.redact(message), 300, single_line=True) or "error",
+                       latency_ms=(self.clock.monotonic() - started) * 1000.0)
+
+
+def _checked(reading: object, name: str) -> Reading | None:
+    if not isinstance(reading, Reading) or reading.signal != name:
+        return None
+    value = reading.value
+    if value is not None and not isinstance(value, bool):
+        if not isinstance(value, (int, float)):
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return Reading(signal=name, ts=reading.ts, mono=reading.mono,
+                           error="value is not a finite number", latency_ms=reading.latency_ms)
+    return reading
+
+
+def _swallow(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,199 @@
+"""Gate evaluation: expression + observation window + staleness -> GO / HOLD / NO-GO / UNKNOWN.
+
+Stale is not green: a gate whose signals are missing, erroring or older than ``max_staleness``
+is UNKNOWN, whatever the last value said. A true condition becomes GO only after it has held,
+with fresh data, for ``hold_for``; until then it is HOLD with its progress. Any evaluation that
+is not true (NO-GO or UNKNOWN) restarts the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cockpit import expr
+from cockpit.clock import Clock
+from cockpit.durations import format_duration
+from cockpit.signals.reading import Reading
+from cockpit.text import clean
+
+
+class GateState(StrEnum):
+    GO = "GO"
+    HOLD = "HOLD"
+    NO_GO = "NO-GO"
+    UNKNOWN = "UNKNOWN"
+
+
+# Symbol and word together, so the state reads without colour (PRODUCT: colour second).
+SYMBOLS = {GateState.GO: "✔", GateState.HOLD: "◐", GateState.NO_GO: "✖", GateState.UNKNOWN: "?"}
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    gate: str
+    state: GateState
+    reason: str
+    since: float  # wall ts (clock.now()) when this state began
+    held_s: float = 0.0
+    hold_for_s: float = 0.0
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+    # Extension: clock.monotonic() of the evaluation, so reading ages can be reported later.
+    evaluated_mono: float = 0.0
+
+    def label(self) -> str:
+        if self.state is GateState.HOLD:
+            return f"HOLD {format_duration(self.held_s)}/{format_duration(self.hold_for_s)}"
+        return self.state.value
+
+    def passes(self) -> bool:
+        return self.state is GateState.GO
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.state]
+
+    def to_json(self) -> dict:
+        return {
+            "gate": self.gate,
+            "state": self.state.value,
+            "reason": self.reason,
+            "since": self.since,
+            "held_s": round(self.held_s, 3),
+            "hold_for_s": self.hold_for_s,
+            "readings": {name: _reading_json(r, self.evaluated_mono)
+                         for name, r in self.readings.items()},
+        }
+
+
+def _json_value(value: float | bool | None) -> float | bool | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _reading_json(reading: Reading, mono_now: float) -> dict:
+    return {
+        "value": _json_value(reading.value),
+        "error": reading.error,
+        "ts": reading.ts,
+        "age_s": round(reading.age(mono_now), 3),
+        "latency_ms": None if reading.latency_ms is None else round(reading.latency_ms, 3),
+    }
+
+
+@dataclass
+class _Gate:
+    id: str
+    node: expr.Node
+    names: tuple[str, ...]
+    hold_for: float
+    max_staleness: float
+    true_since: float | None = None  # monotonic start of the current fresh-and-true window
+
+
+class GateBook:
+    """Every gate of a plan, evaluated against the newest readings.
+
+    ``update`` returns the state changes as ``(new, old)`` pairs; ``old`` is None the first time
+    a gate is evaluated. HOLD progress (HOLD 2m/10m -> HOLD 3m/10m) is not a change.
+    """
+
+    def __init__(self, plan, clock: Clock):
+        self.clock = clock
+        self._gates: dict[str, _Gate] = {}
+        for gate_id, gate in plan.gates.items():
+            try:
+                node = expr.parse(gate.expr)
+            except expr.ExprError as exc:  # load_plan checks this; a bug if it happens here
+                raise ValueError(f"gate {gate_id}: {exc}") from None
+            self._gates[gate_id] = _Gate(gate_id, node, tuple(expr.names(node)),
+                                         float(gate.hold_for), float(gate.max_staleness))
+        self.statuses: dict[str, GateStatus] = {}
+        # Which gates read which signal: a new reading re-evaluates only those.
+        self.by_signal: dict[str, list[str]] = {}
+        for g in self._gates.values():
+            for name in g.names:
+                self.by_signal.setdefault(name, []).append(g.id)
+
+    def signals_of(self, gate_id: str) -> tuple[str, ...]:
+        return self._gates[gate_id].names
+
+    @property
+    def signal_names(self) -> set[str]:
+        return set(self.by_signal)
+
+    def update(self, latest: Mapping[str, Reading],
+               gates: Iterable[str] | None = None) -> list[tuple[GateStatus, GateStatus | None]]:
+        """Re-evaluate ``gates`` (default: all) against ``latest``; return the state changes."""
+        mono, wall = self.clock.monotonic(), self.clock.now()
+        changes: list[tuple[GateStatus, GateStatus | None]] = []
+        for gate_id in (self._gates if gates is None else gates):
+            g = self._gates[gate_id]
+            new = self._evaluate(g, latest, mono, wall)
+            old = self.statuses.get(gate_id)
+            if old is not None and old.state is new.state:
+                new = _keep_since(new, old.since)
+            else:
+                changes.append((new, old))
+            self.statuses[gate_id] = new
+        return changes
+
+    def snapshot(self) -> dict:
+        """JSON-able view of every gate, for the journal (what the operator saw)."""
+        return {gate_id: status.to_json() for gate_id, status in self.statuses.items()}
+
+    def _evaluate(self, g: _Gate, latest: Mapping[str, Reading], mono: float,
+                  wall: float) -> GateStatus:
+        used = {name: latest[name] for name in g.names if name in latest}
+        problems: list[str] = []
+        values: dict[str, expr.Value] = {}
+        for name in g.names:
+            reading = used.get(name)
+            if reading is None:
+                problems.append(f"{name}: no reading yet")
+            elif reading.error is not None:
+                problems.append(f"{name}: {reading.error}")
+            elif reading.value is None:
+                problems.append(f"{name}: no value")
+            elif isinstance(reading.value, float) and not math.isfinite(reading.value):
+                problems.append(f"{name}: not a number")
+            elif reading.age(mono) > g.max_staleness:
+                problems.append(f"{name} stale for {format_duration(reading.age(mono))}")
+            else:
+                values[name] = reading.value
+
+        def status(state: GateState, reason: str, held: float = 0.0) -> GateStatus:
+            return GateStatus(gate=g.id, state=state, reason=clean(reason, 500, single_line=True),
+                              since=wall, held_s=held, hold_for_s=g.hold_for, readings=used,
+                              evaluated_mono=mono)
+
+        if problems:
+            g.true_since = None
+            return status(GateState.UNKNOWN, "; ".join(problems))
+        try:
+            truth, reasons = expr.evaluate(g.node, values)
+        except expr.Unknown as exc:  # every name was checked above; kept as a backstop
+            g.true_since = None
+            return status(GateState.UNKNOWN, f"{exc.name}: no reading yet")
+        why = "; ".join(reasons)
+        if not truth:
+            g.true_since = None
+            return status(GateState.NO_GO, why)
+        if g.true_since is None:
+            # The window opens at the newest reading that made it true, never earlier: an old
+            # (still fresh) reading says nothing about the time before the condition turned.
+            g.true_since = max((used[n].mono for n in g.names), default=mono)
+        held = max(0.0, mono - g.true_since)
+        if held >= g.hold_for:
+            return status(GateState.GO, why, held)
+        return status(GateState.HOLD, f"holding {format_duration(held)} of "
+                                      f"{format_duration(g.hold_for)}: {why}", held)
+
+
+def _keep_since(status: GateStatus, since: float) -> GateStatus:
+    return GateStatus(gate=status.gate, state=status.state, reason=status.reason, since=since,
+                      held_s=status.held_s, hold_for_s=status.hold_for_s,
+                      readings=status.readings, evaluated_mono=status.evaluated_mono)
