@@ -82,6 +82,8 @@ class _Tok:
 
 
 def _tokenize(text: str) -> list[_Tok]:
+    """Tokens up to the first bad character, which becomes a ``bad`` token: the parser then
+    reports the first problem in reading order (a call before a stray quote inside it)."""
     toks: list[_Tok] = []
     pos = 0
     while pos < len(text):
@@ -90,8 +92,8 @@ def _tokenize(text: str) -> list[_Tok]:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             col = pos + 1 + (len(text[pos:]) - len(text[pos:].lstrip()))
-            bad = text[col - 1]
-            raise ExprError(f"unexpected character {bad!r}", col)
+            toks.append(_Tok("bad", text[col - 1], col))
+            return toks
         kind = m.lastgroup or "op"
         value = m.group(kind)
         col = m.start(kind) + 1
@@ -125,6 +127,8 @@ class _Parser:
     def parse(self) -> Node:
         node = self.or_()
         tok = self.peek()
+        if tok.kind == "bad":
+            raise ExprError(f"unexpected character {tok.text!r}", tok.col)
         if tok.kind != "end":
             raise ExprError(f"unexpected {tok.text!r}", tok.col)
         return node
@@ -175,6 +179,8 @@ class _Parser:
         if tok.kind == "kw" and tok.text in ("true", "false"):
             return Bool(tok.text == "true")
         if tok.kind == "name":
+            if any(part.startswith("__") for part in tok.text.split(".")):
+                raise ExprError("names starting with '__' are not allowed", tok.col)
             nxt = self.peek()
             if nxt.kind == "op" and nxt.text == "(":
                 raise ExprError("function calls are not allowed", nxt.col)
@@ -189,6 +195,8 @@ class _Parser:
             return node
         if tok.kind == "end":
             raise ExprError("expression ends too early", tok.col)
+        if tok.kind == "bad":
+            raise ExprError(f"unexpected character {tok.text!r}", tok.col)
         raise ExprError(f"unexpected {tok.text!r}", tok.col)
 
 

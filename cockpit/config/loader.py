@@ -39,7 +39,8 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
         where = f"{exc.mark.line}:{exc.mark.col}: " if exc.mark else ""
         raise PlanError([f"{name}:{where}{exc.message}"]) from None
     problems: list[Problem] = [
-        Problem(d.path, f"duplicate key '{d.path[-1]}' (first at line {d.first.line})", at_key=True) for d in dups
+        Problem(d.path, f"duplicate key '{d.path[-1]}' (first at line {d.first.line})", mark=d.mark)
+        for d in dups
     ]
     if not isinstance(data, dict):
         raise PlanError([f"{name}:1:1: (top): a plan is a mapping with 'cutover', 'operators', 'runbook', ... at the top"])
@@ -141,6 +142,8 @@ def _schema_problems(exc: ValidationError, data: Any) -> list[Problem]:
     seen: set[tuple[Path, str]] = set()
     for err in exc.errors(include_url=False):
         path, at_key = _real_path(data, err["loc"], err["type"])
+        if err["type"] == "union_tag_invalid":
+            path = (*path, "type")
         message = _message(err, path, vocab)
         if (path, message) in seen:
             continue
@@ -220,7 +223,7 @@ def _describe(value: Any) -> str:
 
 def _ordered(problems: list[Problem], pos: Positions) -> list[Problem]:
     def key(p: Problem):
-        m = pos.find(p.path, key=p.at_key)
+        m = p.mark or pos.find(p.path, key=p.at_key)
         return (m.line, m.col, p.message)
 
     return sorted(problems, key=key)

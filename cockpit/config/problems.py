@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cockpit.config.yamlpos import Path, Positions
+from cockpit.config.yamlpos import Mark, Path, Positions
 
 
 @dataclass(frozen=True)
@@ -14,9 +14,10 @@ class Problem:
     warning: bool = False
     at_key: bool = False  # point at the key (unknown or duplicate keys) rather than its value
     column_offset: int | None = None  # within a one-line scalar, e.g. an expression error
+    mark: Mark | None = None  # an explicit place, when the path alone is ambiguous (duplicate keys)
 
     def render(self, filename: str, pos: Positions, styles_ok: bool = True) -> str:
-        mark = pos.find(self.path, key=self.at_key)
+        mark = self.mark or pos.find(self.path, key=self.at_key)
         col = mark.col
         if self.column_offset is not None and self.path in pos.values:
             style = pos.styles.get(self.path)

@@ -1,0 +1,55 @@
+"""The command-line contract: every verb listed, unbuilt verbs say so, exit codes hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cockpit.cli import NOT_BUILT, VERBS, main
+
+
+def test_help_lists_every_verb(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for verb in VERBS:
+        assert verb in out
+    assert set(VERBS) == {"demo", "run", "check", "gates", "status", "reconcile", "journal",
+                          "report", "rehearse", "lab", "notify"}
+
+
+@pytest.mark.parametrize("verb", list(VERBS))
+def test_each_verb_has_help(verb, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([verb, "--help"])
+    assert exc.value.code == 0
+    assert "usage: cockpit " + verb in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "word"), [
+    (["report", "j.jsonl", "--out", "x"], "report"),
+    (["rehearse", "p.yaml", "--scenario", "s.yaml"], "rehearse"),
+    (["lab", "up"], "lab"),
+    (["notify", "test", "p.yaml"], "notify"),
+])
+def test_unbuilt_verbs_say_so_in_one_line(argv, word, capsys):
+    assert argv[0] in NOT_BUILT
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not built yet" in err and word in err
+
+
+def test_bad_flag_exits_2_with_one_line():
+    proc = subprocess.run([sys.executable, "-m", "cockpit.cli", "check"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "CONFIG" in proc.stderr
+
+
+def test_no_verb_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "usage: cockpit" in capsys.readouterr().out

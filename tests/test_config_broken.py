@@ -1,0 +1,98 @@
+"""Every broken plan under tests/plans/broken exits 2 with the right place and words.
+
+Each case names the line and column the first error must point at, the dotted path and the
+start of the message; the YAML at that position is also checked, so a position that is off by
+a line fails even if the message is right.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cockpit.cli import main
+
+BROKEN = Path(__file__).parent / "plans" / "broken"
+
+CASES = [
+    ("bad_step_id", 28, 16, "runbook.phases[0].steps[0].id", "'B 1!' is not a valid id: use letters, d"),
+    ("critical_not_bool", 32, 91, "runbook.phases[1].steps[0].critical", 'expected true or false, got 3'),
+    ("duplicate_step_id", 38, 18, "runbook.rollback.phases[0].steps[0].id", "duplicate step id 'B1' (first used at ru"),
+    ("duplicate_yaml_key", 23, 5, "gates.lag_ok.hold_for", "duplicate key 'hold_for' (first at line "),
+    ("duration_garbage", 22, 15, "gates.lag_ok.hold_for", "bad duration '1 fortnight': write it lik"),
+    ("duration_negative", 32, 56, "runbook.phases[1].steps[0].planned", "bad duration '-10m': write it like 5s, 1"),
+    ("duration_no_unit", 28, 58, "runbook.phases[0].steps[0].planned", 'duration 5 needs a unit: write it like 5'),
+    ("empty_phase_steps", 27, 14, "runbook.phases[0].steps", 'needs at least one entry'),
+    ("expr_attribute_access", 21, 11, "gates.lag_ok.expr", 'expression does not parse: names startin'),
+    ("expr_does_not_parse", 21, 19, "gates.lag_ok.expr", "expression does not parse: unexpected '<"),
+    ("expr_function_call", 21, 12, "gates.lag_ok.expr", 'expression does not parse: names startin'),
+    ("expr_unbalanced", 21, 21, "gates.lag_ok.expr", "expression does not parse: missing ')' a"),
+    ("gate_not_mapping", 21, 5, "gates.lag_ok", 'expected a mapping, got a list'),
+    ("gate_unknown_signal", 21, 11, "gates.lag_ok.expr", "unknown signal 'lag_seconds' (did you me"),
+    ("inline_auth_header", 18, 30, "sources.prom.headers.Authorization", 'secret header written inline: use an env'),
+    ("inline_dsn_password", 17, 10, "sources.db.dsn", 'password written inline in the DSN: writ'),
+    ("inline_token_field", 19, 5, "sources.hd.token", "unknown key 'token'"),
+    ("inline_url_password", 17, 10, "sources.db.dsn", 'password written inline in the URL: use '),
+    ("malformed_yaml", 23, 8, "malformed YAML", "expected ',' or ']', but got ':'"),
+    ("missing_cutover_id", 2, 3, "cutover.id", "missing required key 'id'"),
+    ("missing_runbook", 1, 1, "runbook", "missing required key 'runbook'"),
+    ("owner_unknown_role", 32, 42, "runbook.phases[1].steps[0].owner", "owner 'dbaa' is not a role in operators."),
+    ("person_unknown_role", 11, 25, "operators.people[0].role", "unknown role 'leed' (did you mean 'lead'"),
+    ("recon_unknown_source", 24, 11, "reconciliation.source", "unknown source 'legacy'"),
+    ("requires_unknown_gate", 32, 72, "runbook.phases[1].steps[0].requires[0]", "requires unknown gate 'lag_okk' (did you"),
+    ("signal_probe_on_http", 24, 5, "signals.web_sig.probe", "'probe' does not apply to a http source"),
+    ("signal_unknown_source", 17, 13, "signals.lag_s.source", "unknown source 'simm' (did you mean 'sim"),
+    ("sql_probe_without_query", 23, 5, "signals.db_sig", "probe 'sql' needs a 'query'"),
+    ("step_kind_invalid", 28, 68, "runbook.phases[0].steps[0].kind", "expected 'task' or 'decision', got 'chor"),
+    ("step_title_wrong_type", 28, 27, "runbook.phases[0].steps[0].title", 'expected text, got a list'),
+    ("tab_indentation", 22, 1, "malformed YAML", "found character '\\t' that cannot start a"),
+    ("top_level_list", 1, 1, "(top)", "a plan is a mapping with 'cutover', 'ope"),
+    ("unknown_key_typo_requries", 32, 61, "runbook.phases[1].steps[0].requries", "unknown key 'requries' (did you mean 're"),
+    ("unknown_source_type", 14, 11, "sources.sim.type", "unknown type 'oracle': expected one of p"),
+    ("unknown_top_level_key", 19, 1, "gatez", "unknown key 'gatez' (did you mean 'gates"),
+    ("window_no_timezone", 5, 19, "cutover.window.start", 'timestamp needs a time zone, e.g. 2026-1'),
+    ("window_reversed", 5, 11, "cutover.window", 'window end must be after its start'),
+]
+
+
+def test_every_broken_plan_has_a_case():
+    assert {p.stem for p in BROKEN.glob("*.yaml")} == {c[0] for c in CASES}
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize(("name", "line", "col", "path", "message"), CASES, ids=[c[0] for c in CASES])
+def test_broken_plan_reports_place(name, line, col, path, message, capsys):
+    plan = BROKEN / f"{name}.yaml"
+    assert main(["check", str(plan)]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert captured.out == ""
+    first = captured.err.splitlines()[0]
+    assert first == f"{plan}:{line}:{col}: {path}: {message}" or first.startswith(
+        f"{plan}:{line}:{col}: {path}: {message}"
+    ), first
+    # The reported position is inside the file and on a non-blank line.
+    lines = plan.read_text().split("\n")
+    assert 1 <= line <= len(lines)
+    assert lines[line - 1].strip(), f"line {line} of {name} is blank"
+
+
+def test_all_problems_reported_at_once(tmp_path, capsys):
+    text = (BROKEN.parent / "valid_minimal.yaml").read_text()
+    text = text.replace("requires: [lag_ok]", "requries: [lag_ok]")
+    text = text.replace("expr: lag_s < 5", "expr: lag_x < 5")
+    text = text.replace("planned: 5m}", "planned: soon}")
+    text = text.replace("source: sim\n", "source: nowhere\n")
+    plan = tmp_path / "many.yaml"
+    plan.write_text(text)
+    assert main(["check", str(plan)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    joined = "\n".join(err)
+    assert "unknown key 'requries'" in joined
+    assert "unknown signal 'lag_x'" in joined
+    assert "bad duration 'soon'" in joined
+    assert "unknown source 'nowhere'" in joined
+    # Sorted by position in the file, so the operator can fix top to bottom.
+    lines = [int(e.split(":")[1]) for e in err]
+    assert lines == sorted(lines)
