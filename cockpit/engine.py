@@ -47,6 +47,8 @@ class Engine:
         self._history: dict[str, deque[Reading]] = {
             name: deque(maxlen=sig.history) for name, sig in plan.signals.items()}
         self._subscribers: list[Callable[[], None]] = []
+        # Largest delay of a poll's start behind its planned time, per signal (diagnostics).
+        self.lateness: dict[str, float] = {}
         self._tasks: list[asyncio.Task] = []
         self._owned: list[SourceClient] = []
         self._no_client: dict[str, str] = {}  # source name -> why it has no client
@@ -89,8 +91,9 @@ class Engine:
         if self._tasks:
             return
         self.evaluate()
+        t0 = self.clock.monotonic()  # every schedule is anchored here, not at first task run
         for name, sig in self.plan.signals.items():
-            self._tasks.append(asyncio.create_task(self._poll_loop(name, sig), name=f"poll:{name}"))
+            self._tasks.append(asyncio.create_task(self._poll_loop(name, sig, t0), name=f"poll:{name}"))
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="gates:tick"))
 
     async def stop(self) -> None:
@@ -184,9 +187,10 @@ class Engine:
             except Exception:  # noqa: BLE001
                 log.exception("subscriber failed")
 
-    async def _poll_loop(self, name: str, signal: Signal) -> None:
-        due = self.clock.monotonic()
+    async def _poll_loop(self, name: str, signal: Signal, due: float) -> None:
         while True:
+            late = self.clock.monotonic() - due
+            self.lateness[name] = max(late, self.lateness.get(name, 0.0))
             self._accept(await self.read(name, signal))
             due += signal.every
             now = self.clock.monotonic()

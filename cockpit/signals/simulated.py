@@ -21,6 +21,8 @@ from cockpit.config.sources import Signal, Simulation
 from cockpit.signals.base import SourceClient, register
 from cockpit.signals.reading import Reading
 
+MAX_TITLES = 20  # as many as a help-desk signal may show
+
 
 @dataclass(frozen=True)
 class Override:
@@ -74,5 +76,5 @@ class SimulatedSource(SourceClient):
             if override.value is not None:
                 return self.value(signal_name, override.value, started)
         sim = signal.simulate or Simulation()
-        titles = tuple(sim.titles[: signal.titles]) if sim.titles else ()
+        titles = tuple(sim.titles[:MAX_TITLES])
         return self.value(signal_name, self.simulated_value(signal_name, sim), started, titles)
