@@ -1,0 +1,23 @@
+"""Journal errors: each carries a one-line message an operator can act on."""
+
+from __future__ import annotations
+
+
+class JournalError(Exception):
+    """Base class; ``str(exc)`` is one line, fit to show as-is."""
+
+
+class JournalLocked(JournalError):
+    """Another cockpit holds the write lock on this journal."""
+
+
+class JournalReadOnly(JournalError):
+    """The journal was opened read-only (asked for, damaged, or after a failed write)."""
+
+
+class JournalCorrupt(JournalReadOnly):
+    """An entry before the tail is damaged: the journal is never repaired silently."""
+
+
+class JournalWriteFailed(JournalError):
+    """The line could not be made durable; the action did not happen."""

@@ -1,0 +1,376 @@
+"""The operator actions: validate against the replayed state, then append to the journal.
+
+Every refusal raises :class:`Refused` with one line saying why; journal failures (locked,
+read-only, disk full, failed fsync) are refusals too (``Refused.__cause__`` holds the
+``JournalError``), so a view needs to catch only ``Refused``. Nothing changes unless the entry is
+on disk.
+
+Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
+
+- Permissions come from ``plan.operators``: an operator's role may confirm, skip or fail steps
+  it owns or lists in ``confirm`` (``"*"`` = any); critical steps also need ``approve_critical``
+  (for a ``second_operator`` step it is enough that the second operator's role has it);
+  decisions need ``decide``, overrides ``override``, rollback ``rollback``, triage ``triage``.
+  A name not in ``operators.people`` is refused, unless the plan lists no people at all (demo
+  and rehearsal plans), in which case every action is allowed to anyone.
+- Critical steps (and critical decisions) need ``typed`` equal to the step id.
+- ``second_operator`` steps need a second, different, listed operator name.
+- Skip, override, rollback and triage need a reason code from ``plan.cutover.reason_codes``;
+  fail needs a note; override needs a note.
+- A step that ``requires`` gates is confirmed (or decided GO) only when every required gate
+  passes (only GO passes; a gate missing from ``gates`` is refused) or has a journalled
+  override for that step. The entry carries the snapshot of every required gate.
+- A NO-GO decision records the call and the gate snapshot; the step shows ``failed`` and the
+  next phase stays closed until a later GO (a decision may be re-recorded until it is GO) or a
+  rollback.
+- Rollback may start any time (once); afterwards only rollback steps are confirmed or skipped,
+  in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit.journal import Actor, Entry, JournalError
+from cockpit.journal.guard import find_secret, scrub
+from cockpit.runbook.replay import Replayer
+from cockpit.runbook.state import RunbookState, StepStatus
+from cockpit.text import clean
+
+TRIAGE_CATEGORIES = ("manual_review", "auto_correct_safe", "needs_clinical_approval", "defer")
+CALLS = ("GO", "NO-GO")
+NOTE_LIMIT = 2000
+
+
+class Refused(Exception):
+    """The action was not taken; ``str(exc)`` is one line saying why."""
+
+
+class Operations:
+    def __init__(self, plan, journal, actor: Actor):
+        self.plan = plan
+        self.journal = journal
+        self.actor = actor
+        self._replayer = Replayer(plan)
+        self._applied = 0
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> RunbookState:
+        """The replayed state, including entries others appended to the same journal object."""
+        entries = self.journal.entries
+        for e in entries[self._applied:]:
+            self._replayer.apply(e)
+        self._applied = len(entries)
+        return self._replayer.state()
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def _role(self, name: str | None = None):
+        """(role name, Role) of an operator; (None, None) when the plan lists no people."""
+        name = self.actor.operator if name is None else name
+        if not self.plan.operators.people:
+            return None, None
+        role_name = self.plan.role_of(name)
+        if role_name is None:
+            raise Refused(f"'{clean(name, 64, single_line=True)}' is not an operator of this plan "
+                          "(operators.people)")
+        return role_name, self.plan.operators.roles.get(role_name)
+
+    def _need(self, permission: str, what: str) -> None:
+        role_name, role = self._role()
+        if role_name is not None and not (role is not None and getattr(role, permission)):
+            raise Refused(f"{self.actor.operator} ({role_name}) may not {what}: the role lacks "
+                          f"'{permission}'")
+
+    def _may_work(self, step) -> str | None:
+        role_name, role = self._role()
+        if role_name is None:
+            return None
+        confirm = role.confirm if role is not None else []
+        if role_name == step.owner or "*" in confirm or step.owner in confirm:
+            return None
+        return f"{self.actor.operator} ({role_name}) may not work {step.id}: it is owned by {step.owner}"
+
+    def _approves_critical(self, name: str) -> bool:
+        role_name, role = self._role(name)
+        return role_name is None or (role is not None and role.approve_critical)
+
+    def _reason(self, code: str | None, what: str) -> str:
+        if not code:
+            raise Refused(f"{what} needs a reason code")
+        if code not in self.plan.cutover.reason_codes:
+            known = ", ".join(sorted(self.plan.cutover.reason_codes))
+            raise Refused(f"unknown reason code '{clean(code, 40, single_line=True)}' (use one of: {known})")
+        return code
+
+    def _text(self, text: str | None, what: str, *, required: bool) -> str | None:
+        text = clean(self.plan.redact(text or ""), NOTE_LIMIT).strip()
+        if not text:
+            if required:
+                raise Refused(f"{what} needs a note")
+            return None
+        secret = find_secret(text)
+        if secret:
+            raise Refused(f"the note looks like it holds {secret}: the journal never stores secrets")
+        return text
+
+    def _step(self, step_id: str):
+        step = self.plan.runbook.step(step_id)
+        if step is None:
+            raise Refused(f"no step '{clean(step_id, 64, single_line=True)}' in this runbook")
+        return step
+
+    def _workable(self, step, state: RunbookState) -> str | None:
+        """Why ``step`` cannot be worked now (runbook, phase, order, status), or None."""
+        is_rollback = any(s.id == step.id for s in self.plan.runbook.rollback_steps())
+        if state.rollback_active and not is_rollback:
+            return f"rollback is active: {step.id} is not a rollback step"
+        if is_rollback and not state.rollback_active:
+            return f"{step.id} is a rollback step: start the rollback first"
+        st = state.steps[step.id].status
+        if st.finished:
+            return f"{step.id} is already {st.value}"
+        phase = self.plan.runbook.phase_of(step.id)
+        if phase.id not in state.open_phases:
+            return (f"phase '{phase.id}' is not open yet: finish '{state.phase}' first "
+                    "(or record GO on its decision)")
+        if st is StepStatus.PENDING and not step.parallel:
+            for s in phase.steps:
+                if s.id == step.id:
+                    break
+                if not s.parallel and not state.steps[s.id].status.finished:
+                    return f"do {s.id} first: the steps of '{phase.id}' go in order"
+        return None
+
+    def _gate_check(self, step, gates: Mapping[str, Any], state: RunbookState) -> tuple[str | None, dict, list]:
+        overridden = {o.gate for o in state.overrides if o.step == step.id}
+        snapshot: dict = {}
+        used: list[str] = []
+        problem = None
+        for g in step.requires:
+            status = gates.get(g)
+            snapshot[g] = status.to_json() if status is not None else None
+            if g in overridden:
+                if status is None or not status.passes():
+                    used.append(g)
+                continue
+            if problem is None:
+                if status is None:
+                    problem = f"gate {g} has no status yet (UNKNOWN)"
+                elif not status.passes():
+                    label = status.label() if hasattr(status, "label") else str(status.state)
+                    why = clean(getattr(status, "reason", "") or "", 120, single_line=True)
+                    problem = f"gate {g} is {label}" + (f": {why}" if why else "")
+        return problem, snapshot, used
+
+    def can_confirm(self, step_id: str, gates: Mapping[str, Any]) -> str | None:
+        """Why confirming would be refused now (typed id and second operator aside), or None."""
+        try:
+            step = self._step(step_id)
+            state = self.state
+            if self.journal.readonly:
+                return f"the journal is read-only: {self.journal.readonly_reason}"
+            if step.kind == "decision":
+                return f"{step.id} is a decision: record GO or NO-GO"
+            why = self._workable(step, state) or self._may_work(step)
+            if why:
+                return why
+            if step.critical and not step.second_operator and not self._approves_critical(self.actor.operator):
+                return f"{step.id} is critical: {self.actor.operator}'s role may not approve critical steps"
+            return self._gate_check(step, gates, state)[0]
+        except Refused as exc:
+            return str(exc)
+
+    def can_run(self, step_id: str) -> str | None:
+        """Extension: why running the step's commands would be refused now, or None."""
+        try:
+            step = self._step(step_id)
+            if self.journal.readonly:
+                return f"the journal is read-only: {self.journal.readonly_reason}"
+            return self._workable(step, self.state) or self._may_work(step)
+        except Refused as exc:
+            return str(exc)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _append(self, action: str, *, actor: Actor | None = None, **fields) -> Entry:
+        try:
+            entry = self.journal.append(action, actor=actor or self.actor, **fields)
+        except JournalError as exc:
+            raise Refused(str(exc)) from exc
+        self.state  # noqa: B018 -- fold the new entry in now
+        return entry
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def confirm(self, step_id: str, gates: Mapping[str, Any], typed: str | None = None,
+                second_operator: str | None = None) -> Entry:
+        why = self.can_confirm(step_id, gates)
+        if why:
+            raise Refused(why)
+        step = self._step(step_id)
+        if step.critical and typed != step.id:
+            raise Refused(f"{step.id} is critical: type its id ({step.id}) to confirm")
+        second = None
+        if step.second_operator:
+            second = (second_operator or "").strip()
+            if not second:
+                raise Refused(f"{step.id} needs a second operator")
+            if second == self.actor.operator:
+                raise Refused(f"{step.id} needs a second operator other than {self.actor.operator}")
+            self._role(second)
+            if step.critical and not (self._approves_critical(self.actor.operator)
+                                      or self._approves_critical(second)):
+                raise Refused(f"{step.id} is critical: neither operator's role may approve critical steps")
+        _, snapshot, used = self._gate_check(step, gates, self.state)
+        data = {"gates": snapshot, "overrides": used, "second_operator": second,
+                "typed": bool(step.critical)}
+        return self._append("step.confirm", subject=step.id, data=self._safe(data))
+
+    def skip(self, step_id: str, reason_code: str, note: str = "") -> Entry:
+        step = self._step(step_id)
+        self._writable()
+        why = self._workable(step, self.state) or self._may_work(step)
+        if why:
+            raise Refused(why)
+        if step.critical and not self._approves_critical(self.actor.operator):
+            raise Refused(f"{step.id} is critical: {self.actor.operator}'s role may not skip critical steps")
+        code = self._reason(reason_code, f"skipping {step.id}")
+        return self._append("step.skip", subject=step.id, reason_code=code,
+                            note=self._text(note, "skip", required=False))
+
+    def fail(self, step_id: str, note: str, reason_code: str | None = None) -> Entry:
+        step = self._step(step_id)
+        self._writable()
+        why = self._workable(step, self.state) or self._may_work(step)
+        if why:
+            raise Refused(why)
+        text = self._text(note, f"failing {step.id}", required=True)
+        code = self._reason(reason_code, "fail") if reason_code else None
+        return self._append("step.fail", subject=step.id, reason_code=code, note=text)
+
+    def decide(self, step_id: str, call: str, gates: Mapping[str, Any], note: str = "",
+               typed: str | None = None, reason_code: str | None = None) -> Entry:
+        """Record GO or NO-GO. Extension: ``typed`` (critical decisions need the step id typed)
+        and an optional ``reason_code``."""
+        step = self._step(step_id)
+        self._writable()
+        if step.kind != "decision":
+            raise Refused(f"{step.id} is not a decision step: confirm it instead")
+        if call not in CALLS:
+            raise Refused(f"a decision is GO or NO-GO, not '{clean(call, 20, single_line=True)}'")
+        self._need("decide", f"record the decision {step.id}")
+        state = self.state
+        why = self._workable(step, state)
+        if why:
+            raise Refused(why)
+        problem, snapshot, used = self._gate_check(step, gates, state)
+        if call == "GO" and problem:
+            raise Refused(f"cannot record GO on {step.id}: {problem}")
+        if step.critical and typed != step.id:
+            raise Refused(f"{step.id} is critical: type its id ({step.id}) to record the decision")
+        code = self._reason(reason_code, "decision") if reason_code else None
+        data = {"call": call, "gates": snapshot, "overrides": used if call == "GO" else []}
+        return self._append("decision.record", subject=step.id, reason_code=code,
+                            note=self._text(note, "decision", required=False), data=self._safe(data))
+
+    def override(self, gate_id: str, step_id: str, reason_code: str, note: str,
+                 gates: Mapping[str, Any]) -> Entry:
+        step = self._step(step_id)
+        self._writable()
+        if gate_id not in self.plan.gates:
+            raise Refused(f"no gate '{clean(gate_id, 64, single_line=True)}' in this plan")
+        if gate_id not in step.requires:
+            raise Refused(f"{step.id} does not require gate {gate_id}")
+        self._need("override", f"override gate {gate_id}")
+        state = self.state
+        if state.steps[step.id].status.finished:
+            raise Refused(f"{step.id} is already {state.steps[step.id].status.value}")
+        if any(o.gate == gate_id and o.step == step.id for o in state.overrides):
+            raise Refused(f"gate {gate_id} is already overridden for {step.id}")
+        status = gates.get(gate_id)
+        if status is not None and status.passes():
+            raise Refused(f"gate {gate_id} is GO: there is nothing to override")
+        code = self._reason(reason_code, "an override")
+        text = self._text(note, "an override", required=True)
+        data = {"step": step.id, "gate": status.to_json() if status is not None else None}
+        return self._append("gate.override", subject=gate_id, reason_code=code, note=text,
+                            data=self._safe(data))
+
+    def start_rollback(self, reason_code: str, note: str = "") -> Entry:
+        self._writable()
+        self._need("rollback", "start the rollback")
+        state = self.state
+        if state.rollback_active:
+            raise Refused("rollback is already active")
+        code = self._reason(reason_code, "rollback")
+        data = {"phase": state.phase, "next_step": state.next_step}
+        return self._append("rollback.start", reason_code=code,
+                            note=self._text(note, "rollback", required=False), data=data)
+
+    def triage(self, exception_id: str, category: str, reason_code: str, note: str = "") -> Entry:
+        self._writable()
+        self._need("triage", "triage exceptions")
+        if category not in TRIAGE_CATEGORIES:
+            raise Refused(f"unknown category '{clean(category, 40, single_line=True)}' "
+                          f"(use one of: {', '.join(TRIAGE_CATEGORIES)})")
+        exc = self.state.exceptions.get(exception_id)
+        if exc is None or exc.status != "open":
+            raise Refused(f"no open exception '{clean(exception_id, 64, single_line=True)}'")
+        code = self._reason(reason_code, "triage")
+        return self._append("exception.triage", subject=exception_id, reason_code=code,
+                            note=self._text(note, "triage", required=False),
+                            data={"category": category})
+
+    def note(self, text: str, subject: str | None = None) -> Entry:
+        """A free note (extension: an optional step/gate/exception id as ``subject``)."""
+        self._writable()
+        self._role()
+        body = self._text(text, "a note", required=True)
+        return self._append("note", subject=subject, note=body)
+
+    def record_run(self, step_id: str, exit_code: int | None, sha256: str | None,
+                   output_path: str | None, duration_s: float | None) -> Entry:
+        step = self._step(step_id)
+        self._writable()
+        why = self._may_work(step)
+        if why:
+            raise Refused(why)
+        data = {"exit_code": exit_code, "sha256": sha256,
+                "output_path": None if output_path is None else str(output_path),
+                "duration_s": None if duration_s is None else round(float(duration_s), 3)}
+        return self._append("step.run", subject=step.id, data=self._safe(data))
+
+    def record_gate_change(self, new, old) -> Entry:
+        data = {"state": _state_of(new), "old_state": None if old is None else _state_of(old),
+                "status": new.to_json()}
+        return self._append("gate.change", actor=Actor.system(), subject=new.gate,
+                            data=self._safe(data))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _writable(self) -> None:
+        if self.journal.readonly:
+            raise Refused(f"the journal is read-only: {self.journal.readonly_reason}")
+
+    def _safe(self, data: Any) -> Any:
+        """System-made data (gate snapshots, readings): secrets redacted, never refused."""
+        return scrub(_redact(self.plan, data))
+
+
+def _state_of(status) -> str:
+    state = getattr(status, "state", None)
+    return str(getattr(state, "value", state))
+
+
+def _redact(plan, value: Any) -> Any:
+    if isinstance(value, str):
+        return plan.redact(value)
+    if isinstance(value, dict):
+        return {k: _redact(plan, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(plan, v) for v in value]
+    return value

@@ -1,0 +1,208 @@
+"""``replay(plan, entries)``: the runbook state is a pure fold over the journal.
+
+Replay records what the journal says happened; it does not judge it (that is
+:class:`~cockpit.runbook.operations.Operations`' job before an entry is written). The rules it
+derives from those facts:
+
+- A step is done (``step.confirm`` or a GO decision), skipped, failed (``step.fail`` or a NO-GO
+  decision) or otherwise pending; a pending step is shown ``active`` when it can be worked now.
+- The first phase is open from the start; a later phase opens when the one before it is
+  complete (every step done or skipped) or a decision step in it recorded GO.
+- Inside an open phase a step waits for every earlier step not marked ``parallel``; a
+  ``parallel`` step may be worked any time while its phase is open.
+- After ``rollback.start`` only the rollback runbook is worked, under the same rules.
+- ``gate.change``, ``session.*`` and ``clock.warning`` are evidence; they change no step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cockpit.journal import GENESIS, Entry
+from cockpit.runbook.state import (
+    ExceptionState,
+    NoteRecord,
+    Override,
+    RunbookState,
+    StepState,
+    StepStatus,
+)
+
+_STEP_ACTIONS = frozenset({"step.confirm", "step.skip", "step.fail", "step.run", "decision.record"})
+_FINISHED = (StepStatus.DONE, StepStatus.SKIPPED)
+
+
+class Replayer:
+    """The fold, one entry at a time (``Operations`` keeps one live; ``replay`` runs one fresh)."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        rb = plan.runbook
+        self._main = [(p.id, p.steps) for p in rb.phases]
+        self._rollback = [(p.id, p.steps) for p in rb.rollback.phases]
+        clock_phase = rb.clock_phase()
+        self._clock_steps = {s.id for s in clock_phase.steps} if clock_phase else set()
+        self._steps: dict[str, StepState] = {
+            s.id: StepState(s.id, StepStatus.PENDING) for s in rb.all_steps() + rb.rollback_steps()
+        }
+        self._rollback_active = False
+        self._rollback_reason: str | None = None
+        self._rollback_at: float | None = None
+        self._rollback_by: str | None = None
+        self._clock_started_at: float | None = None
+        self._overrides: list[Override] = []
+        self._exceptions: dict[str, ExceptionState] = {}
+        self._notes: list[NoteRecord] = []
+        self._last_recon: tuple[float, dict] | None = None
+        self._head: tuple[int, str] = (0, GENESIS)
+        self._last_step_entry: Entry | None = None
+        self._cached: RunbookState | None = None
+
+    def apply(self, e: Entry) -> None:
+        self._cached = None
+        self._head = (e.seq, e.hash)
+        action = e.action
+        if action in _STEP_ACTIONS:
+            self._step_entry(e)
+        elif action == "gate.override":
+            data = e.data if isinstance(e.data, dict) else {}
+            self._overrides.append(Override(e.subject or "", str(data.get("step")), e.actor.operator,
+                                            e.wall, e.reason_code, e.note, data.get("gate")))
+        elif action == "rollback.start":
+            if not self._rollback_active:
+                self._rollback_active = True
+                self._rollback_reason = e.reason_code
+                self._rollback_at = e.wall
+                self._rollback_by = e.actor.operator
+        elif action.startswith("exception."):
+            self._exception_entry(e)
+        elif action == "recon.run":
+            self._last_recon = (e.wall, e.data if isinstance(e.data, dict) else {})
+        elif action == "note":
+            self._notes.append(NoteRecord(e.wall, e.actor.operator, e.note or "", e.subject))
+
+    def _step_entry(self, e: Entry) -> None:
+        old = self._steps.get(e.subject or "")
+        if old is None:
+            return  # a step the plan no longer has: the entry stays evidence
+        self._last_step_entry = e
+        if self._clock_started_at is None and old.step_id in self._clock_steps:
+            self._clock_started_at = e.wall
+        data = e.data if isinstance(e.data, dict) else {}
+        who, at = e.actor.operator, e.wall
+        a = e.action
+        if a == "step.run":
+            new = StepState(old.step_id, old.status, old.actor, old.at, old.reason_code, old.note,
+                            old.gate_snapshot, data, old.decision)
+        elif a == "step.confirm":
+            new = StepState(old.step_id, StepStatus.DONE, who, at, e.reason_code, e.note,
+                            data.get("gates"), old.run, old.decision)
+        elif a == "step.skip":
+            new = StepState(old.step_id, StepStatus.SKIPPED, who, at, e.reason_code, e.note,
+                            None, old.run, old.decision)
+        elif a == "step.fail":
+            new = StepState(old.step_id, StepStatus.FAILED, who, at, e.reason_code, e.note,
+                            None, old.run, old.decision)
+        else:  # decision.record
+            call = data.get("call")
+            status = StepStatus.DONE if call == "GO" else StepStatus.FAILED
+            new = StepState(old.step_id, status, who, at, e.reason_code, e.note,
+                            data.get("gates"), old.run, call)
+        self._steps[old.step_id] = new
+
+    def _exception_entry(self, e: Entry) -> None:
+        eid = e.subject or ""
+        data = e.data if isinstance(e.data, dict) else {}
+        old = self._exceptions.get(eid)
+        if e.action == "exception.open":
+            self._exceptions[eid] = ExceptionState(
+                eid, data.get("layer"), data.get("table"), data.get("keys"), data.get("kind"),
+                data.get("severity"), data.get("category"), "open",
+                old.triage if old else None, data.get("title"))
+        elif old is None:
+            return
+        elif e.action == "exception.close":
+            self._exceptions[eid] = _replace_exc(old, status="closed")
+        elif e.action == "exception.triage":
+            triage = {"category": data.get("category"), "reason_code": e.reason_code,
+                      "note": e.note, "actor": e.actor.operator, "at": e.wall}
+            self._exceptions[eid] = _replace_exc(old, category=data.get("category"), triage=triage)
+
+    # -- derived ---------------------------------------------------------------------------
+
+    def _open(self, phases) -> list[int]:
+        """Indexes of the open phases: a prefix of ``phases``."""
+        steps = self._steps
+        out = [0]
+        for i in range(1, len(phases)):
+            before = phases[i - 1][1]
+            complete = all(steps[s.id].status in _FINISHED for s in before)
+            go = any(s.kind == "decision" and steps[s.id].decision == "GO"
+                     and steps[s.id].status is StepStatus.DONE for s in before)
+            if not (complete or go):
+                break
+            out.append(i)
+        return out
+
+    def _actionable(self, phase_steps) -> list[str]:
+        """Steps of an open phase that may be worked now, in order."""
+        steps = self._steps
+        out: list[str] = []
+        blocked = False
+        for s in phase_steps:
+            st = steps[s.id].status
+            if st in _FINISHED:
+                continue
+            if s.parallel or not blocked:
+                out.append(s.id)
+            if not s.parallel:
+                blocked = True
+        return out
+
+    def state(self) -> RunbookState:
+        if self._cached is not None:
+            return self._cached
+        phases = self._rollback if self._rollback_active else self._main
+        open_idx = self._open(phases)
+        current = open_idx[-1]
+        actionable_by_phase = [self._actionable(phases[i][1]) for i in open_idx]
+        steps = dict(self._steps)
+        for ids in actionable_by_phase:
+            for sid in ids:
+                if steps[sid].status is StepStatus.PENDING:
+                    s = steps[sid]
+                    steps[sid] = StepState(sid, StepStatus.ACTIVE, s.actor, s.at, s.reason_code,
+                                           s.note, s.gate_snapshot, s.run, s.decision)
+        candidates = actionable_by_phase[-1] or next((ids for ids in actionable_by_phase if ids), [])
+        self._cached = RunbookState(
+            steps=steps,
+            phase=phases[current][0],
+            rollback_active=self._rollback_active,
+            rollback_reason=self._rollback_reason,
+            rollback_at=self._rollback_at,
+            next_step=candidates[0] if candidates else None,
+            clock_started_at=self._clock_started_at,
+            overrides=tuple(self._overrides),
+            exceptions=dict(self._exceptions),
+            notes=tuple(self._notes),
+            last_recon=self._last_recon,
+            head=self._head,
+            last_step_entry=self._last_step_entry,
+            open_phases=tuple(phases[i][0] for i in open_idx),
+            rollback_by=self._rollback_by,
+        )
+        return self._cached
+
+
+def _replace_exc(old: ExceptionState, **changes) -> ExceptionState:
+    d = {f: getattr(old, f) for f in ExceptionState.__dataclass_fields__}
+    d.update(changes)
+    return ExceptionState(**d)
+
+
+def replay(plan, entries: Iterable[Entry]) -> RunbookState:
+    """The runbook state after ``entries`` (pure: same plan and entries, same state)."""
+    r = Replayer(plan)
+    for e in entries:
+        r.apply(e)
+    return r.state()

@@ -1,0 +1,114 @@
+"""Runbook state: what replaying the journal says about every step, exception and override.
+
+Treat these objects as read-only; a new state is built after every journal entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from cockpit.journal import GENESIS, Entry
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"  # actionable now: its phase is open and every step it waits for is finished
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"  # a step.fail, or a NO-GO decision; may be retried, skipped or re-decided
+
+    @property
+    def finished(self) -> bool:
+        return self in (StepStatus.DONE, StepStatus.SKIPPED)
+
+
+@dataclass(frozen=True)
+class StepState:
+    step_id: str
+    status: StepStatus
+    actor: str | None = None  # operator name of the last entry that changed the status
+    at: float | None = None  # its wall time
+    reason_code: str | None = None
+    note: str | None = None
+    gate_snapshot: dict | None = None  # {gate: GateStatus.to_json()} at confirmation/decision
+    run: dict | None = None  # the last step.run data: exit_code, sha256, output_path, duration_s
+    decision: str | None = None  # "GO" / "NO-GO" for decision steps
+
+
+@dataclass(frozen=True)
+class ExceptionState:
+    id: str
+    layer: str | None
+    table: str | None
+    keys: Any
+    kind: str | None
+    severity: str | None
+    category: str | None
+    status: str  # "open" / "closed"
+    triage: dict | None  # the last triage: category, reason_code, note, actor, at
+    title: str | None
+
+
+@dataclass(frozen=True)
+class Override:
+    gate: str
+    step: str
+    actor: str
+    at: float
+    reason_code: str | None
+    note: str | None
+    snapshot: dict | None  # the gate's status when it was overridden
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    at: float
+    actor: str
+    text: str
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class RunbookState:
+    steps: dict[str, StepState]  # every step, main runbook then rollback, in plan order
+    phase: str | None  # the current phase id (a rollback phase id once rollback is active)
+    rollback_active: bool
+    rollback_reason: str | None
+    rollback_at: float | None
+    next_step: str | None  # what the operator should do next in the active runbook
+    clock_started_at: float | None
+    overrides: tuple[Override, ...]
+    exceptions: dict[str, ExceptionState]
+    notes: tuple[NoteRecord, ...]
+    last_recon: tuple[float, dict] | None  # (wall ts, data) of the newest recon.run
+    head: tuple[int, str] = (0, GENESIS)
+    last_step_entry: Entry | None = None  # the newest step.* or decision.record entry
+    open_phases: tuple[str, ...] = ()  # extension: every phase whose steps may be worked now
+    rollback_by: str | None = None  # extension: who started the rollback
+
+    def step(self, step_id: str) -> StepState | None:
+        return self.steps.get(step_id)
+
+    def open_exceptions(self) -> list[ExceptionState]:
+        return [e for e in self.exceptions.values() if e.status == "open"]
+
+    def to_json(self) -> dict:
+        """Plain JSON (for ``cockpit status --json`` and for comparing states across processes)."""
+        return {
+            "head": {"seq": self.head[0], "hash": self.head[1]},
+            "phase": self.phase,
+            "open_phases": list(self.open_phases),
+            "next_step": self.next_step,
+            "rollback": {"active": self.rollback_active, "reason_code": self.rollback_reason,
+                         "at": self.rollback_at, "by": self.rollback_by},
+            "clock_started_at": self.clock_started_at,
+            "steps": {sid: {**asdict(s), "status": s.status.value} for sid, s in self.steps.items()},
+            "overrides": [asdict(o) for o in self.overrides],
+            "exceptions": {k: asdict(e) for k, e in self.exceptions.items()},
+            "notes": [asdict(n) for n in self.notes],
+            "last_recon": None if self.last_recon is None
+            else {"at": self.last_recon[0], "data": self.last_recon[1]},
+            "last_step_entry": None if self.last_step_entry is None else self.last_step_entry.to_json(),
+        }
