@@ -1,0 +1,68 @@
+"""``cockpit journal show JOURNAL [--json]``: the timeline, one line per entry.
+
+Every field written by a person or a source goes through ``cockpit.text.clean``. A damaged
+journal is shown up to the damage, then the problem is named and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from cockpit.commands.common import fail
+from cockpit.journal import lines
+from cockpit.text import clean
+
+
+def _c(value, limit: int = 200) -> str:
+    return clean("" if value is None else value, limit, single_line=True)
+
+
+def format_entry(e) -> str:
+    actor = e.actor
+    who = _c(actor.operator, 40)
+    if actor.operator != actor.os_user:
+        who += f" ({_c(actor.os_user, 32)}@{_c(actor.host, 64)}"
+    else:
+        who += f" (@{_c(actor.host, 64)}"
+    who += f" from {_c(actor.ssh_client, 64)})" if actor.ssh_client else ")"
+    parts = [e.ts, f"#{e.seq}", who, e.action]
+    if e.subject:
+        parts.append(_c(e.subject, 80))
+    data = e.data if isinstance(e.data, dict) else {}
+    if e.action == "decision.record" and data.get("call"):
+        parts.append(_c(data["call"], 8))
+    if e.action == "gate.change" and data.get("state"):
+        parts.append(f"{_c(data.get('old_state'), 10)} -> {_c(data['state'], 10)}")
+    if e.reason_code:
+        parts.append(f"[{_c(e.reason_code, 40)}]")
+    if e.note:
+        parts.append(f'"{_c(e.note, 300)}"')
+    return "  ".join(parts)
+
+
+def main(args) -> int:
+    path = Path(args.journal)
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        return fail("journal show", f"{path} is a directory, not a journal")
+    except OSError as exc:
+        return fail("journal show", f"cannot read {path}: {exc.strerror or exc}")
+    parsed = lines.parse(raw)
+    as_json = getattr(args, "json", False)
+    for e in parsed.entries:
+        print(json.dumps(e.to_json(), ensure_ascii=False) if as_json else format_entry(e))
+    problem = None
+    if parsed.damage is not None:
+        problem = f"journal damaged at {parsed.damage}; entries after it are not shown"
+    elif parsed.torn:
+        problem = f"incomplete last line ({len(parsed.torn)} bytes, a torn write) not shown"
+    if problem:
+        print(f"cockpit journal show: {problem}", file=sys.stderr)
+    return 1 if parsed.damage is not None else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(None))

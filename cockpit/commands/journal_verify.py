@@ -1,0 +1,36 @@
+"""``cockpit journal verify JOURNAL [--expect-head HASH] [--json]``.
+
+Exit 0 ``OK: N entries, head #SEQ HASH``; exit 1 ``FAILED at seq N (line L): <what>``; exit 2
+when the file cannot be read or the flags are wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from cockpit.commands.common import fail
+from cockpit.journal import JournalError, verify
+from cockpit.text import clean
+
+
+def main(args) -> int:
+    try:
+        result = verify(args.journal, getattr(args, "expect_head", None))
+    except (JournalError, ValueError) as exc:
+        return fail("journal verify", clean(str(exc), single_line=True))
+    if getattr(args, "json", False):
+        print(json.dumps(result.to_json()))
+    elif result.ok:
+        head = f"head #{result.head_seq} {result.head_hash}" if result.count else "head #0 (empty journal)"
+        print(f"OK: {result.count} entries, {head}")
+    else:
+        where = f"at seq {result.bad_seq} (line {result.line})" if result.bad_seq is not None else ""
+        print(f"FAILED{' ' + where if where else ''}: {result.problem}")
+        if result.count:
+            print(f"  intact before it: {result.count} entries, head #{result.head_seq} {result.head_hash}")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(None))
