@@ -1,0 +1,331 @@
+"""Domain layer: clinical checks as SQL returning offending keys.
+
+Built-in templates (duplicates, orphans, required, per_parent_count) generate their SQL from
+the plan with every identifier quoted by ``psycopg.sql``; ``sql`` checks run the plan author's
+query, wrapped so the result is capped, inside a read-only transaction.
+
+Only keys leave the database. A duplicated value (an MRN shared by two patients) is itself
+identifying, so it is reported as a salted hash, never as text; row keys are hashed too when the
+table's key identifies a person (``identifying_key``) and the plan asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from psycopg import sql
+
+from cockpit.config.recon import DomainCheck, Reconciliation, ReconTable
+from cockpit.recon.counts import where_clause
+from cockpit.recon.findings import Finding, hash_key
+from cockpit.recon.schema import Relation, primary_key_of, resolve_relation
+from cockpit.text import clean
+
+MAX_FINDINGS_PER_CHECK = 1000
+MAX_KEYS_PER_DUPLICATE = 50
+FETCH = 5000
+
+KINDS = {"duplicates": "duplicate", "orphans": "orphan", "required": "required_null",
+         "per_parent_count": "count_mismatch", "sql": "offending_row"}
+
+
+class CheckError(Exception):
+    """The check could not be made; the message is one PHI-free line."""
+
+
+@dataclass
+class DomainResult:
+    findings: list[Finding] = field(default_factory=list)
+    queries: int = 0
+    rows_transferred: int = 0
+    truncated: bool = False  # more offenders than reported: do not close unlisted exceptions
+
+
+def sides_of(check: DomainCheck) -> tuple[str, ...]:
+    if check.check == "per_parent_count" or check.side == "both":
+        return ("source", "target")
+    return (check.side,)
+
+
+def table_label(check: DomainCheck) -> str:
+    return check.table or check.id
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a check's table name means on one side."""
+
+    rel: Relation
+    recon: ReconTable | None
+    where: sql.Composable
+
+
+def recon_table_for(recon: Reconciliation, name: str | None) -> ReconTable | None:
+    """A plan table named ``name``, or whose source/target table is ``name``."""
+    if not name:
+        return None
+    for t in recon.tables:
+        if name in (t.name, t.source_table, t.target_table):
+            return t
+    return None
+
+
+async def _resolve(conn, recon: Reconciliation, name: str, side: str) -> _Target:
+    table = next((t for t in recon.tables if t.name == name), None)
+    physical = name
+    where: sql.Composable = sql.SQL("")
+    if table is not None:
+        physical = (table.source_table if side == "source" else table.target_table) or table.name
+        where = where_clause(table, side)
+    rel = await resolve_relation(conn, physical)
+    if rel is None:
+        raise CheckError(f"no table {clean(physical, 120, single_line=True)} on the {side}")
+    return _Target(rel, table or recon_table_for(recon, physical), where)
+
+
+def _col(recon_table: ReconTable | None, column: str, side: str) -> str:
+    if recon_table is not None and side == "target":
+        return recon_table.rename.get(column, column)
+    return column
+
+
+def _and(where: sql.Composable, cond: sql.Composable) -> sql.Composable:
+    if where == sql.SQL(""):
+        return sql.SQL(" WHERE ") + cond
+    return where + sql.SQL(" AND (") + cond + sql.SQL(")")
+
+
+async def _key_columns(conn, check: DomainCheck, tgt: _Target, side: str) -> list[str]:
+    if check.key:
+        return [_col(tgt.recon, k, side) for k in check.key]
+    if tgt.recon is not None and tgt.recon.key:
+        return [_col(tgt.recon, k, side) for k in tgt.recon.key]
+    key = await primary_key_of(conn, tgt.rel)
+    if not key:
+        raise CheckError(f"{tgt.rel} has no primary key: set 'key' on the check")
+    return key
+
+
+def _key_text(cols: list[str]) -> sql.Composable:
+    parts = [sql.SQL("{}::text").format(sql.Identifier(c)) for c in cols]
+    if len(parts) == 1:
+        return parts[0]
+    return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(parts))
+
+
+async def _rows(conn, query: sql.Composable, params=None) -> AsyncIterator[tuple]:
+    async with conn.cursor() as cur:
+        await cur.execute(query, params)
+        while True:
+            batch = await cur.fetchmany(FETCH)
+            if not batch:
+                return
+            for row in batch:
+                yield row
+
+
+class _Keys:
+    """Turns key values into what a finding may carry."""
+
+    def __init__(self, hashed: bool, salt: str):
+        self.hashed = hashed
+        self.salt = salt
+
+    def __call__(self, value: object) -> str:
+        text = "(null)" if value is None else str(value)
+        return hash_key(text, self.salt) if self.hashed else clean(text, 120, single_line=True)
+
+
+def _identifying(recon: Reconciliation, *tables: ReconTable | None) -> bool:
+    return recon.hash_identifying_keys and any(t is not None and t.identifying_key for t in tables)
+
+
+class _Collector:
+    def __init__(self, check: DomainCheck, result: DomainResult):
+        self.check = check
+        self.result = result
+        self.by_id: dict[str, tuple[Finding, set[str]]] = {}
+
+    def full(self) -> bool:
+        return len(self.by_id) >= MAX_FINDINGS_PER_CHECK
+
+    def add(self, side: str, keys: tuple[str, ...], columns: tuple[str, ...], detail: str) -> bool:
+        """False once the cap is reached (the rest is counted as truncated)."""
+        f = Finding(layer="domain", table=table_label(self.check), kind=KINDS[self.check.check],
+                    keys=keys, columns=columns, severity=self.check.severity,
+                    category=self.check.category, check=self.check.id, detail=detail)
+        if f.id in self.by_id:
+            self.by_id[f.id][1].add(side)
+            return True
+        if self.full():
+            self.result.truncated = True
+            return False
+        self.by_id[f.id] = (f, {side})
+        return True
+
+    def findings(self, both: bool) -> list[Finding]:
+        out = []
+        for f, sides in self.by_id.values():
+            where = " and ".join(s for s in ("source", "target") if s in sides)
+            detail = f"{f.detail} (on {where})" if both and f.detail else (f"on {where}" if both else f.detail)
+            out.append(Finding(**{**f.__dict__, "detail": detail}))
+        return out
+
+
+async def run_check(check: DomainCheck, conns: dict[str, object], recon: Reconciliation,
+                    salt: str) -> DomainResult:
+    """Run one check on the connections of :func:`sides_of` (each inside its snapshot).
+
+    Raises ``CheckError`` or a database error when the check could not be made.
+    """
+    result = DomainResult()
+    collect = _Collector(check, result)
+    if check.check == "per_parent_count":
+        await _per_parent_count(check, conns, recon, salt, collect)
+        return _finish(result, collect, both=False)
+    for side in sides_of(check):
+        runner = {"duplicates": _duplicates, "orphans": _orphans, "required": _required,
+                  "sql": _custom}[check.check]
+        await runner(check, conns[side], side, recon, salt, collect)
+    return _finish(result, collect, both=len(sides_of(check)) > 1)
+
+
+def _finish(result: DomainResult, collect: _Collector, *, both: bool) -> DomainResult:
+    result.findings = collect.findings(both)
+    return result
+
+
+async def _duplicates(check, conn, side, recon, salt, collect: _Collector) -> None:
+    tgt = await _resolve(conn, recon, check.table, side)
+    keys = await _key_columns(conn, check, tgt, side)
+    cols = [_col(tgt.recon, c, side) for c in check.columns]
+    row_key = _Keys(_identifying(recon, tgt.recon), salt)
+    not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in cols)
+    q = sql.SQL(
+        "SELECT (array_agg({k} ORDER BY {k}))[1:{n}], count(*), "
+        "concat_ws(chr(31), {vals}) FROM {t}{w} GROUP BY {g} HAVING count(*) > 1 "
+        "ORDER BY 1 LIMIT {lim}").format(
+        k=_key_text(keys), n=sql.Literal(MAX_KEYS_PER_DUPLICATE),
+        vals=sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in cols),
+        t=tgt.rel.ident, w=_and(tgt.where, not_null),
+        g=sql.SQL(", ").join(sql.Identifier(c) for c in cols), lim=sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
+    collect.result.queries += 1
+    label = ", ".join(check.columns)
+    async for row_keys, n, value in _rows(conn, q):
+        collect.result.rows_transferred += 1
+        shown = f" (first {MAX_KEYS_PER_DUPLICATE} shown)" if n > len(row_keys) else ""
+        # The shared value is identifying by nature: only its salted hash is shown.
+        detail = f"{n} rows share one {label} value {hash_key(value, salt)}{shown}"
+        if not collect.add(side, tuple(row_key(k) for k in row_keys), tuple(check.columns), detail):
+            break
+
+
+async def _orphans(check, conn, side, recon, salt, collect: _Collector) -> None:
+    child = await _resolve(conn, recon, check.table, side)
+    parent = await _resolve(conn, recon, check.parent_table, side)
+    keys = await _key_columns(conn, check, child, side)
+    col = _col(child.recon, check.column, side)
+    pkey = _col(parent.recon, check.parent_key, side)
+    row_key = _Keys(_identifying(recon, child.recon), salt)
+    cond = sql.SQL("c.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {p} p WHERE p.{pk} = c.{col})").format(
+        col=sql.Identifier(col), p=parent.rel.ident, pk=sql.Identifier(pkey))
+    q = sql.SQL("SELECT {k} FROM {t} c{w} ORDER BY 1 LIMIT {lim}").format(
+        k=sql.SQL(", ").join(sql.SQL("c.{}::text").format(sql.Identifier(k)) for k in keys),
+        t=child.rel.ident, w=_and(child.where, cond), lim=sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
+    collect.result.queries += 1
+    detail = f"{check.column} refers to a missing {clean(check.parent_table, 120)}.{check.parent_key}"
+    async for row in _rows(conn, q):
+        collect.result.rows_transferred += 1
+        if not collect.add(side, tuple(row_key(v) for v in row), (check.column,), detail):
+            break
+
+
+async def _required(check, conn, side, recon, salt, collect: _Collector) -> None:
+    tgt = await _resolve(conn, recon, check.table, side)
+    keys = await _key_columns(conn, check, tgt, side)
+    cols = [_col(tgt.recon, c, side) for c in check.columns]
+    row_key = _Keys(_identifying(recon, tgt.recon), salt)
+    any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in cols)
+    q = sql.SQL("SELECT {k}, {flags} FROM {t}{w} ORDER BY {order} LIMIT {lim}").format(
+        k=sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(k)) for k in keys),
+        flags=sql.SQL(", ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in cols),
+        t=tgt.rel.ident, w=_and(tgt.where, any_null),
+        order=sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(keys))),
+        lim=sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
+    collect.result.queries += 1
+    async for row in _rows(conn, q):
+        collect.result.rows_transferred += 1
+        nulls = tuple(name for name, flag in zip(check.columns, row[len(keys):], strict=True) if flag)
+        if not collect.add(side, tuple(row_key(v) for v in row[: len(keys)]), nulls,
+                           "required " + ", ".join(nulls) + " is null"):
+            break
+
+
+async def _custom(check, conn, side, recon, salt, collect: _Collector) -> None:
+    text = check.sql.strip().rstrip(";").strip()
+    row_key = _Keys(_identifying(recon, recon_table_for(recon, check.table)), salt)
+    q = sql.SQL("SELECT * FROM ({}) AS offenders LIMIT {}").format(
+        sql.SQL(text), sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
+    collect.result.queries += 1
+    async with conn.cursor() as cur:
+        await cur.execute(q)
+        names = tuple(clean(d.name, 60, single_line=True) for d in cur.description or ())
+        for row in await cur.fetchall():
+            collect.result.rows_transferred += 1
+            if not collect.add(side, tuple(row_key(v) for v in row), names, "returned by the check's query"):
+                break
+
+
+async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> None:
+    """Child rows per parent key on each side, merged in one pass over two sorted streams."""
+    src = await _resolve(conns["source"], recon, check.table, "source")
+    dst = await _resolve(conns["target"], recon, check.table, "target")
+    parent_tables = [t for t in recon.tables if t.key == [check.parent_key]]
+    key_of = _Keys(_identifying(recon, *parent_tables), salt)
+
+    def query(tgt: _Target, side: str) -> sql.Composable:
+        col = sql.Identifier(_col(tgt.recon, check.parent_key, side))
+        return sql.SQL("SELECT {c}::text COLLATE \"C\", count(*) FROM {t}{w} GROUP BY 1 ORDER BY 1").format(
+            c=col, t=tgt.rel.ident, w=tgt.where)
+
+    collect.result.queries += 2
+    # Server-side cursors so millions of parents stream instead of landing in memory.
+    async with conns["source"].cursor(name="cockpit_ppc_src") as cs, \
+            conns["target"].cursor(name="cockpit_ppc_dst") as cd:
+        await cs.execute(query(src, "source"))
+        await cd.execute(query(dst, "target"))
+        a, b = _stream(cs), _stream(cd)
+        ra, rb = await anext(a, None), await anext(b, None)
+        while ra is not None or rb is not None:
+            if rb is None or (ra is not None and _before(ra[0], rb[0])):
+                parent, ns, nt = ra[0], ra[1], 0
+                ra = await anext(a, None)
+            elif ra is None or _before(rb[0], ra[0]):
+                parent, ns, nt = rb[0], 0, rb[1]
+                rb = await anext(b, None)
+            else:
+                parent, ns, nt = ra[0], ra[1], rb[1]
+                ra, rb = await anext(a, None), await anext(b, None)
+            collect.result.rows_transferred += 1
+            if ns != nt and not collect.add("both", (key_of(parent),), (check.parent_key,),
+                                            f"source {ns}, target {nt}"):
+                break
+
+
+def _before(x: str | None, y: str | None) -> bool:
+    """Order of ``ORDER BY ... COLLATE "C"``: bytewise, NULL last."""
+    if x is None:
+        return False
+    if y is None:
+        return True
+    return x.encode("utf-8") < y.encode("utf-8")
+
+
+async def _stream(cur) -> AsyncIterator[tuple]:
+    while True:
+        batch = await cur.fetchmany(FETCH)
+        if not batch:
+            return
+        for row in batch:
+            yield row
