@@ -45,7 +45,7 @@ class GateStatus:
 
     def label(self) -> str:
         if self.state is GateState.HOLD:
-            return f"HOLD {format_duration(self.held_s)}/{format_duration(self.hold_for_s)}"
+            return f"HOLD {_whole(self.held_s)}/{_whole(self.hold_for_s)}"
         return self.state.value
 
     def passes(self) -> bool:
@@ -66,6 +66,11 @@ class GateStatus:
             "readings": {name: _reading_json(r, self.evaluated_mono)
                          for name, r in self.readings.items()},
         }
+
+
+def _whole(seconds: float) -> str:
+    """Window progress in whole seconds: "0s", never "0ms"."""
+    return format_duration(math.floor(seconds))
 
 
 def _json_value(value: float | bool | None) -> float | bool | None:
@@ -189,8 +194,8 @@ class GateBook:
         held = max(0.0, mono - g.true_since)
         if held >= g.hold_for:
             return status(GateState.GO, why, held)
-        return status(GateState.HOLD, f"holding {format_duration(held)} of "
-                                      f"{format_duration(g.hold_for)}: {why}", held)
+        return status(GateState.HOLD, f"holding {_whole(held)} of {_whole(g.hold_for)}: {why}",
+                      held)
 
 
 def _keep_since(status: GateStatus, since: float) -> GateStatus:
