@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -368,3 +369,27 @@ def test_path_cannot_reach_attributes():
         jsonpath.number_at({"a": "xyz"}, jsonpath.parse("$.a[0]"))
     with pytest.raises(jsonpath.ExtractError, match=r"no value at \$\.a\[0\]"):
         jsonpath.number_at({"a": {"0": 1}}, jsonpath.parse("$.a[0]"))
+
+
+@pytest.mark.parametrize("value", [f"{SECRET}\r\nX-Evil: 1", f"tök-{SECRET}", f"{SECRET}\x00"])
+async def test_bad_header_value_names_the_header_not_the_value(http_server, value):
+    http_server.json("/m", {"v": 1})
+    r = await read(http_server.url, signal(path="/m", json_path="$.v"), headers={"X-Api-Key": value})
+    assert r.error == "invalid value for header X-Api-Key: printable ASCII only, no line breaks"
+    assert http_server.requests == []
+
+
+async def test_a_hung_signal_does_not_hold_up_others_on_the_same_source(http_server):
+    http_server.hang("/slow")
+    http_server.json("/fast", {"v": 1})
+    client = make_source("portal", source(http_server.url, timeout="2s"), ManualClock())
+    slow = asyncio.create_task(client.read("slow", signal(path="/slow", json_path="$.v")))
+    started = time.monotonic()
+    fast = [await client.read("fast", signal(path="/fast", json_path="$.v")) for _ in range(10)]
+    assert all(r.value == 1 for r in fast)
+    assert time.monotonic() - started < 1.0 and not slow.done()
+    slow.cancel()  # what the engine's backstop does; must not break the source
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    assert (await client.read("fast", signal(path="/fast", json_path="$.v"))).value == 1
+    await client.close()

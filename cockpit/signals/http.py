@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -50,6 +51,8 @@ from cockpit.signals.reading import Reading
 from cockpit.text import clean
 
 _REASON_CHARS = 40
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 _MESSAGE_CHARS = 160
 
 
@@ -175,8 +178,17 @@ class HttpBase(SourceClient):
             )
         return self._transport
 
+    def _check_headers(self) -> None:
+        for name, value in self.config.headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise FetchError(f"invalid header name {clean(name, 40, single_line=True)!r}")
+            if not _HEADER_VALUE.fullmatch(value):
+                # The value may be a secret: name the header, never show the value.
+                raise FetchError(f"invalid value for header {name}: printable ASCII only, no line breaks")
+
     def session(self) -> httpx.AsyncClient:
         """A client for one read (one cookie jar) over the source's shared pool."""
+        self._check_headers()
         timeout = httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout)
         return httpx.AsyncClient(
             transport=_Borrowed(self._pool()), headers=dict(self.config.headers), timeout=timeout,
@@ -269,9 +281,11 @@ class HttpBase(SourceClient):
             return "invalid URL (check the source's url and path)"
         if isinstance(exc, httpx.DecodingError):
             return "could not decode the response body (Content-Encoding)"
-        if isinstance(exc, httpx.ConnectError):
-            return f"connection failed: {clean(str(exc), 100, single_line=True)}"
-        return f"{type(exc).__name__}: {clean(str(exc), 100, single_line=True)}"
+        for cause in _chain(exc):
+            if isinstance(cause, OSError) and cause.strerror:
+                return f"connection failed: {clean(cause.strerror, 80, single_line=True)}"
+        # Other exception texts may quote a header value or a URL: name the kind only.
+        return f"request failed ({type(exc).__name__})"
 
     def note(self, text: str) -> str:
         """Text for ``detail`` (the base class cleans detail but does not redact it)."""
