@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -36,12 +37,13 @@ TICK_S = 1.0
 class Engine:
     def __init__(self, plan, clock: Clock, *, sources: dict[str, SourceClient] | None = None,
                  builtin: Builtin | None = None, on_gate_change: GateChange | None = None,
-                 tick: float = TICK_S):
+                 tick: float = TICK_S, spread: bool = True):
         self.plan = plan
         self.clock = clock
         self.builtin = builtin
         self.on_gate_change = on_gate_change
         self.tick = tick
+        self.spread = spread
         self.book = GateBook(plan, clock)
         self.latest: dict[str, Reading] = {}
         self._history: dict[str, deque[Reading]] = {
@@ -187,12 +189,23 @@ class Engine:
             except Exception:  # noqa: BLE001
                 log.exception("subscriber failed")
 
+    def phase(self, name: str, every: float) -> float:
+        """Offset of a signal's polls after the first one, stable per name, in [0, every).
+
+        Every signal polls at start; after that the polls are spread over the interval, so 200
+        signals at 1 s do not all fire (and all parse) in the same instant each second, which
+        would stall the event loop the screen runs on.
+        """
+        return (zlib.crc32(name.encode()) / 2**32) * every if self.spread else 0.0
+
     async def _poll_loop(self, name: str, signal: Signal, due: float) -> None:
+        offset = self.phase(name, signal.every)
         while True:
             late = self.clock.monotonic() - due
             self.lateness[name] = max(late, self.lateness.get(name, 0.0))
             self._accept(await self.read(name, signal))
-            due += signal.every
+            due += signal.every + offset
+            offset = 0.0
             now = self.clock.monotonic()
             if due < now:
                 # The read overran its slot (a timeout): wait a full interval from now rather

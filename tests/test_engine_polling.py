@@ -38,7 +38,7 @@ async def started(engine: Engine, clock: ManualClock) -> Engine:
 
 
 async def test_hung_signal_times_out_without_delaying_the_others(tmp_path, clock):
-    engine = Engine(load(tmp_path, SIGNALS, GATES), clock)
+    engine = Engine(load(tmp_path, SIGNALS, GATES), clock, spread=False)
     sim = engine.sources["sim"]
     assert isinstance(sim, SimulatedSource)
     sim.set_override("lag", hang=True)
@@ -63,8 +63,30 @@ async def test_hung_signal_times_out_without_delaying_the_others(tmp_path, clock
     await engine.stop()
 
 
+async def test_polls_after_the_first_are_spread_over_the_interval(tmp_path, clock):
+    signals = {f"s{i}": {"every": "10s", "timeout": "3s", "simulate": {"base": i}}
+               for i in range(20)}
+    engine = Engine(load(tmp_path, signals, {}), clock)
+    engine.sources["sim"].set_override("s0", hang=True)
+    await started(engine, clock)
+    for _ in range(60):
+        await clock.advance(0.5)
+    phases = set()
+    for i in range(1, 20):
+        name = f"s{i}"
+        phase = engine.phase(name, 10.0)
+        assert 0 <= phase < 10
+        phases.add(round(phase, 3))
+        times = [r.mono for r in engine.history(name)]
+        assert times == [0.0, 10 + phase, 20 + phase]  # everyone reads at start, then on phase
+    assert len(phases) == 19
+    assert max(engine.lateness[f"s{i}"] for i in range(1, 20)) == 0.0
+    assert engine.phase("s1", 10.0) == Engine(engine.plan, clock).phase("s1", 10.0)  # stable
+    await engine.stop()
+
+
 async def test_hang_recovers_when_the_source_answers_again(tmp_path, clock):
-    engine = Engine(load(tmp_path, SIGNALS, GATES), clock)
+    engine = Engine(load(tmp_path, SIGNALS, GATES), clock, spread=False)
     engine.sources["sim"].set_override("lag", hang=True)
     await started(engine, clock)
     await clock.advance(3.5)  # the read started at 0 timed out at 3; the next is due at 4
@@ -80,7 +102,7 @@ async def test_hang_recovers_when_the_source_answers_again(tmp_path, clock):
 
 
 async def test_history_is_bounded_and_oldest_first(tmp_path, clock):
-    engine = await started(Engine(load(tmp_path, SIGNALS, GATES), clock), clock)
+    engine = await started(Engine(load(tmp_path, SIGNALS, GATES), clock, spread=False), clock)
     for _ in range(50):
         await clock.advance(1)
     lag = engine.history("lag")
@@ -96,7 +118,7 @@ async def test_history_is_bounded_and_oldest_first(tmp_path, clock):
 
 async def test_gate_change_reported_once_per_change_and_subscribers_called(tmp_path, clock):
     changes: list[tuple[str, str, str | None]] = []
-    engine = Engine(load(tmp_path, SIGNALS, GATES), clock,
+    engine = Engine(load(tmp_path, SIGNALS, GATES), clock, spread=False,
                     on_gate_change=lambda new, old: changes.append(
                         (new.gate, new.label(), old.label() if old else None)))
     calls = []
@@ -144,7 +166,7 @@ async def test_tick_turns_gates_unknown_when_a_source_stops_answering(tmp_path, 
 
 
 async def test_poll_once_reads_concurrently_bounded_by_the_longest_timeout(tmp_path, clock):
-    engine = Engine(load(tmp_path, SIGNALS, GATES), clock)
+    engine = Engine(load(tmp_path, SIGNALS, GATES), clock, spread=False)
     engine.sources["sim"].set_override("lag", hang=True)
     engine.sources["sim"].set_override("tickets", delay=0.5, value=2)
     task = asyncio.create_task(engine.poll_once())
@@ -211,7 +233,7 @@ async def test_failing_callbacks_do_not_stop_polling(tmp_path, clock):
     def bad_change(new, old):
         raise ValueError("view bug")
 
-    engine = Engine(load(tmp_path, SIGNALS, GATES), clock, on_gate_change=bad_change)
+    engine = Engine(load(tmp_path, SIGNALS, GATES), clock, on_gate_change=bad_change, spread=False)
     engine.subscribe(lambda: 1 / 0)
     await started(engine, clock)
     await clock.advance(3)
