@@ -101,7 +101,8 @@ def _subscriber_sql(server_version: int) -> str:
     leader = " and leader_pid is null" if server_version >= 160000 else ""
     return f"""
 select subname, pid is not null,
-       received_lsn is not null and received_lsn = latest_end_lsn,
+       received_lsn is not null and received_lsn = latest_end_lsn
+         and last_msg_send_time = latest_end_time,
        greatest(extract(epoch from now() - last_msg_send_time), 0)::float8
   from pg_stat_subscription
  where relid is null{leader}
@@ -204,10 +205,15 @@ async def _primary_side(conn: psycopg.AsyncConnection, measure: str,
 
 async def _subscriber_side(conn: psycopg.AsyncConnection, measure: str,
                            standby: str | None) -> Result:
-    """Seconds: 0 when the newest message from the publisher was a keepalive reporting its WAL
-    end equal to what we received (the apply worker reads a message only after applying the one
-    before, so received = applied); else how long ago the publisher sent the newest message we
-    have received (it grows when the apply worker or the link falls behind).
+    """Seconds: 0 when the newest message from the publisher was a keepalive (its send time is
+    ``latest_end_time``), which the walsender sends once it has nothing more to send: the apply
+    worker reads a message only after applying the one before, so everything sent is applied.
+    Otherwise the newest message is data, still being applied or just applied: the lag is how
+    long ago the publisher sent it, which grows while the apply worker is stuck (a lock, a slow
+    disk) and stays at milliseconds while data streams and is applied.
+
+    Limits, from this side: a publisher that is slow to *decode* its WAL is invisible here (its
+    slot shows it), and the figure compares the publisher's clock with ours.
 
     Bytes are not knowable here (the subscriber never learns the publisher's current WAL
     position while it is behind); measure them on the publisher, from its slot."""
