@@ -239,3 +239,29 @@ async def test_cancel_before_start_checks_nothing(dbs, tmp_path) -> None:
     cancel.set()
     report = await run_reconciliation(plan, layers=["counts", "domain"], cancel=cancel)
     assert report.cancelled and report.checked == set() and not report.clean
+
+
+async def test_content_layer_in_the_run_gives_mismatched_rows(dbs, tmp_path) -> None:
+    cl, (src, dst) = dbs
+    tables = [{**t, "severity": {"missing": "critical", "changed": "critical"}} if t["name"] == "patients" else t
+              for t in TABLES]
+    plan = load(write_plan(tmp_path, cl.dsn(src), cl.dsn(dst), tables=tables))
+    seen = []
+    report = await run_reconciliation(plan, progress=seen.append)
+    content = {(f.table, f.kind, f.keys, f.columns, f.category) for f in report.findings if f.layer == "content"}
+    assert content == {
+        ("patients", "changed", ("8",), ("mrn",), "needs_clinical_approval"),
+        ("patients", "changed", ("11",), ("dob",), "needs_clinical_approval"),
+        ("medication_orders", "missing", ("25",), (), "needs_clinical_approval"),  # missing: critical by default
+        ("allergies", "changed", ("3", "A2"), ("severity",), "manual_review"),  # changed: major by default
+        ("documents", "missing", ("3",), (), "needs_clinical_approval"),
+    }
+    assert report.mismatched_rows == 5
+    assert report.tables["patients"].to_json() == {
+        "missing": 0, "extra": 0, "changed": 2, "source_rows": 20, "target_rows": 20, "error": None}
+    assert seen[-1].units_done == seen[-1].units_total == len(TABLES) + len(DOMAIN)
+    assert seen[-1].rows_total == seen[-1].rows_done == 170
+    assert [p.units_done for p in seen] == sorted(p.units_done for p in seen)
+    # Same run twice: same findings, same ids, same order.
+    again = await run_reconciliation(plan)
+    assert [f.id for f in again.findings] == [f.id for f in report.findings]

@@ -25,7 +25,8 @@ from cockpit.config.recon import LAYERS, DomainCheck, Reconciliation, ReconTable
 from cockpit.recon import domain as domain_layer
 from cockpit.recon.counts import compare_counts
 from cockpit.recon.findings import Finding
-from cockpit.recon.schema import BadName, Relation, compare_schema, resolve_relation, table_missing
+from cockpit.recon.queue import suggest_category
+from cockpit.recon.schema import BadName, compare_schema, resolve_relation, table_missing
 from cockpit.recon.session import (
     ReconDbError,
     describe_error,
@@ -38,6 +39,7 @@ from cockpit.text import clean
 
 TABLE_LAYERS = ("schema", "counts", "content")
 STORAGE_SCOPE = "storage"
+NOT_FINDINGS = ("error", "not_checked")  # kinds that say a check could not be made
 
 # A scope is (layer, table label, domain check id or None): what one unit fully examined.
 Scope = tuple[str, str, str | None]
@@ -97,7 +99,7 @@ class ReconReport:
 
     @property
     def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "error"]
+        return [f for f in self.findings if f.kind in NOT_FINDINGS]
 
     @property
     def clean(self) -> bool:
@@ -132,7 +134,8 @@ class ReconReport:
 
 @dataclass(frozen=True)
 class RunProgress:
-    """What a progress display needs; rows are the content layer's, when it reports them."""
+    """What a progress display needs. Rows are the content layer's (source rows compared of
+    the estimate) for the tables it has started; ``rows_total`` is None before any."""
 
     units_done: int
     units_total: int
@@ -262,8 +265,7 @@ class _Run:
         self.started = time.monotonic()
         self.units_total = 0
         self.units_done = 0
-        self.rows_done = 0
-        self.rows_total: int | None = None
+        self.content_rows: dict[str, tuple[int, int]] = {}  # table -> (rows done, rows estimated)
         self.pools: dict[str, _Pool] = {}
         self.content_complete: set[str] = set()
 
@@ -271,21 +273,16 @@ class _Run:
         return bool(self.cancel is not None and self.cancel.is_set())
 
     def tick(self, current: str = "") -> None:
-        if self.progress is not None:
-            self.progress(
-                RunProgress(
-                    self.units_done,
-                    self.units_total,
-                    self.rows_done,
-                    self.rows_total,
-                    time.monotonic() - self.started,
-                    current,
-                )
-            )
+        if self.progress is None:
+            return
+        rows = list(self.content_rows.values())
+        self.progress(RunProgress(
+            self.units_done, self.units_total, sum(d for d, _ in rows),
+            sum(t for _, t in rows) if rows else None, time.monotonic() - self.started, current))
 
     def add(self, findings: Sequence[Finding], layer: str) -> None:
         self.report.findings.extend(findings)
-        self.report.layers[layer].findings += sum(1 for f in findings if f.kind != "error")
+        self.report.layers[layer].findings += sum(1 for f in findings if f.kind not in NOT_FINDINGS)
 
     def error(
         self,
@@ -348,10 +345,9 @@ class _Run:
                         summary.source_rows, summary.target_rows = res.source_rows, res.target_rows
                         if not res.truncated:
                             self.report.checked.add(("counts", table.name, None))
-                        self._grow_total(res.source_rows + res.target_rows)
                 if "content" in layers and not self.cancelled():
                     layer = "content"
-                    await self._content(table, s, d, src_rel, dst_rel)
+                    await self._content(table, s, d)
         except _Cancelled:
             self.report.cancelled = True
         except (psycopg.Error, OSError, ReconDbError, BadName, domain_layer.CheckError) as exc:
@@ -359,43 +355,34 @@ class _Run:
             summary.error = message
             self.error(layer, table.name, message, severity=table.severity.missing)
 
-    def _grow_total(self, rows: int) -> None:
-        self.rows_total = (self.rows_total or 0) + rows
-
-    async def _content(self, table: ReconTable, s, d, src_rel: Relation, dst_rel: Relation) -> None:
+    async def _content(self, table: ReconTable, s, d) -> None:
         summary = self.report.tables[table.name]
         try:
             from cockpit.recon.content import compare_table
         except ImportError:
             raise domain_layer.CheckError("content layer is not available in this build") from None
-        last = 0
 
-        def on_rows(done: int, *_: object) -> None:
-            nonlocal last
-            if isinstance(done, int) and done >= last:
-                self.rows_done += done - last
-                last = done
-                self.tick(table.name)
+        def on_rows(done: int, total: int) -> None:
+            self.content_rows[table.name] = (done, total)
+            self.tick(table.name)
 
-        res = await compare_table(
-            s,
-            d,
-            table,
-            buckets=self.recon.buckets,
-            salt=self.salt,
-            progress=on_rows,
-            cancel=self.cancel,
-        )
-        self.add(list(res.findings), "content")
+        res = await compare_table(s, d, table, buckets=self.recon.buckets, salt=self.salt,
+                                  progress=on_rows, cancel=self.cancel)
+        self.add([suggest_category(f) for f in res.findings], "content")
         self.report.queries += res.queries
         self.report.rows_transferred += res.rows_transferred
+        if res.error:
+            # The comparison did not finish: its zeros are not a measurement.
+            summary.error = clean(self.plan.redact(res.error), 300, single_line=True)
+            self.report.layers["content"].errors += 1
+            self.report.failed_checks += 1
+            if any(f.kind == "not_checked" for f in res.findings):
+                self.report.cancelled = self.report.cancelled or self.cancelled()
+            return
         summary.missing, summary.extra, summary.changed = res.missing, res.extra, res.changed
         summary.source_rows, summary.target_rows = res.source_rows, res.target_rows
-        if not getattr(res, "truncated", False) and not getattr(res, "error", None):
-            self.report.checked.add(("content", table.name, None))
-            self.content_complete.add(table.name)
-        if getattr(res, "error", None):
-            summary.error = clean(res.error, 300, single_line=True)
+        self.report.checked.add(("content", table.name, None))
+        self.content_complete.add(table.name)
 
     async def domain_unit(self, check: DomainCheck) -> None:
         label = domain_layer.table_label(check)
@@ -517,6 +504,8 @@ async def run_reconciliation(
         report.mismatched_rows = sum(
             (t.missing or 0) + (t.extra or 0) + (t.changed or 0) for t in report.tables.values()
         )
+    order = {name: i for i, name in enumerate(LAYERS)}
+    report.findings.sort(key=lambda f: (order.get(f.layer, 9), f.table, f.check or "", f.kind, f.keys))
     report.duration_s = time.monotonic() - run.started
     return report
 
