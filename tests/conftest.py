@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.pg", "tests.fixtures.httpserver"]
+pytest_plugins = ["tests.fixtures.pg", "tests.fixtures.httpserver", "tests.fixtures.recon_data"]

@@ -1,0 +1,520 @@
+"""Content layer: every row compared by key, checksummed inside both databases, in one pass.
+
+How it works, per table, on both sides at once (one REPEATABLE READ READ ONLY snapshot each):
+
+1. Catalogue: relation, columns and types, primary key, unique indexes (``canonical`` picks
+   the hash expression per column from the two sides' types and the configured normalisers).
+2. Bucket pass, the only full scan in a clean run: ``GROUP BY bucket`` with ``count(*)`` and
+   ``sum(row_hash)``, where ``bucket = hash(key) % B``. ``sum`` (exact ``numeric``) rather than
+   XOR, with the count beside it, so duplicate rows never cancel out. It runs as a few TID-range
+   chunks of the heap, only so progress can be reported between them; the sums add up.
+3. Locate: only for buckets whose (count, sum) differ, fetch (key, row hash) — plus per-column
+   hashes when the expected rows are few — and diff them in the client: missing, extra,
+   changed. Changed rows whose column hashes were not fetched inline get them in one more
+   pass restricted to their buckets. Hashes only: no column value ever leaves a database.
+
+Why hash buckets and not key ranges: a bucket depends only on the key's value, never on key
+order, min..max gaps or collation, so text keys sorted differently on the two sides and sparse
+integer keys cannot produce skewed or empty segments, and no boundary query or sort is needed.
+The price is that locating a bucket re-reads the table (the filter cannot use an index); that
+re-read computes only the key hash for rows outside the wanted buckets, about a third of the
+bucket pass, and happens once, not once per bisection level.
+
+Fail closed: a query error, a timeout or a cancellation becomes an ``error``/``not_checked``
+finding for the table, never a match; so do a missing key, a non-unique key and a column that
+cannot be compared. Findings carry table, key and column names only (keys hashed when the table
+says they identify a person).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from cockpit.config.recon import ReconTable
+from cockpit.recon import segments
+from cockpit.recon.canonical import ColumnInfo, Incomparable, RowPlan, Side, bucket_expr, plan_rows
+from cockpit.recon.findings import Finding, hash_key
+from cockpit.recon.schema import BadName, Relation, resolve_relation
+from cockpit.recon.session import describe_error, is_statement_timeout, snapshot
+from cockpit.text import clean
+
+__all__ = ["ContentResult", "compare_table"]
+
+LAYER = "content"
+ERROR_SEVERITY = "critical"  # a table that could not be checked may hide missing rows
+# Rows per side fetched in one locate query; more mismatched rows are split into batches.
+LOCATE_BATCH_ROWS = 1_000_000
+# Up to this many expected rows per side, column hashes come with the locate query itself.
+INLINE_COLUMN_HASH_ROWS = 200_000
+NULL_KEY_TEXT = "NULL"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ContentResult:
+    table: str
+    findings: list[Finding] = field(default_factory=list)
+    missing: int = 0
+    extra: int = 0
+    changed: int = 0
+    source_rows: int = 0
+    target_rows: int = 0
+    queries: int = 0  # issued, both sides
+    rows_transferred: int = 0  # rows fetched to the client, both sides
+    duration_s: float = 0.0
+    buckets: int = 0
+    mismatched_buckets: int = 0
+
+    @property
+    def error(self) -> str | None:
+        """The first error/not_checked detail, for the journal's per-table ``error``."""
+        for f in self.findings:
+            if f.kind in ("error", "not_checked"):
+                return f.detail
+        return None
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+class _TableProblem(Exception):
+    """Ends the comparison of one table with a PHI-free finding."""
+
+    def __init__(self, detail: str, kind: str = "error", columns: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.kind = kind
+        self.columns = columns
+
+
+class _SideFailed(Exception):
+    def __init__(self, side: str, exc: BaseException) -> None:
+        super().__init__(side)
+        self.side = side
+        self.exc = exc
+
+
+@dataclass
+class _Meta:
+    rel: Relation
+    relkind: str
+    reltuples: float
+    pages: int
+    block_size: int
+    columns: dict[str, ColumnInfo]
+    primary_key: list[str]
+    unique_sets: list[tuple[list[str], bool]]  # (columns, all NOT NULL)
+
+    def proves_unique(self, key: Sequence[str]) -> bool:
+        return any(set(cols) <= set(key) and notnull for cols, notnull in self.unique_sets)
+
+
+class _Runner:
+    """Issues queries and counts them; every statement is composed, never parameterised, so a
+    plan's ``where`` may contain ``%``."""
+
+    def __init__(self, result: ContentResult) -> None:
+        self.result = result
+
+    async def rows(self, conn: psycopg.AsyncConnection, query: sql.Composable) -> list[tuple]:
+        self.result.queries += 1
+        async with conn.cursor() as cur:
+            await cur.execute(query)
+            rows = await cur.fetchall()
+        self.result.rows_transferred += len(rows)
+        return rows
+
+
+async def _both(src: Coroutine[Any, Any, Any], dst: Coroutine[Any, Any, Any]) -> tuple[Any, Any]:
+    """Run one step on both sides concurrently; a failure cancels the other side."""
+
+    async def tagged(side: str, coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await coro
+        except (psycopg.Error, OSError) as exc:
+            raise _SideFailed(side, exc) from exc
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            a = tg.create_task(tagged("source", src))
+            b = tg.create_task(tagged("target", dst))
+    except BaseExceptionGroup as group:
+        first = group.exceptions[0]
+        raise first from None
+    return a.result(), b.result()
+
+
+def _filters(table: ReconTable, side: str) -> list[sql.Composable]:
+    """The plan's filters, same rule as the counts layer: ``where`` on both sides, and
+    ``<side>_where`` on that side; SQL written by the plan author (trusted like the plan)."""
+    own = table.source_where if side == "source" else table.target_where
+    return [sql.SQL("({})").format(sql.SQL(p)) for p in (table.where, own) if p]
+
+
+def _where(conds: Sequence[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds) if conds else sql.SQL("")
+
+
+def _int_array(values: Sequence[int]) -> sql.Composable:
+    return sql.SQL("{}::int8[]").format(
+        sql.Literal("{" + ",".join(str(int(v)) for v in values) + "}")
+    )
+
+
+async def _meta(run: _Runner, conn: psycopg.AsyncConnection, name: str, side: str) -> _Meta:
+    try:
+        rel = await resolve_relation(conn, name)
+    except BadName as exc:
+        raise _TableProblem(str(exc)) from None
+    if rel is None:
+        raise _TableProblem(f"{clean(name, 120, single_line=True)} not found on the {side}")
+    run.result.queries += 1
+    oid = sql.SQL("pg_catalog.format('%I.%I', {}, {})::regclass").format(
+        sql.Literal(rel.schema), sql.Literal(rel.name)
+    )
+    (info,) = await run.rows(
+        conn,
+        sql.SQL(
+            "SELECT c.relkind::text, c.reltuples::float8, pg_catalog.pg_relation_size(c.oid), "
+            "current_setting('block_size')::int FROM pg_catalog.pg_class c WHERE c.oid = {}"
+        ).format(oid),
+    )
+    cols = await run.rows(
+        conn,
+        sql.SQL(
+            "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), t.typname, "
+            "t.typcategory::text, a.atttypid::int8, a.attnotnull "
+            "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = {} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+        ).format(oid),
+    )
+    uniques = await run.rows(
+        conn,
+        sql.SQL(
+            "SELECT i.indisprimary, array_agg(a.attname::text ORDER BY k.ord), bool_and(a.attnotnull) "
+            "FROM pg_catalog.pg_index i "
+            "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
+            "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+            "WHERE i.indrelid = {} AND i.indisunique AND i.indisvalid AND i.indpred IS NULL "
+            "AND i.indexprs IS NULL AND k.ord <= i.indnkeyatts "
+            "GROUP BY i.indexrelid, i.indisprimary"
+        ).format(oid),
+    )
+    relkind, reltuples, size, block = info
+    return _Meta(
+        rel=rel,
+        relkind=relkind,
+        reltuples=float(reltuples),
+        pages=int(size) // int(block),
+        block_size=int(block),
+        columns={
+            r[0]: ColumnInfo(
+                name=r[0], type=r[1], typname=r[2], category=r[3], type_oid=r[4], notnull=r[5]
+            )
+            for r in cols
+        },
+        primary_key=next((list(r[1]) for r in uniques if r[0]), []),
+        unique_sets=[(list(r[1]), bool(r[2])) for r in uniques],
+    )
+
+
+async def _duplicate_keys(
+    run: _Runner, conn, meta: _Meta, key: Sequence[str], conds: Sequence[sql.Composable]
+) -> int:
+    """Keys occurring more than once, unless a unique index already proves there are none."""
+    if meta.proves_unique(key):
+        return 0
+    (row,) = await run.rows(
+        conn,
+        sql.SQL(
+            "SELECT count(*) FROM (SELECT 1 FROM {}{} GROUP BY {} HAVING count(*) > 1) d"
+        ).format(meta.rel.ident, _where(conds), sql.SQL(", ").join(map(sql.Identifier, key))),
+    )
+    return int(row[0])
+
+
+class _Table:
+    """One table's comparison; state shared by its steps."""
+
+    def __init__(self, src, dst, table: ReconTable, buckets: int, salt: str, progress) -> None:
+        self.src, self.dst = src, dst
+        self.table = table
+        self.cap = buckets
+        self.salt = salt
+        self.progress = progress
+        self.result = ContentResult(table=table.name)
+        self.run = _Runner(self.result)
+
+    def _report(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(max(0, int(done)), max(0, int(total)))
+
+    async def compare(self) -> None:
+        t = self.table
+        src_meta, dst_meta = await _both(
+            _meta(self.run, self.src, t.source_table or t.name, "source"),
+            _meta(self.run, self.dst, t.target_table or t.name, "target"),
+        )
+        key = list(t.key) or src_meta.primary_key
+        if not key:
+            raise _TableProblem("no usable key: none configured and the source has no primary key")
+        try:
+            plan = plan_rows(t, key, src_meta.columns, dst_meta.columns)
+        except Incomparable as exc:
+            raise _TableProblem(str(exc), columns=exc.columns) from None
+        dst_key = [t.rename.get(k, k) for k in key]
+        src_conds, dst_conds = _filters(t, "source"), _filters(t, "target")
+
+        dup_s, dup_d = await _both(
+            _duplicate_keys(self.run, self.src, src_meta, key, src_conds),
+            _duplicate_keys(self.run, self.dst, dst_meta, dst_key, dst_conds),
+        )
+        if dup_s or dup_d:
+            where = [
+                f"{n} on the {side}" for n, side in ((dup_s, "source"), (dup_d, "target")) if n
+            ]
+            raise _TableProblem(
+                f"key ({', '.join(key)}) is not unique: duplicated key values " + ", ".join(where),
+                columns=tuple(key),
+            )
+
+        estimate = max(src_meta.reltuples, dst_meta.reltuples)
+        b = segments.choose_buckets(estimate, self.cap, max(src_meta.pages, dst_meta.pages))
+        self.result.buckets = b
+        total = int(max(src_meta.reltuples, 0))
+        self._report(0, total)
+        fractions = {"source": 0.0, "target": 0.0}
+
+        def chunk_done(side: str, fraction: float) -> None:
+            fractions[side] = fraction
+            self._report(total * min(fractions.values()), total)
+
+        src_sums, dst_sums = await _both(
+            self._bucket_pass(self.src, src_meta, plan.source, b, src_conds, "source", chunk_done),
+            self._bucket_pass(self.dst, dst_meta, plan.target, b, dst_conds, "target", chunk_done),
+        )
+        self.result.source_rows = sum(c for c, _ in src_sums.values())
+        self.result.target_rows = sum(c for c, _ in dst_sums.values())
+        self._report(self.result.source_rows, self.result.source_rows)
+
+        bad = segments.mismatched(src_sums, dst_sums)
+        self.result.mismatched_buckets = len(bad)
+        if not bad:
+            return
+        sizes = {k: max(src_sums.get(k, (0, 0))[0], dst_sums.get(k, (0, 0))[0]) for k in bad}
+        for group in segments.batches(bad, sizes, LOCATE_BATCH_ROWS):
+            await self._locate(plan, b, group, sizes, src_meta, dst_meta, src_conds, dst_conds)
+
+    async def _bucket_pass(self, conn, meta: _Meta, side: Side, b: int, conds, name, done):
+        sums: segments.BucketSums = {}
+        chunks = segments.heap_chunks(meta.pages, meta.relkind in ("r", "m"), meta.block_size)
+        bucket = bucket_expr(side.key_hash, b)
+        for i, (lo, hi) in enumerate(chunks):
+            where = list(conds)
+            if lo is not None:
+                where.append(sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({lo},0)")))
+            if hi is not None:
+                where.append(sql.SQL("ctid < {}::tid").format(sql.Literal(f"({hi},0)")))
+            rows = await self.run.rows(
+                conn,
+                sql.SQL(
+                    "SELECT b, count(*), sum(h) FROM "
+                    "(SELECT {} AS b, {} AS h FROM {}{}) s GROUP BY b"
+                ).format(bucket, side.row_hash, meta.rel.ident, _where(where)),
+            )
+            segments.add_sums(sums, rows)
+            done(name, (i + 1) / len(chunks))
+        return sums
+
+    async def _fetch(self, conn, meta: _Meta, side: Side, b: int, group, conds, with_cols: bool):
+        exprs = [*side.key_texts, side.row_hash]
+        if with_cols:
+            exprs += side.column_hashes
+        where = [
+            *conds,
+            sql.SQL("{} = ANY({})").format(bucket_expr(side.key_hash, b), _int_array(group)),
+        ]
+        return await self.run.rows(
+            conn,
+            sql.SQL("SELECT {} FROM {}{}").format(
+                sql.SQL(", ").join(exprs), meta.rel.ident, _where(where)
+            ),
+        )
+
+    async def _locate(
+        self, plan: RowPlan, b, group, sizes, src_meta, dst_meta, src_conds, dst_conds
+    ):
+        expected = sum(sizes[k] for k in group)
+        inline = expected <= INLINE_COLUMN_HASH_ROWS and bool(plan.columns)
+        src_rows, dst_rows = await _both(
+            self._fetch(self.src, src_meta, plan.source, b, group, src_conds, inline),
+            self._fetch(self.dst, dst_meta, plan.target, b, group, dst_conds, inline),
+        )
+        nkey = len(plan.key)
+        diff = segments.diff_rows(src_rows, dst_rows, nkey)
+        if diff.duplicate_source or diff.duplicate_target:
+            # A unique index said otherwise, or rows changed under a non-snapshot read; either
+            # way the key cannot be trusted.
+            raise _TableProblem(f"key ({', '.join(plan.key)}) is not unique", columns=plan.key)
+        changed = diff.changed
+        if changed and not inline and plan.columns:
+            changed = await self._name_columns(
+                plan, b, group, changed, (src_meta, dst_meta), (src_conds, dst_conds)
+            )
+        if not (diff.missing or diff.extra or changed):
+            raise _TableProblem(
+                f"{len(group)} bucket checksums differ but no differing row was found"
+            )
+        self._add(diff.missing, diff.extra, changed, plan)
+
+    async def _name_columns(self, plan: RowPlan, b, group, changed, metas, conds):
+        """Per-column hashes for changed keys only (when they did not come inline)."""
+        values = sql.SQL(", ").join(
+            sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in k))
+            for k, _ in changed
+        )
+
+        def query(side: Side, meta: _Meta, side_conds):
+            where = [
+                *side_conds,
+                sql.SQL("{} = ANY({})").format(bucket_expr(side.key_hash, b), _int_array(group)),
+                sql.SQL("({}) IN (VALUES {})").format(sql.SQL(", ").join(side.key_texts), values),
+            ]
+            return self.run.rows(
+                self.src if side is plan.source else self.dst,
+                sql.SQL("SELECT {} FROM {}{}").format(
+                    sql.SQL(", ").join([*side.key_texts, *side.column_hashes]),
+                    meta.rel.ident,
+                    _where(where),
+                ),
+            )
+
+        src_rows, dst_rows = await _both(
+            query(plan.source, metas[0], conds[0]), query(plan.target, metas[1], conds[1])
+        )
+        nkey = len(plan.key)
+        src, _ = segments.index_rows(src_rows, nkey)
+        dst, _ = segments.index_rows(dst_rows, nkey)
+        out = []
+        for k, _cols in changed:
+            s_h, d_h = src.get(k), dst.get(k)
+            # A NULL key part cannot be matched by IN (VALUES ...): reported without columns.
+            out.append((k, segments.differing(s_h, d_h) if s_h and d_h else ()))
+        return out
+
+    def _add(self, missing, extra, changed, plan: RowPlan) -> None:
+        t = self.table
+        sev = t.severity
+        for kind, keys, severity in (
+            ("missing", missing, sev.missing),
+            ("extra", extra, sev.extra),
+        ):
+            for k in keys:
+                self.result.findings.append(
+                    Finding(
+                        layer=LAYER, table=t.name, kind=kind, keys=self._show(k), severity=severity
+                    )
+                )
+        for k, cols in changed:
+            names = tuple(plan.columns[i] for i in cols)
+            self.result.findings.append(
+                Finding(
+                    layer=LAYER,
+                    table=t.name,
+                    kind="changed",
+                    keys=self._show(k),
+                    columns=names,
+                    severity=sev.changed,
+                )
+            )
+        self.result.missing += len(missing)
+        self.result.extra += len(extra)
+        self.result.changed += len(changed)
+
+    def _show(self, key: segments.Key) -> tuple[str, ...]:
+        texts = [NULL_KEY_TEXT if v is None else v for v in key]
+        if self.table.identifying_key:
+            return tuple(hash_key(v, self.salt) for v in texts)
+        return tuple(clean(v, 200) for v in texts)
+
+
+async def compare_table(
+    src_conn: psycopg.AsyncConnection,
+    dst_conn: psycopg.AsyncConnection,
+    table: ReconTable,
+    *,
+    buckets: int,
+    salt: str,
+    progress: Progress | None = None,
+    cancel: asyncio.Event | None = None,
+) -> ContentResult:
+    """Compare one table's rows; never raises for database trouble (it becomes a finding).
+
+    Each connection is used serially, inside one read-only snapshot for this table. ``cancel``
+    stops the in-flight queries (psycopg cancels them server-side) and yields ``not_checked``.
+    """
+    started = time.monotonic()
+    job = _Table(src_conn, dst_conn, table, buckets, salt, progress)
+    result = job.result
+    problem: _TableProblem | None = None
+
+    async def body() -> None:
+        async with snapshot(src_conn), snapshot(dst_conn):
+            await job.compare()
+
+    if cancel is not None and cancel.is_set():
+        problem = _TableProblem("cancelled before it started", kind="not_checked")
+    else:
+        task = asyncio.ensure_future(body())
+        waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        try:
+            pending = {task} if waiter is None else {task, waiter}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            if waiter is not None:
+                waiter.cancel()
+            raise
+        if waiter is not None and not task.done():
+            task.cancel()
+        if waiter is not None:
+            waiter.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            problem = _TableProblem("cancelled: not all rows were compared", kind="not_checked")
+        except _TableProblem as exc:
+            problem = exc
+        except _SideFailed as exc:
+            problem = _TableProblem(_failure_text(exc.side, exc.exc))
+        except (psycopg.Error, OSError) as exc:
+            problem = _TableProblem(_failure_text("database", exc))
+    if problem is not None:
+        result.findings = [
+            Finding(
+                layer=LAYER,
+                table=table.name,
+                kind=problem.kind,
+                columns=problem.columns,
+                severity=ERROR_SEVERITY,
+                detail=clean(problem.detail, 300, single_line=True),
+            )
+        ]
+        result.missing = result.extra = result.changed = 0
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def _failure_text(side: str, exc: BaseException) -> str:
+    if is_statement_timeout(exc):
+        return f"{side}: statement timeout; rows not compared"
+    return f"{side}: {describe_error(exc)}; rows not compared"

@@ -1,0 +1,132 @@
+"""Pure bookkeeping for the content layer: bucket counts, heap chunks and row diffs.
+
+Nothing here talks to a database, so each rule can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+ROWS_PER_BUCKET = 200
+GUESS_ROWS_PER_PAGE = 60
+CHUNK_BYTES = 128 * 1024 * 1024
+MAX_CHUNKS = 8
+
+Key = tuple[str | None, ...]
+BucketSums = dict[int, tuple[int, int]]  # bucket -> (row count, sum of row hashes)
+
+
+def choose_buckets(estimated_rows: float, cap: int, pages: int = 0) -> int:
+    """About ``ROWS_PER_BUCKET`` rows per bucket, at most ``cap`` buckets, at least one.
+
+    A table never analysed (``reltuples`` -1) is estimated from its size at
+    ``GUESS_ROWS_PER_PAGE``; a wrong guess costs a little speed, never correctness.
+    """
+    if estimated_rows < 0:
+        estimated_rows = pages * GUESS_ROWS_PER_PAGE
+    return max(1, min(cap, math.ceil(estimated_rows / ROWS_PER_BUCKET)))
+
+
+def heap_chunks(
+    pages: int, chunkable: bool, block_size: int = 8192
+) -> list[tuple[int | None, int | None]]:
+    """Page ranges [lo, hi) covering the whole heap, for TID range scans.
+
+    Only for progress: each chunk is one query, so the bucket pass reports after each. The
+    first chunk is open below and the last open above, so pages added after the size was read
+    are still covered (the snapshot decides which rows are seen, not the page count).
+    """
+    if not chunkable or pages <= 0:
+        return [(None, None)]
+    n = max(1, min(MAX_CHUNKS, math.ceil(pages * block_size / CHUNK_BYTES)))
+    step = math.ceil(pages / n)
+    cuts = list(range(step, pages, step))[: n - 1]
+    bounds = [None, *cuts, None]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def add_sums(into: BucketSums, rows: Iterable[tuple[int, int, int]]) -> int:
+    """Fold (bucket, count, sum) rows into ``into``; returns the rows counted."""
+    total = 0
+    for bucket, count, total_hash in rows:
+        c, h = into.get(bucket, (0, 0))
+        into[bucket] = (c + count, h + int(total_hash))
+        total += count
+    return total
+
+
+def mismatched(src: BucketSums, dst: BucketSums) -> list[int]:
+    """Buckets whose row count or hash sum differ (a bucket empty on one side included)."""
+    return sorted(b for b in src.keys() | dst.keys() if src.get(b, (0, 0)) != dst.get(b, (0, 0)))
+
+
+def batches(buckets: Sequence[int], sizes: dict[int, int], max_rows: int) -> list[list[int]]:
+    """Split mismatched buckets into groups of at most ``max_rows`` expected rows (one bucket
+    that alone is bigger still forms a group), so the client never holds a whole table."""
+    out: list[list[int]] = []
+    cur: list[int] = []
+    cur_rows = 0
+    for b in buckets:
+        n = sizes.get(b, 0)
+        if cur and cur_rows + n > max_rows:
+            out.append(cur)
+            cur, cur_rows = [], 0
+        cur.append(b)
+        cur_rows += n
+    if cur:
+        out.append(cur)
+    return out
+
+
+@dataclass
+class RowDiff:
+    missing: list[Key] = field(default_factory=list)
+    extra: list[Key] = field(default_factory=list)
+    changed: list[tuple[Key, tuple[int, ...]]] = field(default_factory=list)  # column indexes
+    duplicate_source: int = 0
+    duplicate_target: int = 0
+
+
+def index_rows(rows: Iterable[tuple], key_len: int) -> tuple[dict[Key, tuple], int]:
+    """key -> (row hash, column hashes...); counts keys seen more than once."""
+    out: dict[Key, tuple] = {}
+    dups = 0
+    for row in rows:
+        key = tuple(row[:key_len])
+        if key in out:
+            dups += 1
+        out[key] = tuple(row[key_len:])
+    return out, dups
+
+
+def diff_rows(src_rows: Iterable[tuple], dst_rows: Iterable[tuple], key_len: int) -> RowDiff:
+    """Missing, extra and changed keys between two sets of (key..., row hash, col hashes...).
+
+    Column hashes, when present, name the differing columns by index; absent (the row hash
+    only), a changed row carries no indexes and the caller fetches them separately.
+    """
+    src, dups_s = index_rows(src_rows, key_len)
+    dst, dups_d = index_rows(dst_rows, key_len)
+    diff = RowDiff(duplicate_source=dups_s, duplicate_target=dups_d)
+    for key, s in src.items():
+        d = dst.get(key)
+        if d is None:
+            diff.missing.append(key)
+        elif s[0] != d[0]:
+            diff.changed.append((key, differing(s[1:], d[1:])))
+    diff.extra = [k for k in dst if k not in src]
+    diff.missing.sort(key=sort_key)
+    diff.extra.sort(key=sort_key)
+    diff.changed.sort(key=lambda kc: sort_key(kc[0]))
+    return diff
+
+
+def differing(a: Sequence, b: Sequence) -> tuple[int, ...]:
+    return tuple(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+
+
+def sort_key(key: Key) -> tuple:
+    # Stable report order; NULL key parts first. Codepoint order, like COLLATE "C".
+    return tuple((v is not None, v or "") for v in key)
