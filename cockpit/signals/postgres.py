@@ -332,13 +332,14 @@ class PostgresSource(SourceClient):
         wrote_at = loop.time()
         read = pg_probes.heartbeat_read(table)
 
-        async def seen(conn: psycopg.AsyncConnection) -> datetime | None:
+        missing = f"heartbeat table {hb.table!r} not on target {hb.target!r} (is it replicated?)"
+
+        async def seen(conn: psycopg.AsyncConnection) -> datetime | str | None:
             async with conn.cursor() as cur:
                 try:
                     await cur.execute(read)
                 except psycopg.errors.UndefinedTable:
-                    raise ProbeError(f"heartbeat table {hb.table!r} not on target {hb.target!r} "
-                                     "yet (is it replicated there?)") from None
+                    return missing  # right after the first write it may still be on its way
                 row = await cur.fetchone()
             return row[0] if row else None
 
@@ -347,12 +348,15 @@ class PostgresSource(SourceClient):
             remaining = deadline - loop.time()
             ts = await target.query(seen, max(remaining, 0.1) / ANSWER_SHARE)
             waited = loop.time() - wrote_at
-            if ts is not None and ts >= written:
+            if isinstance(ts, datetime) and ts >= written:
                 return max(0.0, waited), ()
-            if remaining <= pause:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
                 break
-            await asyncio.sleep(pause)
+            await asyncio.sleep(min(pause, remaining))
             pause = min(pause * 2, 0.25)
+        if isinstance(ts, str):
+            raise ProbeError(ts)
         if ts is None:
             raise ProbeError(f"no heartbeat row on target {hb.target!r} yet")
         behind = (written - ts).total_seconds() + waited
