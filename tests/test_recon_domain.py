@@ -20,7 +20,7 @@ _TABLES = """
 CREATE TABLE {s}.patients (patient_id int PRIMARY KEY, mrn text, family_name text, given_name text,
                            dob date);
 CREATE TABLE {s}.medication_orders (order_id int PRIMARY KEY, patient_id int, drug text,
-                                    updated_at timestamptz);
+                                    facility_id text, updated_at timestamptz);
 CREATE TABLE {s}.allergies (patient_id int, allergen_code text, severity text,
                             PRIMARY KEY (patient_id, allergen_code));
 CREATE TABLE {s}.documents (document_id int PRIMARY KEY, title text);
@@ -31,7 +31,7 @@ INSERT INTO {s}.patients
          (ARRAY['Zebulon','Thaddeus','Ann'])[1 + i % 3], DATE '1950-01-01' + i * 300
   FROM generate_series(1, 20) i;
 INSERT INTO {s}.medication_orders
-  SELECT i, 1 + i % 20, 'drug for Quillfeather ' || i, TIMESTAMPTZ '2026-11-01 00:00Z' + i * interval '1h'
+  SELECT i, 1 + i % 20, 'drug for Quillfeather ' || i, 'FAC-' || i % 3, TIMESTAMPTZ '2026-11-01 00:00Z' + i * interval '1h'
   FROM generate_series(1, 100) i;
 INSERT INTO {s}.allergies SELECT i, 'A' || j, 'mild' FROM generate_series(1, 20) i, generate_series(1, 2) j;
 INSERT INTO {s}.documents SELECT i, 'Discharge letter Zebulon Quillfeather ' || i FROM generate_series(1, 10) i;
