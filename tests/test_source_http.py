@@ -393,3 +393,10 @@ async def test_a_hung_signal_does_not_hold_up_others_on_the_same_source(http_ser
         await slow
     assert (await client.read("fast", signal(path="/fast", json_path="$.v"))).value == 1
     await client.close()
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "127.0.0.1:8080", "http://[::1", "https://"])
+async def test_bad_url_is_an_error_reading_not_a_crash(url):
+    r = await read(url, signal(path="/m", json_path="$.v"))
+    assert r.error in ("invalid url: it must start with http:// or https:// and name a host",
+                       "invalid URL (check the source's url and path)")

@@ -134,8 +134,13 @@ class HttpBase(SourceClient):
     def __init__(self, name, config, clock, redact=lambda s: s):
         super().__init__(name, config, clock, redact)
         self._transport: httpx.AsyncHTTPTransport | None = None
-        base = httpx.URL(config.url)
-        self._origin = (base.scheme, base.host, base.port)
+        try:
+            base = httpx.URL(config.url)
+            self._origin: tuple | None = (base.scheme, base.host, base.port)
+        except Exception:  # noqa: BLE001 - reported on each read, not from the constructor
+            self._origin = None
+        if self._origin is not None and (self._origin[0] not in ("http", "https") or not self._origin[1]):
+            self._origin = None
 
     # --- setup ---------------------------------------------------------------------------------
     @property
@@ -143,7 +148,7 @@ class HttpBase(SourceClient):
         return getattr(self.config, "max_redirects", 5)
 
     def _ssl_context(self) -> ssl.SSLContext:
-        if self._origin[0] != "https":
+        if self._origin is None or self._origin[0] != "https":
             # Never used (redirects stay on the origin), so skip loading trust stores; an
             # empty verifying context fails closed if that ever changes.
             return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -188,6 +193,8 @@ class HttpBase(SourceClient):
 
     def session(self) -> httpx.AsyncClient:
         """A client for one read (one cookie jar) over the source's shared pool."""
+        if self._origin is None:
+            raise FetchError("invalid url: it must start with http:// or https:// and name a host")
         self._check_headers()
         timeout = httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout)
         return httpx.AsyncClient(
