@@ -16,6 +16,7 @@ from cockpit.cli import main
 BROKEN = Path(__file__).parent / "plans" / "broken"
 
 CASES = [
+    ("bad_json_path", 24, 16, "signals.web_sig.json_path", "bad JSON path: expected [number] or ['key'] at column 4"),
     ("bad_step_id", 28, 16, "runbook.phases[0].steps[0].id", "'B 1!' is not a valid id: use letters, d"),
     ("critical_not_bool", 32, 91, "runbook.phases[1].steps[0].critical", 'expected true or false, got 3'),
     ("duplicate_step_id", 38, 18, "runbook.rollback.phases[0].steps[0].id", "duplicate step id 'B1' (first used at ru"),
@@ -96,3 +97,14 @@ def test_all_problems_reported_at_once(tmp_path, capsys):
     # Sorted by position in the file, so the operator can fix top to bottom.
     lines = [int(e.split(":")[1]) for e in err]
     assert lines == sorted(lines)
+
+
+def test_relative_ca_file_is_taken_from_the_plan_folder(tmp_path):
+    from cockpit.config import load_plan
+
+    text = (BROKEN / "bad_json_path.yaml").read_text().replace("$.a[", "$.a[0]")
+    plan_path = tmp_path / "sub" / "plan.yaml"
+    plan_path.parent.mkdir()
+    plan_path.write_text(text)
+    plan, _ = load_plan(plan_path)
+    assert plan.sources["web"].ca_file == str(plan_path.parent.resolve() / "certs" / "ca.pem")

@@ -127,6 +127,13 @@ def _signal_shape(name: str, sig: dict, stype: str, sources: dict) -> list[Probl
         has_tx = sig.get("transaction") is not None
         if has_path == has_tx:
             out.append(Problem(path, "an http signal needs exactly one of 'json_path' (extract) or 'transaction' (measure)"))
+        if has_path and isinstance(sig.get("json_path"), str):
+            from cockpit.signals.jsonpath import PathSyntaxError, parse
+
+            try:
+                parse(sig["json_path"])
+            except PathSyntaxError as exc:
+                out.append(Problem((*path, "json_path"), f"bad JSON path: {exc}"))
         if has_tx and sig.get("measure") not in ("latency_ms", "success"):
             out.append(Problem(path, "a transaction signal needs 'measure: latency_ms' or 'measure: success'"))
     elif stype in ("prometheus", "helpdesk") and not sig.get("query"):

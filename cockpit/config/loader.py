@@ -46,6 +46,7 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
         raise PlanError([f"{name}:1:1: (top): a plan is a mapping with 'cutover', 'operators', 'runbook', ... at the top"])
     problems += check_secrets(data)
     data, secrets, env_problems = _substitute(data, env, for_run)
+    _anchor_paths(data, fs_path.resolve().parent)
     problems += env_problems
     plan = None
     try:
@@ -60,6 +61,15 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
     plan._path = fs_path.resolve()
     plan._secrets = frozenset(secrets)
     return plan, warnings
+
+
+def _anchor_paths(data: dict, base: FsPath) -> None:
+    """File paths in sources are taken relative to the plan, not the caller's directory."""
+    sources = data.get("sources")
+    for source in sources.values() if isinstance(sources, dict) else ():
+        ca = source.get("ca_file") if isinstance(source, dict) else None
+        if isinstance(ca, str) and ca and not os.path.isabs(os.path.expanduser(ca)):
+            source["ca_file"] = str(base / ca)
 
 
 def _read(fs_path: FsPath, name: str) -> str:

@@ -42,6 +42,7 @@ class PrometheusSource(Strict):
     connect_timeout: Duration = 3.0
     timeout: Duration = 5.0
     max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
 
 
 class HelpdeskSource(Strict):
@@ -55,6 +56,7 @@ class HelpdeskSource(Strict):
     connect_timeout: Duration = 3.0
     timeout: Duration = 5.0
     max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
 
 
 class SimulatedSource(Strict):
