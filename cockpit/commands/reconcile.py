@@ -168,12 +168,11 @@ def render(plan, report: ReconReport, opened: list[str], closed: list[str], reco
                              f"{_n(t.missing):>9}{_n(t.extra):>7}{_n(t.changed):>9}"
                              + (f"  error: {_c(t.error, 80)}" if t.error else ""))
         if found:
-            lines.append(f"  {'SEV':<9}{'KIND':<21}{'TABLE':<22}{'KEYS / COLUMNS':<20}DETAIL")
+            lines.append(f"  {'SEV':<9}{'KIND':<21}{'TABLE/CHECK':<22}{'KEYS':<20}DETAIL")
             for f in found[:MAX_ROWS_PER_LAYER]:
-                where = _keys(f.keys) or ", ".join(_c(c, 40) for c in f.columns)
-                label = f.check or f.table
-                lines.append(f"  {f.severity:<9}{_c(f.kind, 20):<21}{_c(label, 21):<22}"
-                             f"{where:<20}{_c(f.detail, 100)}")
+                detail = f.detail or ("columns: " + ", ".join(f.columns) if f.columns else "")
+                lines.append(f"  {f.severity:<9}{_c(f.kind, 20):<21}{_c(f.check or f.table, 21):<22}"
+                             f"{_keys(f.keys):<20}{_c(detail, 100)}")
             if len(found) > MAX_ROWS_PER_LAYER:
                 lines.append(f"  ... and {len(found) - MAX_ROWS_PER_LAYER} more (see --json)")
     lines.append("")
