@@ -16,7 +16,7 @@ from cockpit.cli import main
 BROKEN = Path(__file__).parent / "plans" / "broken"
 
 CASES = [
-    ("bad_json_path", 24, 16, "signals.web_sig.json_path", "bad JSON path: expected [number] or ['key'] at column 4"),
+    ("bad_json_path", 25, 16, "signals.web_sig.json_path", "bad JSON path: expected [number] or ['key'] at column 4"),
     ("bad_step_id", 28, 16, "runbook.phases[0].steps[0].id", "'B 1!' is not a valid id: use letters, d"),
     ("critical_not_bool", 32, 91, "runbook.phases[1].steps[0].critical", 'expected true or false, got 3'),
     ("duplicate_step_id", 38, 18, "runbook.rollback.phases[0].steps[0].id", "duplicate step id 'B1' (first used at ru"),

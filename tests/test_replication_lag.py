@@ -175,6 +175,20 @@ async def test_standby_named_and_unknown_name(physical) -> None:
     assert r.error == "no standby, subscription or slot named 'nope' on this server"
 
 
+async def test_without_pg_monitor_the_primary_side_says_so(physical) -> None:
+    primary, _, _, _ = physical
+    primary.execute("create role watcher login")
+    cfg = PostgresConfig.model_validate({"type": "postgres", "dsn": primary.dsn(user="watcher")})
+    src = PostgresSource("p", cfg, RealClock())
+    try:
+        r = await src.read("lag", BYTES)
+        assert r.error == "cannot see pg_stat_replication details: grant pg_monitor to this role"
+        primary.execute("grant pg_monitor to watcher")
+        await poll_until(src, BYTES, zero, "lag visible with pg_monitor")
+    finally:
+        await src.close()
+
+
 async def test_no_replication_from_this_side(pg_cluster: PgCluster) -> None:
     src = source(pg_cluster)
     try:

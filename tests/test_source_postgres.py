@@ -281,3 +281,29 @@ async def test_close_ends_the_sessions(pg_db: PgDatabase, pg_shared: PgCluster) 
     while backends(pg_shared, app) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert backends(pg_shared, app) == []
+
+
+async def test_data_values_are_withheld_from_errors(db_source: PostgresSource,
+                                                    pg_db: PgDatabase) -> None:
+    pg_db.execute("create table patients (mrn text); insert into patients values ('Jane Doe 991')")
+    r = await read_sql(db_source, "select sum(mrn::int) from patients")
+    assert r.error == 'invalid input syntax for type integer: "…"'
+
+
+async def test_a_read_cancelled_by_its_caller_cancels_and_closes_its_session(
+        pg_db: PgDatabase, pg_shared: PgCluster) -> None:
+    app = app_name()
+    src = PostgresSource("db", config(pg_db.dsn, statement_timeout="60s", application_name=app),
+                         RealClock())
+    try:
+        with pytest.raises(TimeoutError):
+            # What the engine does when a source overruns its own timeout.
+            await asyncio.wait_for(read_sql(src, "select 1 from pg_sleep(30)", timeout="30s"), 0.5)
+        deadline = time.monotonic() + 5
+        while backends(pg_shared, app) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert backends(pg_shared, app) == []
+        assert (await read_sql(src, "select 3")).value == 3.0
+        assert src._readers.connects == 2
+    finally:
+        await src.close()

@@ -188,7 +188,7 @@ def _message(err: dict, path: Path, vocab: list[str]) -> str:
     got = err.get("input")
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
-        close = difflib.get_close_matches(key, vocab, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(key, [w for w in vocab if w != key], n=1, cutoff=0.75)
         return f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
     if kind == "missing":
         return f"missing required key '{path[-1]}'" if path else "missing required key"

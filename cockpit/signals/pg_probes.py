@@ -149,12 +149,14 @@ async def replication_lag(conn: psycopg.AsyncConnection, measure: str,
             except _NotHere:
                 continue
         raise ProbeError(f"no standby, subscription or slot named {standby!r} on this server")
+    if subscriber:
+        return await _subscriber_side(conn, measure, None)
     if hidden and not walsenders:
         raise ProbeError("cannot see pg_stat_replication details: grant pg_monitor to this role")
-    for present, side in ((subscriber, _subscriber_side), (walsenders, _primary_side),
-                          (logical, _publisher_side)):
-        if present:
-            return await side(conn, measure, None)
+    if walsenders:
+        return await _primary_side(conn, measure, None)
+    if logical:
+        return await _publisher_side(conn, measure, None)
     if idle_physical:
         raise ProbeError(f"no standby connected (physical slot {idle_physical} inactive)")
     raise ProbeError("no replication found from this side")

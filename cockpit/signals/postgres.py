@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
@@ -45,9 +46,17 @@ ANSWER_SHARE = 0.8
 CANCEL_SHARE = 0.15
 
 
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
+    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate[:2] in ("22", "23"):
+        # Data and constraint errors quote the offending value, which may be a patient's.
+        line = _QUOTED.sub('"…"', line)
+    return line
 
 
 def link_peers(sources: Mapping[str, SourceClient]) -> None:
@@ -71,7 +80,8 @@ class _Sessions:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[psycopg.AsyncConnection] = []
         self._busy: set[psycopg.AsyncConnection] = set()
-        self._orphans: set[asyncio.Future] = set()
+        self._orphans: set[asyncio.Future] = set()  # referenced until done (no GC mid-flight)
+        self._abandoned: set[psycopg.AsyncConnection] = set()
         self.failures = 0
         self.retry_at: float | None = None  # clock.monotonic() when a reconnect may be tried
         self.last_failure = ""
@@ -172,14 +182,27 @@ class _Sessions:
             self._dispose(conn)
 
     def _dispose(self, conn: psycopg.AsyncConnection) -> None:
-        if conn.closed:
-            return
-        if conn.info.transaction_status == TransactionStatus.ACTIVE:
-            # An abandoned query task still owns it; psycopg closes it when that task ends.
-            return
-        task = asyncio.ensure_future(conn.close())
-        self._orphans.add(task)
-        task.add_done_callback(self._orphans.discard)
+        if conn.closed or conn in self._abandoned:
+            return  # an abandoned query task still owns it; _abandon closes it afterwards
+        self._track(asyncio.ensure_future(conn.close()))
+
+    def _track(self, fut: asyncio.Future) -> None:
+        self._orphans.add(fut)
+        fut.add_done_callback(self._orphans.discard)
+        fut.add_done_callback(_swallow)
+
+    def _abandon(self, task: asyncio.Future, conn: psycopg.AsyncConnection) -> None:
+        """Stop waiting for ``task``; close its session once psycopg's own cleanup (cancel on
+        the server, bounded wait) lets the task end."""
+        self._abandoned.add(conn)
+        task.cancel()
+        self._track(task)
+
+        def closed(_: asyncio.Future) -> None:
+            self._abandoned.discard(conn)
+            self._track(asyncio.ensure_future(conn.close()))
+
+        task.add_done_callback(closed)
 
     async def _answer(self, conn: psycopg.AsyncConnection, op: Op[T], deadline: float,
                       grace: float, timeout: float) -> T:
@@ -188,7 +211,7 @@ class _Sessions:
         try:
             done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
         except asyncio.CancelledError:
-            task.cancel()  # psycopg then cancels the query on the server itself
+            self._abandon(task, conn)  # psycopg cancels the query on the server itself
             raise
         if done:
             return task.result()
@@ -203,10 +226,7 @@ class _Sessions:
             raise ProbeError(f"timed out after {timeout:g}s (query cancelled)")
         # The server does not answer even a cancel: abandon the session (psycopg bounds the
         # abandoned task's own cleanup) and back off.
-        task.cancel()
-        task.add_done_callback(_swallow)
-        self._orphans.add(task)
-        task.add_done_callback(self._orphans.discard)
+        self._abandon(task, conn)
         raise self._failed(f"timed out after {timeout:g}s and the server did not answer a cancel")
 
     async def close(self) -> None:
