@@ -1,0 +1,96 @@
+"""Pure bookkeeping of the content layer: buckets, heap chunks, row diffs; and the SQL plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from cockpit.config.recon import ReconTable
+from cockpit.recon import segments
+from cockpit.recon.canonical import ColumnInfo, Incomparable, plan_rows
+
+
+def test_choose_buckets():
+    assert segments.choose_buckets(0, 4096) == 1
+    assert segments.choose_buckets(1, 4096) == 1
+    assert segments.choose_buckets(20_000, 4096) == 100
+    assert segments.choose_buckets(5_000_000, 4096) == 4096
+    # Never analysed: estimated from the heap size.
+    assert segments.choose_buckets(-1, 4096, pages=100) == 30
+    assert segments.choose_buckets(-1, 4096, pages=0) == 1
+
+
+@pytest.mark.parametrize("pages", [0, 1, 15, 16, 17, 1000, 123_457])
+def test_heap_chunks_cover_every_page_once(pages):
+    chunks = segments.heap_chunks(pages, True, block_size=8192 * 1024)
+    assert chunks[0][0] is None and chunks[-1][1] is None
+    assert len(chunks) <= segments.MAX_CHUNKS
+    for (_, hi), (lo, _) in zip(chunks, chunks[1:], strict=False):
+        assert hi == lo and hi is not None and 0 < hi < pages
+    assert segments.heap_chunks(pages, False) == [(None, None)]
+
+
+def test_sums_keep_duplicates_that_xor_would_cancel():
+    src: segments.BucketSums = {}
+    dst: segments.BucketSums = {}
+    h = 1234567890123
+    assert segments.add_sums(src, [(3, 2, 2 * h), (5, 1, 7)]) == 3  # row h twice
+    segments.add_sums(dst, [(5, 1, 7)])  # and not at all
+    assert segments.mismatched(src, dst) == [3]
+    # Same sum, different count: still a mismatch.
+    assert segments.mismatched({1: (2, 10)}, {1: (1, 10)}) == [1]
+    assert segments.mismatched({1: (1, 10)}, {1: (1, 10)}) == []
+    # Chunked results add up to one bucket total.
+    total: segments.BucketSums = {}
+    segments.add_sums(total, [(1, 1, 5)])
+    segments.add_sums(total, [(1, 2, -3)])
+    assert total == {1: (3, 2)}
+
+
+def test_batches_cap_expected_rows():
+    sizes = {1: 400, 2: 400, 3: 400, 4: 5000, 5: 1}
+    assert segments.batches([1, 2, 3, 4, 5], sizes, 1000) == [[1, 2], [3], [4], [5]]
+    assert segments.batches([], sizes, 1000) == []
+
+
+def test_diff_rows():
+    src = [("1", 10, 1, 2), ("2", 20, 1, 2), ("3", 30, 5, 6)]
+    dst = [("2", 21, 1, 3), ("3", 30, 5, 6), ("4", 40, 0, 0)]
+    diff = segments.diff_rows(src, dst, 1)
+    assert diff.missing == [("1",)]
+    assert diff.extra == [("4",)]
+    assert diff.changed == [(("2",), (1,))]
+    dups = segments.diff_rows([("1", 1), ("1", 1)], [], 1)
+    assert dups.duplicate_source == 1
+
+
+def col(name, typ="text", typname="text", cat="S", oid=25):
+    return ColumnInfo(name=name, type=typ, typname=typname, category=cat, type_oid=oid)
+
+
+def test_plan_uses_raw_hash_only_for_identical_builtin_types():
+    src = {
+        "id": col("id", "integer", "int4", "N", 23),
+        "a": col("a"),
+        "n": col("n", "numeric(10,1)", "numeric", "N", 1700),
+        "s": col("s", "mood", "mood", "E", 99999),
+    }
+    dst = {
+        "id": col("id", "bigint", "int8", "N", 20),
+        "a": col("a"),
+        "n": col("n", "numeric(10,2)", "numeric", "N", 1700),
+        "s": col("s", "mood", "mood", "E", 88888),
+    }
+    plan = plan_rows(ReconTable(name="t"), ["id"], src, dst)
+    assert plan.raw_columns == ("a",)
+    assert plan.text_columns == ("n", "s")
+    normalised = plan_rows(ReconTable(name="t", normalize_all=["trim"]), ["id"], src, dst)
+    assert normalised.raw_columns == () and "a" in normalised.text_columns
+
+
+def test_plan_refuses_different_kinds_of_value():
+    src = {"id": col("id"), "d": col("d", "date", "date", "D", 1082)}
+    dst = {"id": col("id"), "d": col("d", "integer", "int4", "N", 23)}
+    with pytest.raises(Incomparable) as info:
+        plan_rows(ReconTable(name="t"), ["id"], src, dst)
+    assert info.value.columns == ("d",)
+    assert plan_rows(ReconTable(name="t", types={"d": "integer"}), ["id"], src, dst).text_columns
