@@ -263,3 +263,16 @@ async def test_content_layer_in_the_run_gives_mismatched_rows(dbs, tmp_path) -> 
     # Same run twice: same findings, same ids, same order.
     again = await run_reconciliation(plan)
     assert [f.id for f in again.findings] == [f.id for f in report.findings]
+
+
+async def test_timed_out_table_filter_is_an_error_for_that_table_only(dbs, tmp_path) -> None:
+    cl, (src, dst) = dbs
+    tables = [{**TABLES[0], "where": "pg_sleep(0.2) IS NOT NULL"}, TABLES[3]]
+    plan = load(write_plan(tmp_path, cl.dsn(src), cl.dsn(dst), tables=tables, statement_timeout="500ms"))
+    report = await run_reconciliation(plan, layers=["counts"])
+    assert _got(report) == {("counts", "patients", "error", ()), ("counts", "documents", "count_mismatch", ())}
+    assert report.tables["patients"].error == "query timed out after 0.5s (statement_timeout)"
+    assert report.tables["patients"].source_rows is None
+    assert report.tables["documents"].to_json()["target_rows"] == 9
+    assert report.checked == {("counts", "documents", None)}
+    assert report.failed_checks == 1 and report.layers["counts"].to_json() == {"checks": 2, "findings": 1, "errors": 1}
