@@ -99,6 +99,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys) -> None:
     assert code == 2 and "valid tables: patients, medication_orders, allergies, documents" in err
     code, _, err = run(capsys, str(plan), "--layer", "rows")
     assert code == 2 and "valid layers: storage, schema, counts, content, domain" in err
+    code, _, err = run(capsys, str(plan), "--layer", "storage")
+    assert code == 2 and "nothing to check" in err and err.count("\n") == 1
     code, _, err = run(capsys, str(tmp_path / "missing.yaml"))
     assert code == 2 and err.strip().count("\n") == 0
 

@@ -52,6 +52,8 @@ def main(args) -> int:
     try:
         report = asyncio.run(run_reconciliation(plan, tables=args.table, layers=args.layer,
                                                 progress=progress))
+    except ReconInputError as exc:
+        return fail(VERB, str(exc))
     finally:
         if progress is not None:
             progress.clear()

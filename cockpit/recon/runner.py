@@ -486,6 +486,9 @@ async def run_reconciliation(
         units += [(run.domain_unit(c), c.id) for c in checks]
     if "storage" in chosen_layers and recon.storage is not None and not tables:
         units.append((run.storage_unit(), "storage"))
+    if not units:
+        raise ReconInputError("nothing to check: the selected layers have nothing configured"
+                              + (" for the selected tables" if tables else ""))
     run.units_total = len(units)
     try:
         await asyncio.gather(*(run.counted(u, label) for u, label in units))
