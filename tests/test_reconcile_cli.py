@@ -111,7 +111,7 @@ def test_unreachable_database_is_not_clean(dbs, tmp_path, capsys) -> None:  # no
     code, out, err = run(capsys, str(plan), "--layer", "counts", "--no-journal")
     assert code == 1
     assert "target database: cannot connect" in out and "not checked" in out
-    assert "mismatched rows -" in out
+    assert "mismatched rows -" in out and "NOT CHECKED: 4 finding(s), 4 not checked" in out
 
 
 def test_locked_journal_gives_a_warning_and_the_result(dbs, tmp_path, capsys) -> None:  # noqa: F811

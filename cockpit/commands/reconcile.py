@@ -178,7 +178,14 @@ def render(plan, report: ReconReport, opened: list[str], closed: list[str], reco
             if len(found) > MAX_ROWS_PER_LAYER:
                 lines.append(f"  ... and {len(found) - MAX_ROWS_PER_LAYER} more (see --json)")
     lines.append("")
-    verdict = "CLEAN" if report.clean else ("CANCELLED" if report.cancelled else "DIFFERENCES")
+    if report.clean:
+        verdict = "CLEAN"
+    elif report.cancelled:
+        verdict = "CANCELLED"
+    elif len(report.errors) == len(report.findings):
+        verdict = "NOT CHECKED"
+    else:
+        verdict = "DIFFERENCES"
     lines.append(f"{verdict}: {len(report.findings)} finding(s), {len(report.errors)} not checked, "
                  f"mismatched rows {_n(report.mismatched_rows)}, failed checks {report.failed_checks}")
     lines.append(f"exceptions: {len(opened)} opened, {len(closed)} closed; {recorded}")
