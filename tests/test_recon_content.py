@@ -346,3 +346,28 @@ async def test_progress_over_heap_chunks(recon_pair, monkeypatch):
     assert seen[0] == (0, 5000) and seen[-1] == (5000, 5000)
     assert len(seen) >= 6 and all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
     assert result.queries >= 2 * 8
+
+
+async def test_large_difference_path_batches_and_names_columns_separately(recon_pair, monkeypatch):
+    from cockpit.recon import content
+
+    # Force what happens with many mismatched rows: several locate batches, and column
+    # hashes fetched for the changed keys in a separate pass rather than inline.
+    monkeypatch.setattr(content, "LOCATE_BATCH_ROWS", 50)
+    monkeypatch.setattr(content, "INLINE_COLUMN_HASH_ROWS", 0)
+    recon_pair.both("CREATE TABLE comp (a int, b text, v text, w int, PRIMARY KEY (a, b))")
+    recon_pair.both(
+        "INSERT INTO comp SELECT g, 'k' || g, 'same', g FROM generate_series(1, 2000) g"
+    )
+    recon_pair.target.execute("UPDATE comp SET v = 'Quackenbush' WHERE a % 100 = 0")
+    recon_pair.target.execute("UPDATE comp SET w = -1 WHERE a % 250 = 0")
+    recon_pair.target.execute("DELETE FROM comp WHERE a % 333 = 0")
+    result = await compare(recon_pair, name="comp")
+    expect_changed = {
+        ((str(a), f"k{a}"), ("v", "w") if a % 250 == 0 else ("v",)) for a in range(100, 2001, 100)
+    } | {((str(a), f"k{a}"), ("w",)) for a in range(250, 2001, 250) if a % 100}
+    assert by_kind(result) == {
+        "changed": expect_changed,
+        "missing": {((str(a), f"k{a}"), ()) for a in range(333, 2001, 333)},
+    }
+    assert result.mismatched_buckets > 1 and result.queries > 12

@@ -498,6 +498,8 @@ async def compare_table(
             problem = _TableProblem(_failure_text(exc.side, exc.exc))
         except (psycopg.Error, OSError) as exc:
             problem = _TableProblem(_failure_text("database", exc))
+        except Exception as exc:  # a bug must not pass the table, nor stop the other tables
+            problem = _TableProblem(f"internal error ({type(exc).__name__}); rows not compared")
     if problem is not None:
         result.findings = [
             Finding(
