@@ -166,9 +166,18 @@ class Entry:
         return canonical(self.to_json()) + b"\n"
 
     @classmethod
-    def from_json(cls, d: dict) -> Entry:
+    def from_json(cls, d: dict, actors: dict | None = None) -> Entry:
+        """``actors`` (optional) shares one Actor object among entries by the same actor."""
+        a = d["actor"]
+        if actors is None:
+            actor = Actor(**a)
+        else:
+            key = (a["operator"], a["os_user"], a["host"], a["ssh_client"], a["pid"], a["session"])
+            actor = actors.get(key)
+            if actor is None:
+                actor = actors[key] = Actor(**a)
         return cls(
-            d["seq"], d["ts"], d["cutover"], Actor.from_json(d["actor"]), d["action"],
+            d["seq"], d["ts"], d["cutover"], actor, d["action"],
             d.get("subject"), d.get("reason_code"), d.get("note"), d.get("data"), d["prev"],
             d["hash"], parse_ts(d["ts"]),
         )
