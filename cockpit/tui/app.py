@@ -1,0 +1,535 @@
+"""The cockpit app: panels fed from the engine and the replayed journal, keys turned into
+``Operations`` calls.
+
+One path for every action: key -> ``action_*`` -> modal (what exactly will happen) ->
+``Operations.<verb>`` (validates, appends with fsync, or raises ``Refused``) -> re-read
+``operations.state`` -> panels refresh. Nothing on screen says "done" before the append returned.
+Polling runs in the engine's tasks on this loop and never blocks a key; panels redraw at 1 Hz
+from whatever the engine and the journal hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import select
+import signal
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, Vertical
+from textual.widgets import Footer
+
+from cockpit.durations import format_duration
+from cockpit.runbook import Refused
+from cockpit.text import clean
+from cockpit.tui import layout as layouts
+from cockpit.tui.palette import CockpitCommands
+from cockpit.tui.panels.audit import AuditPanel
+from cockpit.tui.panels.evidence import SignalPanel
+from cockpit.tui.panels.gates import GatesPanel
+from cockpit.tui.panels.header import HeaderBar
+from cockpit.tui.panels.recon import ReconPanel
+from cockpit.tui.panels.replication import ReplicationPanel
+from cockpit.tui.panels.runbook import RunbookPanel, RunbookView
+from cockpit.tui.safe import safe
+from cockpit.tui.screens.confirm import ConfirmChoice, ConfirmScreen
+from cockpit.tui.screens.forms import (
+    FailScreen,
+    FormResult,
+    NoteScreen,
+    OverrideScreen,
+    RollbackScreen,
+    SkipScreen,
+)
+from cockpit.tui.screens.info import (
+    GateDetailsScreen,
+    HelpScreen,
+    QuitScreen,
+    TooSmallScreen,
+    gate_detail_text,
+)
+from cockpit.tui.screens.runlog import RunScreen
+from cockpit.tui.screens.triage import TriageChoice, TriageScreen
+
+PANES = ("replication", "recon", "signals", "audit")
+OWN_ACTIONS = frozenset({"cursor", "confirm", "skip", "fail", "override", "run", "rollback", "triage",
+                         "note", "gates", "help", "quit", "pane", "select_next"})
+REFRESH_S = 1.0
+RUN_OUTPUT_LIMIT = 50 * 1024 * 1024  # bytes kept of a command's output
+
+
+class CockpitApp(App):
+    TITLE = "cutover cockpit"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {CockpitCommands}
+    BINDINGS = [
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("enter,c", "confirm", "Confirm"),
+        Binding("s", "skip", "Skip"),
+        Binding("o", "override", "Override"),
+        Binding("r", "run", "Run"),
+        Binding("b", "rollback", "Rollback"),
+        Binding("x", "triage", "Triage"),
+        Binding("n", "note", "Note"),
+        Binding("g", "gates", "Gates"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("1", "pane('replication')", "Repl", show=False),
+        Binding("2", "pane('recon')", "Recon", show=False),
+        Binding("3", "pane('signals')", "Signals", show=False),
+        Binding("4", "pane('audit')", "Audit", show=False),
+        Binding("0", "pane('')", "Hide", show=False),
+    ]
+
+    def __init__(self, plan, journal, operations, engine, clock, *, layout: str | None = None,
+                 readonly: bool = False, runs_dir: Path | None = None, start_engine: bool = True,
+                 layouts_dir: Path | None = None):
+        files = layouts.css_files(layouts_dir)
+        self.layout_names = set(layouts.available(layouts_dir))
+        if not files:
+            self.CSS = layouts.FALLBACK_CSS
+        super().__init__(css_path=files or None)
+        self.plan = plan
+        self.journal = journal
+        self.ops = operations
+        self.engine = engine
+        self.clock = clock
+        self.forced_layout = layout
+        self.readonly = readonly or bool(getattr(journal, "readonly", False))
+        self.runs_dir = runs_dir or Path(journal.path).parent / "runs"
+        self.start_engine = start_engine
+        self.operator = operations.actor.operator
+        self.selected: str | None = None
+        self.pane = ""  # compact layout: which extra panel is shown ("" = none)
+        self.layout_name = ""
+        self.run_worker_active = False
+        self._too_small: TooSmallScreen | None = None
+        self._terminal_lost = False
+
+    # -- building ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        with Horizontal(id="top"):
+            yield GatesPanel(id="gates")
+            yield RunbookPanel(id="runbook")
+        with Container(id="evidence"):
+            yield ReplicationPanel(id="pane-replication", classes="pane")
+            yield ReconPanel(id="pane-recon", classes="pane")
+            with Vertical(id="pane-signals", classes="pane"):
+                yield SignalPanel("helpdesk", "Help desk", id="helpdesk")
+                yield SignalPanel("clinical", "Clinical", id="clinical")
+            yield AuditPanel(id="pane-audit", classes="pane")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.selected = self.ops.state.next_step or self._first_step()
+        self.apply_layout(*self.size)
+        self.refresh_panels()
+        if self.start_engine:
+            await self.engine.start()
+        self.set_interval(REFRESH_S, self._tick, name="refresh")
+        if not self.is_headless:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost)
+
+    async def on_unmount(self) -> None:
+        await self.engine.stop()
+
+    # -- layout --------------------------------------------------------------------------
+    def apply_layout(self, width: int, height: int) -> None:
+        need = layouts.MIN_SIZE
+        if width < need[0] or height < need[1]:
+            if self._too_small is None:
+                self._too_small = TooSmallScreen()
+                self.push_screen(self._too_small)
+            self.call_after_refresh(self._too_small.show, width, height, need)
+            return
+        if self._too_small is not None:
+            if self.screen is self._too_small:
+                self.pop_screen()
+            self._too_small = None
+        name = self.forced_layout or layouts.by_size(width, height)
+        if self.layout_names and name not in self.layout_names:
+            name = "compact" if "compact" in self.layout_names else sorted(self.layout_names)[0]
+        main = self.screen_stack[0]
+        if name != self.layout_name:
+            if self.layout_name:
+                main.remove_class(f"layout-{self.layout_name}")
+            main.add_class(f"layout-{name}")
+            self.layout_name = name
+        self._show_pane()
+
+    def on_resize(self, event) -> None:
+        self.apply_layout(event.size.width, event.size.height)
+
+    def _show_pane(self) -> None:
+        for name in PANES:
+            self.query_one(f"#pane-{name}").set_class(name == self.pane, "-shown")
+        self.query_one("#evidence").set_class(not self.pane, "-empty")
+
+    def action_pane(self, name: str) -> None:
+        self.pane = "" if name == self.pane else name
+        self._show_pane()
+        self.refresh_panels()
+
+    # -- refreshing ----------------------------------------------------------------------
+    def _tick(self) -> None:
+        if self.readonly:
+            with contextlib.suppress(Exception):
+                self.journal.refresh()
+        if not self.is_headless and self._stdin_gone():
+            self.terminal_lost()
+            return
+        self.refresh_panels()
+
+    def _stdin_gone(self) -> bool:
+        """A dropped SSH session leaves stdin hung up: poll reports HUP/ERR without reading."""
+        try:
+            fd = 0
+            if not os.isatty(fd):
+                return True
+            poller = select.poll()
+            poller.register(fd, 0)
+            return any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL)
+                       for _, ev in poller.poll(0))
+        except (OSError, ValueError):
+            return True
+
+    def terminal_lost(self) -> None:
+        if not self._terminal_lost:
+            self._terminal_lost = True
+            for worker in self.workers:
+                worker.cancel()
+            self.exit(return_code=129)
+
+    def gate_statuses(self) -> dict:
+        return dict(self.engine.gates)
+
+    def refresh_panels(self) -> None:
+        if not self.is_mounted or self._terminal_lost:
+            return
+        state = self.ops.state
+        now = self.clock.now()
+        gates = self.gate_statuses()
+        if self.selected is None or self.plan.runbook.step(self.selected) is None:
+            self.selected = state.next_step or self._first_step()
+        if self.selected not in {s.id for s in self._steps()}:
+            self.selected = state.next_step or self._first_step()
+        self.query_one(HeaderBar).show(self.plan, state, self.operator, now, self.readonly)
+        overridden = {o.gate for o in state.overrides if o.step == self.selected}
+        self.query_one(GatesPanel).show(list(self.plan.gates), gates, overridden)
+        self.query_one(RunbookPanel).show(RunbookView(self.plan, state, gates, now, self.selected))
+        visible = {name for name in PANES if self.layout_name != "compact" or name == self.pane}
+        latest = self.engine.latest
+        if "replication" in visible:
+            self.query_one(ReplicationPanel).show(self.plan, latest, self.engine.history)
+        if "recon" in visible:
+            self.query_one(ReconPanel).show(state)
+        if "signals" in visible:
+            for panel in self.query(SignalPanel):
+                panel.show(self.plan, latest, self.engine.history, now)
+        if "audit" in visible:
+            self.query_one(AuditPanel).show(self.journal.entries)
+        self.refresh_bindings()
+
+    # -- selection -----------------------------------------------------------------------
+    def _steps(self) -> list:
+        rb = self.plan.runbook
+        return rb.rollback_steps() if self.ops.state.rollback_active else rb.all_steps()
+
+    def _first_step(self) -> str | None:
+        steps = self._steps()
+        return steps[0].id if steps else None
+
+    def selected_step(self):
+        return self.plan.runbook.step(self.selected) if self.selected else None
+
+    def action_cursor(self, delta: int) -> None:
+        ids = [s.id for s in self._steps()]
+        if not ids:
+            return
+        i = ids.index(self.selected) if self.selected in ids else 0
+        self.selected = ids[max(0, min(len(ids) - 1, i + delta))]
+        state = self.ops.state
+        self.query_one(RunbookPanel).show(
+            RunbookView(self.plan, state, self.gate_statuses(), self.clock.now(), self.selected))
+        self.refresh_bindings()
+
+    def action_select_next(self) -> None:
+        self.selected = self.ops.state.next_step or self.selected
+        self.refresh_panels()
+
+    # -- what is possible now ------------------------------------------------------------
+    def blocking_gates(self, step) -> list[str]:
+        """Required gates that are not GO and not overridden for this step."""
+        if step is None:
+            return []
+        state = self.ops.state
+        done = {o.gate for o in state.overrides if o.step == step.id}
+        gates = self.gate_statuses()
+        return [g for g in step.requires
+                if g not in done and not (gates.get(g) is not None and gates[g].passes())]
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        # App bindings stay live under a modal: only the modal's own keys may act there.
+        if self.screen is not self.screen_stack[0] and action in OWN_ACTIONS:
+            return False
+        return self.possible(action)
+
+    def possible(self, action: str) -> bool | None:
+        """True if ``action`` can be done now; None (shown greyed) if not."""
+        writes = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note")
+        if action in writes and self.readonly:
+            return None
+        step = self.selected_step()
+        state = self.ops.state
+        if action in ("confirm", "skip", "fail"):
+            return (step is not None and not state.steps[step.id].status.finished) or None
+        if action == "override":
+            return bool(self.blocking_gates(step)) or None
+        if action == "run":
+            return (step is not None and bool(step.run) and not self.run_worker_active) or None
+        if action == "rollback":
+            return not state.rollback_active or None
+        if action == "triage":
+            return bool(state.open_exceptions()) or None
+        return True
+
+    # -- doing: each action ends in exactly one Operations call --------------------------
+    def _do(self, what: str, call) -> bool:
+        """Run one Operations call; on refusal say why and change nothing."""
+        try:
+            call()
+        except Refused as exc:
+            self.notify(clean(str(exc), 300, single_line=True), title=f"{what}: refused",
+                        severity="error", markup=False, timeout=8)
+            self.refresh_panels()
+            return False
+        self.selected = self.ops.state.next_step or self.selected
+        self.refresh_panels()
+        return True
+
+    def action_confirm(self) -> None:
+        step = self.selected_step()
+        if step is None:
+            return
+        gates = self.gate_statuses()
+        blocking = self.blocking_gates(step)
+        if step.kind == "decision":
+            blocked = f"gate {blocking[0]} is {_label(gates.get(blocking[0]))}" if blocking else None
+        else:
+            blocked = self.ops.can_confirm(step.id, gates)
+        self.push_screen(ConfirmScreen(step, gates, blocked, bool(blocking)),
+                         callback=lambda choice: self._confirmed(step, choice))
+
+    def _confirmed(self, step, choice: ConfirmChoice | None) -> None:
+        if choice is None:
+            return
+        if choice.kind == "override":
+            self.action_override()
+        elif choice.kind == "fail":
+            self._open_fail(step)
+        elif choice.kind == "decide":
+            self._do("decision", lambda: self.ops.decide(
+                step.id, choice.call, self.gate_statuses(), choice.note, typed=choice.typed))
+        else:
+            self._do("confirm", lambda: self.ops.confirm(
+                step.id, self.gate_statuses(), typed=choice.typed,
+                second_operator=choice.second_operator))
+
+    def action_skip(self) -> None:
+        step = self.selected_step()
+        if step is None:
+            return
+        self.push_screen(SkipScreen(step, self.plan.cutover.reason_codes),
+                         callback=lambda r: r and self._do(
+                             "skip", lambda: self.ops.skip(step.id, r.reason_code, r.note)))
+
+    def action_fail(self) -> None:
+        step = self.selected_step()
+        if step is not None:
+            self._open_fail(step)
+
+    def _open_fail(self, step) -> None:
+        self.push_screen(FailScreen(step, self.plan.cutover.reason_codes),
+                         callback=lambda r: r and self._do(
+                             "fail", lambda: self.ops.fail(step.id, r.note, r.reason_code)))
+
+    def action_override(self) -> None:
+        step = self.selected_step()
+        blocking = self.blocking_gates(step)
+        if not blocking:
+            self.notify("no gate blocks the selected step", markup=False)
+            return
+        gate = blocking[0]
+        screen = OverrideScreen(step, gate, self.gate_statuses().get(gate),
+                                self.plan.cutover.reason_codes)
+
+        def done(r: FormResult | None) -> None:
+            if r is not None:
+                self._do("override", lambda: self.ops.override(
+                    r.gate, step.id, r.reason_code, r.note, self.gate_statuses()))
+
+        self.push_screen(screen, callback=done)
+
+    def action_rollback(self) -> None:
+        state = self.ops.state
+        screen = RollbackScreen(state, self.plan.cutover.reason_codes,
+                                self.plan.runbook.rollback_steps())
+
+        def done(r: FormResult | None) -> None:
+            if r is not None and self._do("rollback", lambda: self.ops.start_rollback(
+                    r.reason_code, r.note)):
+                self.selected = self.ops.state.next_step or self._first_step()
+                self.refresh_panels()
+
+        self.push_screen(screen, callback=done)
+
+    def action_note(self) -> None:
+        self.push_screen(NoteScreen(), callback=lambda r: r and self._do(
+            "note", lambda: self.ops.note(r.note)))
+
+    def action_triage(self) -> None:
+        state = self.ops.state
+
+        def done(c: TriageChoice | None) -> None:
+            if c is not None:
+                self._do("triage", lambda: self.ops.triage(c.exception_id, c.category,
+                                                           c.reason_code, c.note))
+
+        self.push_screen(TriageScreen(state.open_exceptions(), self.plan.cutover.reason_codes),
+                         callback=done)
+
+    def action_gates(self) -> None:
+        body = gate_detail_text(self.plan, list(self.plan.gates), self.gate_statuses(),
+                                self.engine.history, self.clock.monotonic())
+        self.push_screen(GateDetailsScreen(body))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        if self.run_worker_active:
+            def done(yes: bool | None) -> None:
+                if yes:
+                    for worker in self.workers:
+                        worker.cancel()
+                    self.exit()
+
+            self.push_screen(QuitScreen("A command is still running."), callback=done)
+            return
+        self.exit()
+
+    # -- run: the step's commands in a worker ---------------------------------------------
+    def action_run(self) -> None:
+        step = self.selected_step()
+        if step is None or not step.run:
+            return
+        why = self.ops.can_run(step.id) if hasattr(self.ops, "can_run") else None
+        if why:
+            self.notify(clean(why, 300, single_line=True), title="run: refused",
+                        severity="error", markup=False)
+            return
+        screen = RunScreen(step)
+
+        def done(choice: str | None) -> None:
+            if choice == "confirm":
+                self.selected = step.id
+                self.action_confirm()
+
+        self.push_screen(screen, callback=done)
+        self.run_worker_active = True
+        self.run_commands(step, screen)
+
+    @work(exclusive=True, group="run")
+    async def run_commands(self, step, screen: RunScreen) -> None:
+        started = time.monotonic()
+        output = bytearray()
+        exit_code: int | None = None
+        problem = ""
+        deadline = started + float(step.run_timeout)
+        try:
+            for command in step.run:
+                output += f"$ {command}\n".encode()
+                screen.add_line(clean(f"$ {command}", 1000, single_line=True))
+                exit_code, problem = await self._run_one(command, deadline, step.run_timeout,
+                                                         output, screen)
+                if exit_code != 0:
+                    break
+        except asyncio.CancelledError:
+            self.run_worker_active = False
+            raise
+        duration = time.monotonic() - started
+        path, digest = self._save_output(step.id, output)
+        self.run_worker_active = False
+        recorded = self._do("run", lambda: self.ops.record_run(step.id, exit_code, digest,
+                                                               str(path), duration))
+        outcome = Text(end="")
+        if exit_code == 0:
+            outcome.append(f"✔ exit 0 in {format_duration(duration)}", style="bold green")
+            outcome.append("  · y: confirm the step")
+        else:
+            outcome.append(f"✖ {problem or f'exit {exit_code}'}", style="bold red")
+            if recorded:
+                self._do("fail", lambda: self.ops.fail(
+                    step.id, f"command failed: {problem or f'exit {exit_code}'}"))
+                outcome.append("  · step marked failed")
+        outcome.append(f"\noutput {path.name} sha256 {digest[:12]}", style="dim")
+        if screen in self.screen_stack:
+            screen.finish(exit_code, outcome)
+
+    async def _run_one(self, command: str, deadline: float, timeout_s: float,
+                       output: bytearray, screen: RunScreen) -> tuple[int | None, str]:
+        # The plan author wrote shell lines; /bin/sh runs them as written, in the plan's folder.
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", command, cwd=str(self.plan.base_dir),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                assert proc.stdout is not None
+                async for raw in proc.stdout:
+                    if len(output) < RUN_OUTPUT_LIMIT:
+                        output += raw
+                    if not screen.finished:
+                        screen.add_line(clean(raw.decode("utf-8", "replace").rstrip("\r\n"), 1000,
+                                              single_line=True))
+                return await proc.wait(), ""
+        except TimeoutError:
+            _kill(proc)
+            await proc.wait()
+            return None, f"timed out after {format_duration(timeout_s)}"
+        except asyncio.CancelledError:
+            _kill(proc)
+            raise
+
+    def _save_output(self, step_id: str, output: bytes) -> tuple[Path, str]:
+        digest = hashlib.sha256(bytes(output)).hexdigest()
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.now()))
+        path = self.runs_dir / f"{step_id}-{self.journal.head[0] + 1}-{stamp}.log"
+        with open(path, "wb") as f:
+            f.write(output)
+            f.flush()
+            os.fsync(f.fileno())
+        return path, digest
+
+
+def _kill(proc) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _label(status) -> str:
+    return status.label() if status is not None else "UNKNOWN"
+
+
+__all__ = ["CockpitApp", "safe"]

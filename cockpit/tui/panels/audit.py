@@ -1,0 +1,39 @@
+"""Audit tail: the newest journal entries, newest last (as they were written)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cockpit.tui.safe import safe
+
+
+def entry_line(entry) -> Text:
+    wall = getattr(entry, "wall", 0.0) or 0.0
+    when = datetime.fromtimestamp(wall, tz=UTC).strftime("%H:%M:%S") if wall else "--:--:--"
+    actor = getattr(entry.actor, "operator", entry.actor)
+    out = Text(no_wrap=True, overflow="ellipsis", end="")
+    out.append(f"#{entry.seq:<4} {when} ", style="dim")
+    out.append_text(safe(actor, 24))
+    out.append(f" {entry.action} ", style="bold")
+    out.append_text(safe(entry.subject or "", 40))
+    if entry.reason_code:
+        out.append_text(safe(f" [{entry.reason_code}]", 40))
+    if entry.note:
+        out.append(" ")
+        out.append_text(safe(entry.note, 120, style="italic"))
+    return out
+
+
+class AuditPanel(Static):
+    def show(self, entries, limit: int = 12) -> None:
+        tail = list(entries)[-limit:]
+        self.border_title = f"Audit journal ({len(entries)} entries)"
+        text = Text(end="")
+        for i, entry in enumerate(tail):
+            if i:
+                text.append("\n")
+            text.append_text(entry_line(entry))
+        self.update(text if tail else Text("journal is empty", style="dim"))

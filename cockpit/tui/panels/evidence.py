@@ -1,0 +1,50 @@
+"""Help-desk and clinical signals: current value, change over 15 minutes, newest ticket titles."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cockpit.tui.panels.values import change, current
+from cockpit.tui.safe import safe
+
+MAX_TITLES = 3
+
+
+def signal_lines(plan, panel: str, latest, history_of, now_wall: float) -> Text:
+    names = [n for n, s in plan.signals.items() if s.panel == panel]
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if not names:
+        text.append(f"no {panel} signals in this plan", style="dim")
+    first = True
+    for name in names:
+        sig = plan.signals[name]
+        reading = latest.get(name)
+        if not first:
+            text.append("\n")
+        first = False
+        text.append_text(safe(sig.title or name, 34))
+        text.append(": ")
+        text.append(current(reading, sig.unit), style="bold")
+        delta = change(history_of(name), now_wall)
+        if delta:
+            text.append(f"  ({delta})", style="dim")
+        if reading is not None and reading.error:
+            text.append("  ")
+            text.append_text(safe(reading.error, 80, style="red"))
+        for title in (reading.detail if reading is not None else ())[:MAX_TITLES]:
+            text.append("\n  • ")
+            text.append_text(safe(title, 120))
+    return text
+
+
+class SignalPanel(Static):
+    """One panel per signal group (``helpdesk``, ``clinical``)."""
+
+    def __init__(self, panel: str, title: str, **kwargs):
+        super().__init__(**kwargs)
+        self.panel = panel
+        self.border_title = title
+
+    def show(self, plan, latest, history_of, now_wall: float) -> None:
+        self.update(signal_lines(plan, self.panel, latest, history_of, now_wall))

@@ -1,0 +1,176 @@
+"""Runbook panel: the steps of the selected step's phase, with status, owner, who/when, timing.
+
+The app owns the selection (a step id); this widget only draws the rows around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.widget import Widget
+
+from cockpit.durations import format_duration
+from cockpit.tui.panels.style import STEP_STYLE, STEP_SYMBOL, gate_word, status_value
+from cockpit.tui.safe import safe
+
+
+def hhmm(wall: float | None) -> str:
+    return datetime.fromtimestamp(wall, tz=UTC).strftime("%H:%M") if wall else "--:--"
+
+
+def step_order(plan, rollback: bool) -> list:
+    rb = plan.runbook
+    return rb.rollback_steps() if rollback else rb.all_steps()
+
+
+def started_at(plan, state, step_id: str, rollback: bool) -> float | None:
+    """When ``step_id`` became workable: the newest finish among the steps before it."""
+    before = []
+    for s in step_order(plan, rollback):
+        if s.id == step_id:
+            break
+        before.append(s.id)
+    times = [state.steps[sid].at for sid in before
+             if sid in state.steps and state.steps[sid].at is not None]
+    if rollback and state.rollback_at is not None:
+        times.append(state.rollback_at)
+    return max(times) if times else None
+
+
+def timing(plan, state, step, now: float, rollback: bool) -> tuple[str, str]:
+    """'4m/10m' or '12m/10m OVER' for a workable step; ('', '') when nothing started it."""
+    start = started_at(plan, state, step.id, rollback)
+    if start is None:
+        return f"—/{format_duration(step.planned)}", "dim"
+    elapsed = float(int(max(0.0, now - start)))
+    if elapsed > step.planned:
+        return f"{format_duration(elapsed)}/{format_duration(step.planned)} OVER", "bold red reverse"
+    return f"{format_duration(elapsed)}/{format_duration(step.planned)}", ""
+
+
+@dataclass
+class RunbookView:
+    plan: object
+    state: object
+    gates: dict
+    now: float
+    selected: str | None
+
+
+def step_row(view: RunbookView, step, width: int) -> Text:
+    st = view.state.steps.get(step.id)
+    status = status_value(st.status if st else "pending")
+    rollback = bool(view.state.rollback_active)
+    selected = step.id == view.selected
+    row = Text(no_wrap=True, overflow="ellipsis", end="")
+    row.append("›" if selected else " ", style="bold")
+    row.append(STEP_SYMBOL.get(status, "?"), style=STEP_STYLE.get(status, ""))
+    row.append(f" {step.id:<4}")
+    row.append("!" if step.critical else " ", style="bold red")
+    row.append("◆" if step.kind == "decision" else " ")
+    if status in ("done", "skipped", "failed"):
+        who = safe(st.actor or "?", 16)
+        info = Text(end="")
+        word = {"done": "", "skipped": "skipped ", "failed": "FAILED "}[status]
+        if st.decision:
+            word = f"{st.decision} "
+        info.append(word, style=STEP_STYLE[status])
+        info.append_text(who)
+        info.append(f" {hhmm(st.at)}")
+    elif status == "active":
+        words, style = timing(view.plan, view.state, step, view.now, rollback)
+        info = Text(words, style=style, end="")
+    else:
+        info = Text(format_duration(step.planned), style="dim", end="")
+    owner = safe(step.owner, 10)
+    title_w = max(8, width - 9 - 11 - max(info.cell_len, 6) - 2)
+    title = safe(step.title, 200)
+    title.truncate(title_w, overflow="ellipsis", pad=True)
+    row.append(" ")
+    row.append_text(title)
+    row.append(" ")
+    owner.truncate(10, pad=True)
+    row.append_text(owner)
+    row.append(" ")
+    row.append_text(info)
+    if selected:
+        row.stylize("reverse")
+    return row
+
+
+def selected_detail(view: RunbookView) -> Text:
+    step = view.plan.runbook.step(view.selected) if view.selected else None
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if step is None:
+        text.append("nothing selected", style="dim")
+        return text
+    text.append(f"{step.id} needs: ", style="bold")
+    if not step.requires:
+        text.append("no gates", style="dim")
+    for i, gid in enumerate(step.requires):
+        word, style = gate_word(view.gates.get(gid))
+        if i:
+            text.append("  ")
+        text.append(word, style=style)
+        text.append(f" {gid}")
+    flags = []
+    if step.critical:
+        flags.append("critical: type the id")
+    if step.second_operator:
+        flags.append("second operator")
+    if step.run:
+        flags.append("r: run command")
+    if flags:
+        text.append("\n" + " · ".join(flags), style="dim")
+    return text
+
+
+class RunbookPanel(Widget):
+    """Draws the phase of the selected step; scrolls so the selection stays visible."""
+
+    DEFAULT_CSS = "RunbookPanel { height: 1fr; }"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.view: RunbookView | None = None
+
+    def show(self, view: RunbookView) -> None:
+        self.view = view
+        plan, state = view.plan, view.state
+        phases = plan.runbook.rollback.phases if state.rollback_active else plan.runbook.phases
+        phase = next((p for p in phases if any(s.id == view.selected for s in p.steps)), None)
+        phase = phase or next((p for p in phases if p.id == state.phase), phases[0])
+        self._phase = phase
+        where = "ROLLBACK · " if state.rollback_active else ""
+        index = [p.id for p in phases].index(phase.id) + 1
+        self.border_title = f"Runbook · {where}{phase.title} ({index}/{len(phases)})"
+        last = state.last_step_entry
+        if last is not None:
+            self.border_subtitle = (f"last: {last.subject} {last.action.split('.')[-1]} by "
+                                    f"{safe(last.actor.operator, 20).plain} {hhmm(last.wall)}")
+        else:
+            self.border_subtitle = "no step recorded yet"
+        self.refresh()
+
+    def render(self) -> Text:
+        if self.view is None:
+            return Text("loading…", style="dim")
+        width = max(40, self.content_size.width or self.size.width)
+        height = max(1, self.content_size.height or self.size.height)
+        detail = selected_detail(self.view)
+        detail_lines = detail.plain.count("\n") + 1
+        steps = list(self._phase.steps)
+        room = max(1, height - detail_lines - 1)
+        sel = next((i for i, s in enumerate(steps) if s.id == self.view.selected), 0)
+        top = 0 if len(steps) <= room else min(max(0, sel - room // 2), len(steps) - room)
+        out = Text(end="")
+        for i, step in enumerate(steps[top:top + room]):
+            if i:
+                out.append("\n")
+            out.append_text(step_row(self.view, step, width))
+        shown = min(room, len(steps) - top)
+        out.append("\n" * (height - shown - detail_lines))
+        out.append_text(detail)
+        return out

@@ -1,0 +1,57 @@
+"""Formatting readings and their history for the signal panels (no widgets here)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from cockpit.signals.reading import Reading
+
+WINDOW_S = 15 * 60.0  # "change over the last 15 minutes" of clock time
+
+
+def fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and not value.is_integer():
+        text = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
+    else:
+        text = f"{int(value)}"
+    return f"{text}{unit}" if unit in ("s", "ms", "%") else f"{text} {unit}".rstrip()
+
+
+def current(reading: Reading | None, unit: str = "") -> str:
+    if reading is None:
+        return "no reading yet"
+    if reading.error:
+        return "error"
+    return fmt(reading.value, unit)
+
+
+def change(history: Sequence[Reading], now_wall: float, window: float = WINDOW_S) -> str:
+    """'+3 in 15m' (or over what history there is, '+3 in 4m'); '' without two values."""
+    ok = [r for r in history if r.ok and not isinstance(r.value, bool)]
+    if len(ok) < 2:
+        return ""
+    start = next((r for r in ok if r.ts >= now_wall - window), ok[0])
+    delta = ok[-1].value - start.value
+    span = max(0.0, ok[-1].ts - start.ts)
+    minutes = max(1, round(span / 60.0)) if span >= 30 else 0
+    sign = "+" if delta > 0 else "±" if delta == 0 else "−"
+    mag = fmt(abs(delta))
+    return f"{sign}{mag} in {minutes}m" if minutes else f"{sign}{mag} just now"
+
+
+_CMP = r"\s*(<=|>=|<|>|==)\s*(-?\d+(?:\.\d+)?)"
+
+
+def thresholds(signal: str, gates) -> list[str]:
+    """'< 5' for each gate expression that compares ``signal`` with a number."""
+    out = []
+    pattern = re.compile(rf"(?<![\w.]){re.escape(signal)}{_CMP}")
+    for gate in gates.values():
+        for op, num in pattern.findall(gate.expr):
+            out.append(f"{op} {num}")
+    return out

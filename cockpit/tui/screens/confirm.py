@@ -1,0 +1,172 @@
+"""Confirm the selected step: what it is, what it needs, and a deliberate keypress.
+
+Normal step: ``y``. Critical step: its id typed. ``second_operator``: a second name. A decision
+step gets GO / NO-GO buttons instead. If a required gate is not GO the modal says why and offers
+the override path (``o``) instead of a confirm. Escape cancels and nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Static
+
+from cockpit.durations import format_duration
+from cockpit.tui.panels.style import gate_word
+from cockpit.tui.safe import safe
+from cockpit.tui.screens.base import CockpitModal
+
+
+@dataclass(frozen=True)
+class ConfirmChoice:
+    kind: str  # "confirm", "decide", "override", "fail"
+    typed: str | None = None
+    second_operator: str | None = None
+    call: str | None = None
+    note: str = ""
+
+
+def step_text(step, gates, blocked: str | None) -> Text:
+    text = Text(end="")
+    text.append(f"{step.id}  ", style="bold")
+    text.append_text(safe(step.title, 200, style="bold"))
+    text.append("\nowner ")
+    text.append_text(safe(step.owner, 40))
+    text.append(f" · planned {format_duration(step.planned)}")
+    if step.critical:
+        text.append(" · CRITICAL", style="bold red")
+    if step.kind == "decision":
+        text.append(" · decision")
+    if step.second_operator:
+        text.append(" · second operator")
+    for cmd in step.run:
+        text.append("\n  $ ")
+        text.append_text(safe(cmd, 200))
+    if step.description:
+        text.append("\n")
+        text.append_text(safe(step.description, 400, single_line=False, style="dim"))
+    text.append("\nrequires: ")
+    if not step.requires:
+        text.append("no gates", style="dim")
+    for gid in step.requires:
+        word, style = gate_word(gates.get(gid))
+        status = gates.get(gid)
+        text.append("\n  ")
+        text.append(f"{word:<15}", style=style)
+        text.append(f" {gid}  ")
+        text.append_text(safe(status.reason if status else "not evaluated yet", 80, style="dim"))
+    if blocked:
+        text.append("\nREFUSED: ", style="bold red")
+        text.append_text(safe(blocked, 200))
+    return text
+
+
+class ConfirmScreen(CockpitModal):
+    BINDINGS = [
+        Binding("y", "confirm", "Confirm"),
+        Binding("o", "override", "Override gate"),
+        Binding("f", "fail", "Fail step"),
+    ]
+
+    def __init__(self, step, gates, blocked: str | None, can_override: bool):
+        super().__init__()
+        self.step = step
+        self.gates = gates
+        self.blocked = blocked
+        self.can_override = can_override
+
+    @property
+    def needs_typing(self) -> bool:
+        return bool(self.step.critical or self.step.second_operator)
+
+    def compose(self) -> ComposeResult:
+        step = self.step
+        with VerticalScroll(classes="modal-box") as box:
+            box.border_title = "Decision" if step.kind == "decision" else "Confirm step"
+            yield Static(step_text(step, self.gates, self.blocked), id="step-info")
+            if step.second_operator and not self.blocked:
+                yield Input(placeholder="second operator's name", id="second")
+            if step.critical and (not self.blocked or step.kind == "decision"):
+                yield Input(placeholder=f"type {step.id} to confirm", id="typed")
+            if step.kind == "decision":
+                yield Input(placeholder="note (optional)", id="note")
+            yield Static("", classes="modal-error")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Cancel (esc)", id="cancel", variant="primary")
+                if step.kind == "decision":
+                    if not self.blocked:
+                        yield Button("GO", id="go", variant="success")
+                    yield Button("NO-GO", id="nogo", variant="error")
+                elif not self.blocked:
+                    yield Button("Confirm (y)" if not self.needs_typing else "Confirm",
+                                 id="confirm", variant="success")
+                if self.blocked and self.can_override:
+                    yield Button("Override… (o)", id="override", variant="warning")
+                yield Button("Fail… (f)", id="fail")
+
+    def on_mount(self) -> None:
+        # Typing the id is itself the deliberate act; elsewhere focus rests on Cancel.
+        first = self.query("#second, #typed").first() if self.query("#second, #typed") else None
+        (first or self.query_one("#cancel", Button)).focus()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "confirm":
+            return self.step.kind != "decision" and not self.blocked and not self.needs_typing
+        if action == "override":
+            return bool(self.blocked) and self.can_override
+        return True
+
+    def _value(self, selector: str) -> str | None:
+        found = self.query(selector)
+        return found.first(Input).value.strip() if found else None
+
+    def _submit(self, kind: str, call: str | None = None) -> None:
+        step = self.step
+        typed = self._value("#typed")
+        second = self._value("#second")
+        if kind in ("confirm", "decide") and not (kind == "decide" and call == "NO-GO" and not step.critical):
+            if step.critical and typed != step.id:
+                self.say(f"type {step.id} exactly to confirm this critical step")
+                return
+            if step.second_operator and kind == "confirm" and not second:
+                self.say("enter the second operator's name")
+                return
+        self.dismiss(ConfirmChoice(kind, typed=typed, second_operator=second, call=call,
+                                   note=self._value("#note") or ""))
+
+    def action_confirm(self) -> None:
+        if self.check_action("confirm", ()):
+            self._submit("confirm")
+
+    def action_override(self) -> None:
+        if self.check_action("override", ()):
+            self.dismiss(ConfirmChoice("override"))
+
+    def action_fail(self) -> None:
+        self.dismiss(ConfirmChoice("fail"))
+
+    @on(Input.Submitted)
+    def _entered(self, event: Input.Submitted) -> None:
+        if self.step.kind != "decision" and not self.blocked:
+            self._submit("confirm")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        which = event.button.id
+        if which == "cancel":
+            self.dismiss(None)
+        elif which == "confirm":
+            self._submit("confirm")
+        elif which == "go":
+            self._submit("decide", "GO")
+        elif which == "nogo":
+            self._submit("decide", "NO-GO")
+        elif which == "override":
+            self.dismiss(ConfirmChoice("override"))
+        elif which == "fail":
+            self.dismiss(ConfirmChoice("fail"))

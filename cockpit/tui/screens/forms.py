@@ -1,0 +1,166 @@
+"""Small forms: skip, fail, note, rollback, override. Each dismisses with its fields or None."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, OptionList, Static
+
+from cockpit.tui.panels.style import gate_word
+from cockpit.tui.safe import safe
+from cockpit.tui.screens.base import CockpitModal, chosen, reason_picker
+
+
+@dataclass(frozen=True)
+class FormResult:
+    reason_code: str | None = None
+    note: str = ""
+    gate: str | None = None
+
+
+class FormScreen(CockpitModal):
+    """A title, an explanation, an optional reason picker, a note, an optional typed word."""
+
+    TITLE = ""
+    SUBMIT = "OK"
+    needs_reason = False
+    reason_optional = False
+    note_required = False
+    typed_word: str | None = None
+
+    def __init__(self, explain: Text, reason_codes: dict[str, str] | None = None):
+        super().__init__()
+        self.explain = explain
+        self.reason_codes = reason_codes or {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="modal-box") as box:
+            box.border_title = self.TITLE
+            yield Static(self.explain, id="explain")
+            if self.needs_reason or self.reason_optional:
+                yield reason_picker(self.reason_codes)
+            yield Input(placeholder="note" + ("" if self.note_required else " (optional)"), id="note")
+            if self.typed_word:
+                yield Input(placeholder=f"type {self.typed_word} to confirm", id="typed")
+            yield Static("", classes="modal-error")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Cancel (esc)", id="cancel", variant="primary")
+                yield Button(self.SUBMIT, id="submit", variant="warning")
+
+    def on_mount(self) -> None:
+        first = self.query("#reason").first() if self.query("#reason") else self.query_one("#note")
+        first.focus()
+
+    def _submit(self) -> None:
+        code = chosen(self.query_one("#reason", OptionList)) if self.query("#reason") else None
+        note = self.query_one("#note", Input).value.strip()
+        if self.needs_reason and not code:
+            self.say("choose a reason code (up/down in the list)")
+            return
+        if self.note_required and not note:
+            self.say("write a note")
+            return
+        if self.typed_word and self.query_one("#typed", Input).value.strip() != self.typed_word:
+            self.say(f"type {self.typed_word} exactly")
+            return
+        self.dismiss(self.result(code, note))
+
+    def result(self, code: str | None, note: str) -> FormResult:
+        return FormResult(code, note)
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.focus_next()
+
+    @on(Input.Submitted)
+    def _entered(self, event: Input.Submitted) -> None:
+        if event.input.id == "note" and self.typed_word:
+            self.query_one("#typed", Input).focus()
+        else:
+            self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self._submit()
+
+
+class SkipScreen(FormScreen):
+    TITLE = "Skip step"
+    SUBMIT = "Skip step"
+    needs_reason = True
+
+    def __init__(self, step, reason_codes):
+        explain = Text(end="")
+        explain.append(f"Skip {step.id}: ", style="bold")
+        explain.append_text(safe(step.title, 200))
+        if step.critical:
+            explain.append("\nCRITICAL step", style="bold red")
+        super().__init__(explain, reason_codes)
+
+
+class FailScreen(FormScreen):
+    TITLE = "Mark step failed"
+    SUBMIT = "Mark failed"
+    reason_optional = True
+    note_required = True
+
+    def __init__(self, step, reason_codes):
+        explain = Text(end="")
+        explain.append(f"Mark {step.id} failed: ", style="bold")
+        explain.append_text(safe(step.title, 200))
+        explain.append("\nSay what happened in the note; a reason code is optional.", style="dim")
+        super().__init__(explain, reason_codes)
+
+
+class NoteScreen(FormScreen):
+    TITLE = "Note to the journal"
+    SUBMIT = "Add note"
+    note_required = True
+
+    def __init__(self):
+        super().__init__(Text("The note is written to the audit journal with your name and the time."
+                              " Never put patient details or secrets in it.", end=""))
+
+
+class RollbackScreen(FormScreen):
+    TITLE = "Start ROLLBACK"
+    SUBMIT = "Start rollback"
+    needs_reason = True
+    typed_word = "ROLLBACK"
+
+    def __init__(self, state, reason_codes, rollback_steps):
+        explain = Text(end="")
+        explain.append("Start the rollback runbook now.", style="bold red")
+        explain.append(f"\nCurrent phase: {state.phase} · next step: {state.next_step or '-'}")
+        explain.append(f"\nThe runbook panel switches to {len(rollback_steps)} rollback steps.")
+        super().__init__(explain, reason_codes)
+
+
+class OverrideScreen(FormScreen):
+    TITLE = "Override a blocking gate"
+    SUBMIT = "Override gate"
+    needs_reason = True
+    note_required = True
+    typed_word = "OVERRIDE"
+
+    def __init__(self, step, gate_id: str, status, reason_codes):
+        self.gate_id = gate_id
+        word, style = gate_word(status)
+        explain = Text(end="")
+        explain.append(f"Override gate {gate_id} for step {step.id}", style="bold")
+        explain.append("\nnow: ")
+        explain.append(word, style=style)
+        explain.append("  ")
+        explain.append_text(safe(status.reason if status else "not evaluated yet", 200))
+        explain.append("\nThe gate snapshot, your reason and note are journalled.", style="dim")
+        super().__init__(explain, reason_codes)
+
+    def result(self, code, note) -> FormResult:
+        return FormResult(code, note, self.gate_id)

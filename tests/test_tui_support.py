@@ -1,0 +1,73 @@
+"""Shared wiring for the TUI tests: the demo plan (or a variant of it), a real journal in a
+temp folder, a ManualClock, a fixed Actor, and the real engine with the real simulated source
+whose values the tests pin with ``set_override``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit.clock import ManualClock
+from cockpit.commands.demo import DEMO_PLAN, seed
+from cockpit.config import load_plan
+from cockpit.journal import Actor
+from cockpit.tui.session import open_cockpit
+
+START = 1_800_000_000.0
+ACTOR = Actor("demo.lead", "tester", "testhost", None, 4242, "session0000")
+
+ALL_GO = {
+    "replication_lag_s": 1.0, "interface_backlog": 0, "login_success_rate": 0.999,
+    "chart_open_ms": 500.0, "order_error_rate": 0.1, "helpdesk_open": 4,
+    "chart_access_tickets": 0, "rollback_snapshot_age_s": 3600.0,
+}
+
+
+def plan_variant(tmp_path: Path, replace: dict[str, str] | None = None):
+    text = DEMO_PLAN.read_text()
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    plan, _ = load_plan(path)
+    return plan
+
+
+def make_cockpit(tmp_path: Path, plan=None, *, seeded: bool = True, journal: Path | None = None):
+    plan = plan or load_plan(DEMO_PLAN)[0]
+    clock = ManualClock(start=START)
+    cockpit = open_cockpit(plan, journal or tmp_path / "journal.jsonl", ACTOR.operator,
+                           clock=clock, actor=ACTOR)
+    if seeded:
+        seed(cockpit)
+    return cockpit
+
+
+async def settle(cockpit, values: dict | None = None) -> None:
+    """Pin every simulated signal and let the hold windows fill: the gates reach their state."""
+    sim = cockpit.engine.sources["sim"]
+    for name, value in {**ALL_GO, **(values or {})}.items():
+        if isinstance(value, dict):
+            sim.set_override(name, **value)
+        else:
+            sim.set_override(name, value=value)
+    await cockpit.engine.poll_once()
+    await cockpit.clock.advance(200)
+    await cockpit.engine.poll_once()
+
+
+def actions(cockpit) -> list[tuple[str, str | None]]:
+    return [(e.action, e.subject) for e in cockpit.journal.entries]
+
+
+def operator_entries(cockpit) -> list:
+    """Entries an operator made (gate changes and the demo seed are the system's)."""
+    return [e for e in cockpit.journal.entries if e.actor.operator != "system"]
+
+
+def plain(widget) -> str:
+    """What a panel shows, as plain text."""
+    content = getattr(widget, "content", None)
+    if content is None or content == "":
+        content = widget.render()
+    return getattr(content, "plain", str(content))
