@@ -239,3 +239,30 @@ async def test_failing_callbacks_do_not_stop_polling(tmp_path, clock):
     await clock.advance(3)
     assert engine.latest["rate"].mono == 3.0
     await engine.stop()
+
+
+async def test_memory_stays_flat_over_a_simulated_day(tmp_path, clock):
+    import gc
+
+    signals = {"lag": {"every": "10s", "timeout": "3s", "history": 50, "simulate": {"base": 1}},
+               "hung": {"every": "30s", "timeout": "3s", "simulate": {"base": 1}}}
+    gates = {"caught_up": {"expr": "lag < 5 and hung < 5", "max_staleness": "1m"}}
+    engine = Engine(load(tmp_path, signals, gates), clock, tick=60.0)
+    engine.sources["sim"].set_override("hung", hang=True)
+    await started(engine, clock)
+
+    async def hours(n: int) -> None:
+        for _ in range(n * 60):
+            await clock.advance(60)
+
+    await hours(2)
+    gc.collect()
+    objects_at_2h = len(gc.get_objects())
+    await hours(22)
+    gc.collect()
+    growth = len(gc.get_objects()) - objects_at_2h
+    assert len(engine.history("lag")) == 50 and engine.history("lag")[-1].mono > 86400 - 10
+    assert len(engine.history("hung")) == 50
+    assert growth < 200, f"{growth} more live objects after 22 more hours"
+    assert len(clock._sleepers) <= 4
+    await engine.stop()
