@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 _PATTERNS = (
-    (re.compile(r"\bpass(?:word|wd)?\s*[=:]\s*(?!\*\*\*)['\"]?[^\s'\"*][^\s'\"]*", re.I), "a password"),
+    (re.compile(r"\b(?:password|passwd|pwd)\s*[=:]\s*(?!\*\*\*)['\"]?[^\s'\"*][^\s'\"]*", re.I), "a password"),
     (re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?!\*\*\*@)[^@\s/]+@"), "a password in a URL"),
     (re.compile(r"\bBearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", re.I), "a bearer token"),
     (re.compile(r"\bBasic\s+(?!\*\*\*)[A-Za-z0-9+/=]{8,}"), "a basic-auth credential"),
