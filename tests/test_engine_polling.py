@@ -255,14 +255,14 @@ async def test_memory_stays_flat_over_a_simulated_day(tmp_path, clock):
         for _ in range(n * 60):
             await clock.advance(60)
 
-    await hours(2)
+    await hours(8)  # every history is full by now (the hung one after about 6.6 h)
     gc.collect()
-    objects_at_2h = len(gc.get_objects())
-    await hours(22)
+    objects_at_8h = len(gc.get_objects())
+    await hours(16)
     gc.collect()
-    growth = len(gc.get_objects()) - objects_at_2h
+    growth = len(gc.get_objects()) - objects_at_8h
     assert len(engine.history("lag")) == 50 and engine.history("lag")[-1].mono > 86400 - 10
-    assert len(engine.history("hung")) == 720  # the default bound, reached after 6 h
-    assert growth < 200, f"{growth} more live objects after 22 more hours"
+    assert len(engine.history("hung")) == 720  # its default bound
+    assert growth < 100, f"{growth} more live objects after 16 more hours"
     assert len(clock._sleepers) <= 4
     await engine.stop()
