@@ -307,3 +307,16 @@ async def test_a_read_cancelled_by_its_caller_cancels_and_closes_its_session(
         assert src._readers.connects == 2
     finally:
         await src.close()
+
+
+async def test_concurrent_reads_during_an_outage_back_off_one_step() -> None:
+    clock = ManualClock()
+    port = free_port()
+    src = PostgresSource("db", config(f"host=127.0.0.1 port={port} user=postgres",
+                                      max_concurrent=2), clock)
+    readings = await asyncio.gather(*(read_sql(src, "select 1") for _ in range(6)))
+    errors = [r.error for r in readings]
+    assert all("Connection refused" in e or e.startswith("reconnecting in 1s after:")
+               for e in errors), errors
+    assert src._readers.failures == 1
+    assert src._readers.connects == 0

@@ -98,10 +98,13 @@ class _Sessions:
         return f"reconnecting in {max(1, math.ceil(remaining))}s after: {self.last_failure}"
 
     def _failed(self, reason: str) -> ProbeError:
+        self.last_failure = reason
+        if self.retry_at is not None and self.retry_at > self.clock.monotonic():
+            # Reads that were already under way when the first one failed: one outage, one step.
+            return ProbeError(reason)
         self.failures += 1
         delay = min(self.backoff_max, self.backoff_initial * 2 ** (self.failures - 1))
         self.retry_at = self.clock.monotonic() + delay
-        self.last_failure = reason
         return ProbeError(reason)
 
     # -- running a query ---------------------------------------------------------------------
@@ -120,6 +123,8 @@ class _Sessions:
             raise ProbeError(f"no free session within {timeout:g}s "
                              "(every max_concurrent session is busy)") from None
         try:
+            if (why := self.waiting()) is not None:
+                raise ProbeError(why)  # the read ahead of us in the queue just failed
             for attempt in (1, 2):
                 conn, reused = await self._checkout(deadline)
                 self._busy.add(conn)
