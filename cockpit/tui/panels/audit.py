@@ -19,6 +19,13 @@ def entry_line(entry) -> Text:
     out.append_text(safe(actor, 24))
     out.append(f" {entry.action} ", style="bold")
     out.append_text(safe(entry.subject or "", 40))
+    data = entry.data if isinstance(entry.data, dict) else {}
+    if entry.action == "gate.change" and data.get("state"):
+        out.append_text(safe(f" → {data['state']}", 20))
+    elif entry.action == "decision.record" and data.get("call"):
+        out.append_text(safe(f" {data['call']}", 20))
+    elif entry.action == "step.run" and "exit_code" in data:
+        out.append_text(safe(f" exit {data['exit_code']}", 20))
     if entry.reason_code:
         out.append_text(safe(f" [{entry.reason_code}]", 40))
     if entry.note:
@@ -28,7 +35,9 @@ def entry_line(entry) -> Text:
 
 
 class AuditPanel(Static):
-    def show(self, entries, limit: int = 12) -> None:
+    def show(self, entries, limit: int | None = None) -> None:
+        # Newest entries that fit: the newest line must never be the one cut off.
+        limit = limit or max(1, self.content_size.height or 12)
         tail = list(entries)[-limit:]
         self.border_title = f"Audit journal ({len(entries)} entries)"
         text = Text(end="")
