@@ -57,6 +57,8 @@ class Engine:
         if sources is None:
             sources = {}
             used = {sig.source for sig in plan.signals.values()}
+            # A heartbeat reads its target through that source's own read-only sessions.
+            used |= {sig.heartbeat.target for sig in plan.signals.values() if sig.heartbeat}
             for name, cfg in plan.sources.items():
                 if name not in used:
                     continue
@@ -67,6 +69,9 @@ class Engine:
                     continue
                 self._owned.append(sources[name])
         self.sources = sources
+        from cockpit.signals.postgres import link_peers  # heartbeats need their target's client
+
+        link_peers(self.sources)
         # Gates that read a builtin (recon.*, exceptions.*) signal: only they need ``builtin()``.
         self._builtin_gates = {g for name, gs in self.book.by_signal.items()
                                if name not in plan.signals for g in gs}
