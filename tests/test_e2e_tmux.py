@@ -68,3 +68,21 @@ def test_demo_confirm_first_step_and_verify(tmp_path, session, env):
     lines = journal.read_text().splitlines()
     assert any('"action":"step.confirm"' in line and '"subject":"B01"' in line for line in lines)
     assert '"action":"session.end"' in lines[-1]
+
+
+def test_run_on_a_locked_journal_says_so_in_one_line(tmp_path, session):
+    from cockpit.commands.demo import DEMO_PLAN
+    from cockpit.journal import Journal
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(DEMO_PLAN.read_text())
+    held = Journal.open(tmp_path / "demo-journal.jsonl", cutover_id="demo-cutover")
+    try:
+        command = (f"cd {tmp_path} && TERM=xterm {COCKPIT} run plan.yaml --operator demo.lead; "
+                   f"echo EXITED $?; sleep 60")
+        tmux("-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "120", "-y", "24", command)
+        pane = wait_for(session, "EXITED")
+        assert "EXITED 2" in pane and "--readonly" in pane
+        assert "Traceback" not in pane
+    finally:
+        held.close()
