@@ -406,3 +406,21 @@ async def test_too_small_terminal_and_layout_switch(tmp_path):
         await pilot.pause()
         assert app.layout_name == "compact"
         assert app.screen_stack[0].has_class("layout-compact")
+
+
+async def test_command_palette_reaches_fail_step(tmp_path):
+    cockpit, app = await start(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await refreshed(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Fail step")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        from cockpit.tui.screens.forms import FailScreen
+
+        assert isinstance(app.screen, FailScreen)
+        await pilot.press("tab", *"printer offline", "enter")
+        await pilot.pause()
+        assert actions(cockpit)[-1] == ("step.fail", "B01")

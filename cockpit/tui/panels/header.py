@@ -24,7 +24,9 @@ def window_left(plan, now: float) -> str:
     if now >= end:
         return f"window OVER by {format_duration(now - end)}"
     left = end - now
-    return f"{format_duration(left)} left" if left < 86400 * 2 else f"{int(left // 86400)}d left"
+    if left < 86400 * 2:
+        return f"{format_duration(left)} left"
+    return f"window ends {plan.cutover.window.end:%Y-%m-%d}"
 
 
 def header_text(plan, state, operator: str, now: float, readonly: bool = False) -> Text:
