@@ -225,57 +225,81 @@ class Journal:
     def append(self, action: str, *, actor: Actor, subject: str | None = None,
                reason_code: str | None = None, note: str | None = None, data: Any = None) -> Entry:
         """Write one entry and return it only once it is on disk (write + fsync)."""
+        return self.append_many(actor, [dict(action=action, subject=subject,
+                                             reason_code=reason_code, note=note, data=data)])[-1]
+
+    def append_many(self, actor: Actor, items: list[dict[str, Any]]) -> list[Entry]:
+        """Write several entries in one write and one fsync; return them once all are on disk.
+
+        A reconciliation run can open thousands of exceptions; one fsync each would hold the
+        journal for tens of seconds. Either every entry is acknowledged or none is (a crash
+        mid-write leaves at most a torn last line, quarantined on the next open).
+        Each item holds ``action`` and optionally ``subject``, ``reason_code``, ``note``, ``data``.
+        """
+        first = items[0]["action"] if items else "nothing"
         if self._fd is None or self.readonly:
             why = self.readonly_reason or "journal is closed"
             if self.damage is not None:
-                raise JournalCorrupt(f"cannot record {action}: {why}")
-            raise JournalReadOnly(f"cannot record {action}: {why}")
-        if action not in ACTIONS:
-            raise JournalError(f"unknown journal action {action!r}")
-        secret = find_secret([subject, reason_code, note, data])
-        if secret:
-            raise JournalError(f"refused to record {action}: it looks like it holds {secret}; "
-                               "the journal never stores secrets")
+                raise JournalCorrupt(f"cannot record {first}: {why}")
+            raise JournalReadOnly(f"cannot record {first}: {why}")
+        if not items:
+            return []
+        for item in items:
+            if item["action"] not in ACTIONS:
+                raise JournalError(f"unknown journal action {item['action']!r}")
+            secret = find_secret([item.get("subject"), item.get("reason_code"), item.get("note"),
+                                  item.get("data")])
+            if secret:
+                raise JournalError(f"refused to record {item['action']}: it looks like it holds "
+                                   f"{secret}; the journal never stores secrets")
         wall = self._clock.now() if self._clock is not None else time.time()
         seq, prev = self.head
-        entry = build(seq + 1, wall, self.cutover_id, actor, action, subject=subject,
-                      reason_code=reason_code, note=note, data=data, prev=prev)
-        if self.entries and entry.wall < self.entries[-1].wall:
+        batch: list[Entry] = []
+        # Compare as recorded (millisecond timestamps), as the original single append did.
+        probe = build(seq + 1, wall, self.cutover_id, actor, "clock.warning", subject=None,
+                      reason_code=None, note=None, data=None, prev=prev)
+        if self.entries and probe.wall < self.entries[-1].wall:
             last = self.entries[-1]
             warning = build(seq + 1, wall, self.cutover_id, Actor.system(), "clock.warning",
                             subject=None, reason_code=None,
                             note="wall clock went backwards; entries stay in journal order",
-                            data={"previous_ts": last.ts, "ts": entry.ts,
-                                  "behind_s": round(last.wall - entry.wall, 3)}, prev=prev)
-            self._write(warning)
-            entry = build(seq + 2, wall, self.cutover_id, actor, action, subject=subject,
-                          reason_code=reason_code, note=note, data=data, prev=warning.hash)
-        self._write(entry)
-        return entry
+                            data={"previous_ts": last.ts, "ts": probe.ts,
+                                  "behind_s": round(last.wall - probe.wall, 3)}, prev=prev)
+            batch.append(warning)
+            seq, prev = warning.seq, warning.hash
+        for item in items:
+            entry = build(seq + 1, wall, self.cutover_id, actor, item["action"],
+                          subject=item.get("subject"), reason_code=item.get("reason_code"),
+                          note=item.get("note"), data=item.get("data"), prev=prev)
+            batch.append(entry)
+            seq, prev = entry.seq, entry.hash
+        self._write(batch)
+        return batch[-len(items):]
 
-    def _write(self, entry: Entry) -> None:
+    def _write(self, batch: list[Entry]) -> None:
         assert self._fd is not None
-        line = entry.line()
+        line = b"".join(entry.line() for entry in batch)
+        what = "action was" if len(batch) == 1 else f"{len(batch)} entries were"
         try:
             n = _write(self._fd, line)
         except OSError as exc:
             self._after_failed_write()
             raise JournalWriteFailed(
-                f"journal write failed: {_why(exc)} ({self.path}); the action was NOT recorded") from None
+                f"journal write failed: {_why(exc)} ({self.path}); the {what} NOT recorded") from None
         if n != len(line):
             self._go_readonly(f"a write was cut short ({n} of {len(line)} bytes; disk full?)")
             raise JournalWriteFailed(
-                f"journal write cut short ({n} of {len(line)} bytes) in {self.path}; the action was "
+                f"journal write cut short ({n} of {len(line)} bytes) in {self.path}; the {what} "
                 "NOT recorded; restart the cockpit to quarantine the partial line")
         try:
             _fsync(self._fd)
         except OSError as exc:
             self._go_readonly(f"fsync failed ({_why(exc)}); never retried")
             raise JournalWriteFailed(
-                f"journal fsync failed: {_why(exc)} ({self.path}); the action was NOT recorded and "
+                f"journal fsync failed: {_why(exc)} ({self.path}); the {what} NOT recorded and "
                 "the journal is read-only for this cockpit (restart it to re-check the journal)") from None
         self._size += n
-        self.entries.append(entry)
+        self.entries.extend(batch)
 
     def _after_failed_write(self) -> None:
         # write(2) either writes or fails with nothing written; if the file grew anyway a

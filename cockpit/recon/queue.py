@@ -95,20 +95,19 @@ def record_run(
     journal, actor, report, state, *, titles: Mapping[str, str] | None = None
 ) -> tuple[list[str], list[str]]:
     """Append ``exception.open`` per new finding, ``exception.close`` per id no longer found,
-    then one ``recon.run``. Returns ``(opened, closed)`` ids. Each append is durable before the
-    next; a failure raises the journal's error and the rest is not written."""
+    then one ``recon.run``, all in one durable batch (one fsync, however many findings).
+    Returns ``(opened, closed)`` ids. On failure the journal's error is raised and nothing of
+    the run is acknowledged."""
     titles = titles or {}
     new, closed = plan_exception_changes(state.exceptions, report.findings, checked=report.checked)
-    opened: list[str] = []
-    for f in new:
-        journal.append(
-            "exception.open",
-            actor=actor,
-            subject=f.id,
-            data=exception_data(f, titles.get(f.check or "")),
-        )
-        opened.append(f.id)
-    for eid in closed:
-        journal.append("exception.close", actor=actor, subject=eid, data={"reason": CLOSE_REASON})
-    journal.append("recon.run", actor=actor, data=report.to_journal_data(opened, closed))
+    opened = [f.id for f in new]
+    items: list[dict] = [
+        {"action": "exception.open", "subject": f.id,
+         "data": exception_data(f, titles.get(f.check or ""))}
+        for f in new
+    ]
+    items += [{"action": "exception.close", "subject": eid, "data": {"reason": CLOSE_REASON}}
+              for eid in closed]
+    items.append({"action": "recon.run", "data": report.to_journal_data(opened, closed)})
+    journal.append_many(actor, items)
     return opened, closed
