@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.commands.common import load_or_report
 from cockpit.commands.run import launch
+from cockpit.config.plan import Window
 from cockpit.journal import Actor
 
 DEMO_PLAN = Path(__file__).resolve().parent.parent / "builtin" / "demo.yaml"
@@ -44,8 +46,16 @@ def seed(cockpit) -> None:
     cockpit.journal.append("recon.run", actor=system, data=DEMO_RECON)
 
 
-def demo_plan():
-    return load_or_report(str(DEMO_PLAN), for_run=True)
+def demo_plan(now: datetime | None = None):
+    """The built-in plan, its window moved to "tonight": opening 15 minutes from now, six
+    hours long, so the header's countdown means something. (The file keeps a fixed window so
+    tests and snapshots stay deterministic.)"""
+    plan = load_or_report(str(DEMO_PLAN), for_run=True)
+    if plan is None:
+        return None
+    start = (now or datetime.now(UTC)).replace(microsecond=0) + timedelta(minutes=15)
+    window = Window(start=start, end=start + timedelta(hours=6))
+    return plan.model_copy(update={"cutover": plan.cutover.model_copy(update={"window": window})})
 
 
 def main(args) -> int:

@@ -38,7 +38,9 @@ def recon_text(state) -> Text:
             t = t if isinstance(t, dict) else {}
             mism = sum(int(t.get(k) or 0) for k in ("missing", "extra", "changed"))
             text.append("\n")
-            text.append_text(safe(f"{name:<{width}}", 40))
+            shown = safe(name, 40)
+            shown.pad_right(max(0, width - len(shown)))  # pad after cleaning: clean folds spaces
+            text.append_text(shown)
             text.append(f" {_num(t.get('source_rows')):>9} {_num(t.get('target_rows')):>9} ")
             text.append(f"{mism:>8}", style="bold red" if mism else "green")
             if t.get("error"):
