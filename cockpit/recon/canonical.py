@@ -62,6 +62,7 @@ HASHABLE = frozenset(
     ]
 )
 INTEGERS = frozenset({"int2", "int4", "int8"})
+LOOKUP_TYPES = {"text": "text", "varchar": "text", "uuid": "uuid"}
 TEXTUAL_CATEGORY = "S"
 NUMERIC_CATEGORY = "N"
 FIRST_USER_OID = 16384
@@ -104,6 +105,9 @@ class Side:
     key_hash: sql.Composable
     row_hash: sql.Composable
     column_hashes: tuple[sql.Composable, ...]
+    # Single-column key whose text forms cast back to an index-comparable array type:
+    # (column, array element type), so changed keys can be looked up through an index.
+    lookup: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,18 @@ def plan_rows(
         row_dst.append(d_text)
         text.append(col)
 
-    def side(keys, key_idents, row) -> Side:
+    lookups: tuple[str | None, str | None] = (None, None)
+    if len(key) == 1:
+        s_info, d_info = src_cols[key[0]], dst_cols[target_of[key[0]]]
+        if kinds[0] == "int":
+            lookups = ("int8", "int8")
+        elif s_info.typname in LOOKUP_TYPES and d_info.typname in LOOKUP_TYPES:
+            lookups = (LOOKUP_TYPES[s_info.typname], LOOKUP_TYPES[d_info.typname])
+            if lookups[0] != lookups[1]:
+                lookups = (None, None)
+
+    def side(keys, key_names, row, lookup) -> Side:
+        key_idents = [sql.Identifier(c) for c in key_names]
         row_hash = (
             sql.SQL("hash_record_extended(ROW({}), 0)").format(sql.SQL(", ").join(row))
             if row
@@ -267,13 +282,14 @@ def plan_rows(
             key_hash=_key_hash(keys, kinds),
             row_hash=row_hash,
             column_hashes=col_hashes,
+            lookup=(key_names[0], lookup) if lookup else None,
         )
 
     return RowPlan(
         key=tuple(key),
         columns=tuple(wanted),
-        source=side(k_src, [sql.Identifier(c) for c in key], row_src),
-        target=side(k_dst, [sql.Identifier(target_of[c]) for c in key], row_dst),
+        source=side(k_src, list(key), row_src, lookups[0]),
+        target=side(k_dst, [target_of[c] for c in key], row_dst, lookups[1]),
         raw_columns=tuple(raw),
         text_columns=tuple(text),
     )

@@ -127,7 +127,8 @@ class _Runner:
 
     async def rows(self, conn: psycopg.AsyncConnection, query: sql.Composable) -> list[tuple]:
         self.result.queries += 1
-        async with conn.cursor() as cur:
+        # Binary results: hashes arrive as 8 bytes, not as decimal text to parse.
+        async with conn.cursor(binary=True) as cur:
             await cur.execute(query)
             rows = await cur.fetchall()
         self.result.rows_transferred += len(rows)
@@ -324,11 +325,14 @@ class _Table:
                 where.append(sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({lo},0)")))
             if hi is not None:
                 where.append(sql.SQL("ctid < {}::tid").format(sql.Literal(f"({hi},0)")))
+            # OFFSET 0 keeps the subquery from being flattened: the scan then projects just
+            # (bucket, hash) instead of every column into the hash aggregate, which measured
+            # 1.7x faster (0.46 s against 0.78 s per million rows here).
             rows = await self.run.rows(
                 conn,
                 sql.SQL(
                     "SELECT b, count(*), sum(h) FROM "
-                    "(SELECT {} AS b, {} AS h FROM {}{}) s GROUP BY b"
+                    "(SELECT {} AS b, {} AS h FROM {}{} OFFSET 0) s GROUP BY b"
                 ).format(bucket, side.row_hash, meta.rel.ident, _where(where)),
             )
             segments.add_sums(sums, rows)
@@ -354,7 +358,10 @@ class _Table:
         self, plan: RowPlan, b, group, sizes, src_meta, dst_meta, src_conds, dst_conds
     ):
         expected = sum(sizes[k] for k in group)
-        inline = expected <= INLINE_COLUMN_HASH_ROWS and bool(plan.columns)
+        lookup = _lookup_ok(plan, src_meta, dst_meta)
+        # With an index on a single-column key, changed rows' column hashes are cheaper to
+        # look up afterwards than to carry for every row of the mismatched buckets.
+        inline = not lookup and expected <= INLINE_COLUMN_HASH_ROWS and bool(plan.columns)
         src_rows, dst_rows = await _both(
             self._fetch(self.src, src_meta, plan.source, b, group, src_conds, inline),
             self._fetch(self.dst, dst_meta, plan.target, b, group, dst_conds, inline),
@@ -368,7 +375,7 @@ class _Table:
         changed = diff.changed
         if changed and not inline and plan.columns:
             changed = await self._name_columns(
-                plan, b, group, changed, (src_meta, dst_meta), (src_conds, dst_conds)
+                plan, b, group, changed, (src_meta, dst_meta), (src_conds, dst_conds), lookup
             )
         if not (diff.missing or diff.extra or changed):
             raise _TableProblem(
@@ -376,19 +383,34 @@ class _Table:
             )
         self._add(diff.missing, diff.extra, changed, plan)
 
-    async def _name_columns(self, plan: RowPlan, b, group, changed, metas, conds):
-        """Per-column hashes for changed keys only (when they did not come inline)."""
+    async def _name_columns(self, plan: RowPlan, b, group, changed, metas, conds, lookup):
+        """Per-column hashes for changed keys only (when they did not come inline): through
+        the key's index when there is one, else by scanning just the mismatched buckets."""
         values = sql.SQL(", ").join(
             sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in k))
             for k, _ in changed
         )
 
         def query(side: Side, meta: _Meta, side_conds):
-            where = [
-                *side_conds,
-                sql.SQL("{} = ANY({})").format(bucket_expr(side.key_hash, b), _int_array(group)),
-                sql.SQL("({}) IN (VALUES {})").format(sql.SQL(", ").join(side.key_texts), values),
-            ]
+            if lookup and side.lookup is not None:
+                column, elem = side.lookup
+                keys = [k[0] for k, _ in changed if k[0] is not None]
+                where = [
+                    *side_conds,
+                    sql.SQL("{} = ANY({}::{}[])").format(
+                        sql.Identifier(column), sql.Literal(keys), sql.SQL(elem)
+                    ),
+                ]
+            else:
+                where = [
+                    *side_conds,
+                    sql.SQL("{} = ANY({})").format(
+                        bucket_expr(side.key_hash, b), _int_array(group)
+                    ),
+                    sql.SQL("({}) IN (VALUES {})").format(
+                        sql.SQL(", ").join(side.key_texts), values
+                    ),
+                ]
             return self.run.rows(
                 self.src if side is plan.source else self.dst,
                 sql.SQL("SELECT {} FROM {}{}").format(
@@ -514,6 +536,16 @@ async def compare_table(
         result.missing = result.extra = result.changed = 0
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _lookup_ok(plan: RowPlan, src: _Meta, dst: _Meta) -> bool:
+    """Both sides can look a single-column key up by value through a unique index."""
+    if plan.source.lookup is None or plan.target.lookup is None:
+        return False
+    s_col, d_col = plan.source.lookup[0], plan.target.lookup[0]
+    return any(cols == [s_col] for cols, _ in src.unique_sets) and any(
+        cols == [d_col] for cols, _ in dst.unique_sets
+    )
 
 
 def _failure_text(side: str, exc: BaseException) -> str:
