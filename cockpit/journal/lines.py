@@ -8,6 +8,8 @@ import json
 import re
 from dataclasses import dataclass
 
+import orjson
+
 from cockpit.journal.entry import ACTOR_FIELDS, FIELDS, GENESIS, Entry, canonical, chain_hash
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -41,8 +43,9 @@ def _shape(d: object) -> str | None:
     if (d.keys() == _FIELDSET and type(d["seq"]) is int and type(d["ts"]) is str
             and type(d["cutover"]) is str and type(d["action"]) is str
             and type(d["actor"]) is dict and d["actor"].keys() == _ACTORSET
+            # hex-ness is left to the chain check: a non-hex hash can never match a digest
             and type(d["prev"]) is str and len(d["prev"]) == 64 and type(d["hash"]) is str
-            and len(d["hash"]) == 64 and _HEX64.match(d["hash"]) and _HEX64.match(d["prev"])
+            and len(d["hash"]) == 64
             and (d["subject"] is None or type(d["subject"]) is str)
             and (d["reason_code"] is None or type(d["reason_code"]) is str)
             and (d["note"] is None or type(d["note"]) is str)):
@@ -89,13 +92,23 @@ def _body_bytes(raw: bytes, h: str, d: dict, strict: bool) -> bytes | None:
 
 def _bulk(lines: list[bytes]) -> list | None:
     """Every line decoded in one call (much faster than one call per line), or None when some
-    line is not exactly one JSON value; the caller then decodes line by line to find it."""
+    line is not exactly one JSON value; the caller then decodes line by line to find it.
+
+    orjson decodes about five times faster than the standard library, which is most of the
+    time a restarted cockpit takes to be back on screen. It only decodes: the bytes that are
+    hashed are always produced by ``json.dumps`` (see ``entry.canonical``). Anything orjson
+    refuses (a NaN literal, an integer past 64 bits) is retried with the standard library.
+    """
     if not lines:
         return []
+    blob = b"[" + b",".join(lines) + b"]"
     try:
-        objs = json.loads(b"[" + b",".join(lines) + b"]")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
+        objs = orjson.loads(blob)
+    except orjson.JSONDecodeError:
+        try:
+            objs = json.loads(blob)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
     return objs if len(objs) == len(lines) else None
 
 
