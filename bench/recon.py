@@ -35,7 +35,7 @@ SETTINGS = {
     "max_parallel_workers_per_gather": "0",
     "work_mem": "16MB",
 }
-FLOOR_SQL = "SELECT sum(hash_record_extended(t.*, 0)::numeric) FROM patients t"
+FLOOR_SQL = "SELECT sum(hash_record_extended(t.*, 0)::numeric) FROM {} t"
 
 
 def split(diffs: int) -> tuple[int, int, int]:
@@ -44,25 +44,31 @@ def split(diffs: int) -> tuple[int, int, int]:
     return diffs - 2 * third, third, third
 
 
-async def floor_once(src_dsn: str, dst_dsn: str) -> float:
+async def floor_once(src_dsn: str, dst_dsn: str, dst_table: str) -> float:
     src = await open_readonly(src_dsn, statement_timeout_s=600)
     dst = await open_readonly(dst_dsn, statement_timeout_s=600)
     try:
         start = time.perf_counter()
-        await asyncio.gather(src.execute(FLOOR_SQL), dst.execute(FLOOR_SQL))
+        await asyncio.gather(
+            src.execute(FLOOR_SQL.format("patients")), dst.execute(FLOOR_SQL.format(dst_table))
+        )
         return time.perf_counter() - start
     finally:
         await src.close()
         await dst.close()
 
 
-async def compare_once(src_dsn: str, dst_dsn: str, buckets: int):
+async def compare_once(src_dsn: str, dst_dsn: str, dst_table: str, buckets: int):
     src = await open_readonly(src_dsn, statement_timeout_s=600)
     dst = await open_readonly(dst_dsn, statement_timeout_s=600)
     try:
         start = time.perf_counter()
         result = await compare_table(
-            src, dst, ReconTable(name="patients"), buckets=buckets, salt="bench"
+            src,
+            dst,
+            ReconTable(name="patients", source_table="patients", target_table=dst_table),
+            buckets=buckets,
+            salt="bench",
         )
         return time.perf_counter() - start, result
     finally:
@@ -73,14 +79,19 @@ async def compare_once(src_dsn: str, dst_dsn: str, buckets: int):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, action="append", help="table size (repeatable)")
-    parser.add_argument("--diffs", default="0,1,100,10000", help="comma-separated counts")
+    parser.add_argument(
+        "--diffs", default="0,1,100,10000", help="comma-separated counts; the first is the base"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--buckets", type=int, default=4096, help="config cap on buckets")
     args = parser.parse_args()
     sizes = args.rows or [1_000_000]
     diff_counts = [int(x) for x in args.diffs.split(",")]
 
-    print(f"content layer benchmark: median of {args.runs} runs, buckets cap {args.buckets}")
+    print(
+        f"content layer benchmark: median of {args.runs} interleaved runs "
+        f"(each run: floor, clean table, every difference case), buckets cap {args.buckets}"
+    )
     print(
         f"{'rows':>9} {'diffs':>6} {'wall s':>7} {'rows/s':>10} {'queries':>7} "
         f"{'transferred':>11} {'floor s':>7} {'x floor':>7} {'x clean':>7} found"
@@ -93,42 +104,49 @@ def main() -> int:
             src_pg.execute("DROP TABLE IF EXISTS patients")
             create_patients(src_pg.execute, "patients", rows)
             src_pg.execute("VACUUM ANALYZE patients")
-            clean_wall = None
+            seeded = {}
             for diffs in diff_counts:
-                dst_pg.execute("DROP TABLE IF EXISTS patients")
-                create_patients(dst_pg.execute, "patients", rows)
+                table = f"patients_d{diffs}"
+                dst_pg.execute(f"DROP TABLE IF EXISTS {table}")
+                create_patients(dst_pg.execute, table, rows)
                 changed, missing, extra = split(diffs)
-                seeded = seed_differences(
-                    dst_pg.execute,
-                    "patients",
-                    rows,
-                    changed=changed,
-                    missing=missing,
-                    extra=extra,
+                seeded[diffs] = seed_differences(
+                    dst_pg.execute, table, rows, changed=changed, missing=missing, extra=extra
                 )
-                dst_pg.execute("VACUUM ANALYZE patients")
-                asyncio.run(floor_once(src_dsn, dst_dsn))  # warm both caches
-                floors, walls, results = [], [], []
-                for _ in range(args.runs):
-                    floors.append(asyncio.run(floor_once(src_dsn, dst_dsn)))
-                    wall, result = asyncio.run(compare_once(src_dsn, dst_dsn, args.buckets))
-                    walls.append(wall)
-                    results.append(result)
-                wall = statistics.median(walls)
-                floor = statistics.median(floors)
-                result = results[-1]
+                dst_pg.execute(f"VACUUM ANALYZE {table}")
+            clean_table = f"patients_d{diff_counts[0]}"
+            asyncio.run(floor_once(src_dsn, dst_dsn, clean_table))  # warm the caches
+            floors: list[float] = []
+            walls: dict[int, list[float]] = {d: [] for d in diff_counts}
+            results = {}
+            for _ in range(args.runs):
+                floors.append(asyncio.run(floor_once(src_dsn, dst_dsn, clean_table)))
+                for diffs in diff_counts:
+                    wall, results[diffs] = asyncio.run(
+                        compare_once(src_dsn, dst_dsn, f"patients_d{diffs}", args.buckets)
+                    )
+                    walls[diffs].append(wall)
+            floor = statistics.median(floors)
+            base = diff_counts[0]
+            for diffs in diff_counts:
+                wall = statistics.median(walls[diffs])
+                # Per-run ratios, so a load spike from another process hits both terms.
+                x_floor = statistics.median(
+                    w / f for w, f in zip(walls[diffs], floors, strict=True)
+                )
+                x_clean = statistics.median(
+                    w / c for w, c in zip(walls[diffs], walls[base], strict=True)
+                )
+                result, want = results[diffs], seeded[diffs]
                 found = (result.changed, result.missing, result.extra) == (
-                    len(seeded.changed),
-                    len(seeded.missing),
-                    len(seeded.extra),
+                    len(want.changed),
+                    len(want.missing),
+                    len(want.extra),
                 ) and all(f.kind in ("changed", "missing", "extra") for f in result.findings)
-                if diffs == 0:
-                    clean_wall = wall
-                vs_clean = f"{wall / clean_wall:7.2f}" if clean_wall else f"{'-':>7}"
                 print(
                     f"{rows:>9} {diffs:>6} {wall:7.2f} {rows / wall:10,.0f} "
                     f"{result.queries:>7} {result.rows_transferred:>11,} {floor:7.2f} "
-                    f"{wall / floor:7.2f} {vs_clean} {'ok' if found else 'WRONG'}"
+                    f"{x_floor:7.2f} {x_clean:7.2f} {'ok' if found else 'WRONG'}"
                     f"  (buckets {result.buckets}, mismatched {result.mismatched_buckets})",
                     flush=True,
                 )

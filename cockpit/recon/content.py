@@ -8,10 +8,15 @@ How it works, per table, on both sides at once (one REPEATABLE READ READ ONLY sn
    ``sum(row_hash)``, where ``bucket = hash(key) % B``. ``sum`` (exact ``numeric``) rather than
    XOR, with the count beside it, so duplicate rows never cancel out. It runs as a few TID-range
    chunks of the heap, only so progress can be reported between them; the sums add up.
-3. Locate: only for buckets whose (count, sum) differ, fetch (key, row hash) — plus per-column
-   hashes when the expected rows are few — and diff them in the client: missing, extra,
-   changed. Changed rows whose column hashes were not fetched inline get them in one more
-   pass restricted to their buckets. Hashes only: no column value ever leaves a database.
+3. Locate: only for buckets whose (count, sum) differ, fetch (key, row hash) and diff them in
+   the client: missing, extra, changed. Then name the changed columns from per-column hashes
+   of the changed keys only: looked up through the key's unique index when it is a single
+   column, otherwise carried inline with the locate query (few rows) or fetched by one more
+   scan restricted to their buckets. Hashes only: no column value ever leaves a database.
+
+Costs: a clean table is one scan per side (measured within a few % of a bare
+``sum(hash_record_extended(t.*, 0))``); a table with differences adds one filtered scan that
+computes only the key hash for rows outside the mismatched buckets, plus a few index lookups.
 
 Why hash buckets and not key ranges: a bucket depends only on the key's value, never on key
 order, min..max gaps or collation, so text keys sorted differently on the two sides and sparse
