@@ -27,6 +27,9 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Footer
 
 from cockpit.durations import format_duration
+from cockpit.journal import JournalError
+from cockpit.recon.queue import record_run, titles_from
+from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook import Refused
 from cockpit.text import clean
 from cockpit.tui import layout as layouts
@@ -55,12 +58,14 @@ from cockpit.tui.screens.info import (
     TooSmallScreen,
     gate_detail_text,
 )
+from cockpit.tui.screens.recon import cancel_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageChoice, TriageScreen
 
 PANES = ("replication", "recon", "signals", "audit")
 OWN_ACTIONS = frozenset({"cursor", "confirm", "skip", "fail", "override", "run", "rollback", "triage",
-                         "note", "gates", "help", "quit", "pane", "select_next"})
+                         "note", "gates", "help", "quit", "pane", "select_next",
+                         "reconcile", "cancel_recon"})
 REFRESH_S = 1.0
 RUN_OUTPUT_LIMIT = 50 * 1024 * 1024  # bytes kept of a command's output
 
@@ -80,6 +85,11 @@ class CockpitApp(App):
         Binding("x", "triage", "Triage"),
         Binding("n", "note", "Note"),
         Binding("g", "gates", "Gates"),
+        # One key starts a reconciliation and, while it runs, asks to cancel it (escape too):
+        # check_action hides whichever of the two does not apply now.
+        Binding("R", "reconcile", "Recon"),
+        Binding("R", "cancel_recon", "Cancel recon"),
+        Binding("escape", "cancel_recon", "Cancel recon", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("1", "pane('replication')", "Repl", show=False),
@@ -111,6 +121,10 @@ class CockpitApp(App):
         self.pane = ""  # compact layout: which extra panel is shown ("" = none)
         self.layout_name = ""
         self.run_worker_active = False
+        self.recon_running = False
+        self.recon_progress = None  # newest runner.RunProgress of the run going on
+        self.recon_started = 0.0  # time.monotonic() when it started (the runner's time base)
+        self.recon_cancel: asyncio.Event | None = None
         self._too_small: TooSmallScreen | None = None
         self._terminal_lost = False
 
@@ -232,7 +246,9 @@ class CockpitApp(App):
         if "replication" in visible:
             self.query_one(ReplicationPanel).show(self.plan, latest, self.engine.history)
         if "recon" in visible:
-            self.query_one(ReconPanel).show(state)
+            running = ((self.recon_progress, time.monotonic() - self.recon_started)
+                       if self.recon_running else None)
+            self.query_one(ReconPanel).show(state, running)
         if "signals" in visible:
             for panel in self.query(SignalPanel):
                 panel.show(self.plan, latest, self.engine.history, now)
@@ -286,8 +302,14 @@ class CockpitApp(App):
 
     def possible(self, action: str) -> bool | None:
         """True if ``action`` can be done now; None (shown greyed) if not."""
-        writes = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note")
-        if action in writes and self.readonly:
+        writes = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note",
+                  "reconcile")
+        if action == "cancel_recon":
+            return (self.recon_running and self.recon_cancel is not None
+                    and not self.recon_cancel.is_set()) or False
+        if action == "reconcile" and (self.plan.reconciliation is None or self.recon_running):
+            return False  # hidden: nothing to compare, or R now means "cancel the run"
+        if action in writes and (self.readonly or getattr(self.journal, "readonly", False)):
             return None
         step = self.selected_step()
         state = self.ops.state
@@ -417,6 +439,18 @@ class CockpitApp(App):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        if self.recon_running:
+            def stop(yes: bool | None) -> None:
+                if yes:
+                    if self.recon_cancel is not None:
+                        self.recon_cancel.set()
+                    for worker in self.workers:
+                        worker.cancel()
+                    self.exit()
+
+            self.push_screen(QuitScreen("A reconciliation is still running.",
+                                        "The run is stopped and not journalled."), callback=stop)
+            return
         if self.run_worker_active:
             def done(yes: bool | None) -> None:
                 if yes:
@@ -427,6 +461,104 @@ class CockpitApp(App):
             self.push_screen(QuitScreen("A command is still running."), callback=done)
             return
         self.exit()
+
+    # -- reconcile: the plan's reconciliation in a worker on this loop ----------------------
+    def action_reconcile(self) -> None:
+        recon = self.plan.reconciliation
+        if recon is None or self.recon_running:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes and not self.recon_running and self.possible("reconcile"):
+                self.start_reconciliation()
+
+        self.push_screen(start_screen(recon), callback=done)
+
+    def action_cancel_recon(self) -> None:
+        if not self.possible("cancel_recon"):
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes and self.recon_cancel is not None and self.recon_running:
+                self.recon_cancel.set()
+                self.notify("cancelling: checks already running finish first", markup=False)
+                self.refresh_panels()
+
+        self.push_screen(cancel_screen(), callback=done)
+
+    def start_reconciliation(self) -> None:
+        self.recon_cancel = asyncio.Event()
+        self.recon_progress = None
+        self.recon_started = time.monotonic()
+        self.recon_running = True
+        if self.layout_name == "compact":
+            self.pane = "recon"  # the progress is the thing to watch now
+            self._show_pane()
+        self.refresh_panels()
+        self.reconcile(self.recon_cancel)
+
+    def _recon_progress(self, progress) -> None:
+        # Called from the runner on this loop; the panel picks it up at the normal refresh.
+        self.recon_progress = progress
+
+    @work(exclusive=True, group="recon")
+    async def reconcile(self, cancel: asyncio.Event) -> None:
+        recon = self.plan.reconciliation
+        try:
+            report = await run_reconciliation(self.plan, progress=self._recon_progress,
+                                              cancel=cancel)
+        except ReconInputError as exc:
+            self._recon_done()
+            self.notify(clean(str(exc), 300, single_line=True), title="reconciliation: refused",
+                        severity="error", markup=False, timeout=10)
+            return
+        except asyncio.CancelledError:
+            cancel.set()
+            self._recon_done()
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug in a check must not take the cockpit down
+            self._recon_done()
+            self.notify(clean(f"{type(exc).__name__}: {exc}", 300, single_line=True),
+                        title="reconciliation failed, nothing journalled", severity="error",
+                        markup=False, timeout=10)
+            return
+        self._recon_done()
+        # The same record the CLI verb makes: the queue closes only what this run fully saw,
+        # and a cancelled run's unmeasured figures stay None, so it never reads as clean.
+        try:
+            opened, closed = record_run(self.journal, self.ops.actor, report, self.ops.state,
+                                        titles=titles_from(recon))
+        except JournalError as exc:
+            self.notify(clean(str(exc), 300, single_line=True),
+                        title="reconciliation NOT journalled", severity="error", markup=False,
+                        timeout=15)
+            self.refresh_panels()
+            return
+        self.refresh_panels()
+        self._recon_outcome(report, opened, closed)
+
+    def _recon_done(self) -> None:
+        self.recon_running = False
+        self.recon_progress = None
+        self.recon_cancel = None
+
+    def _recon_outcome(self, report, opened: list[str], closed: list[str]) -> None:
+        counts = f"{len(opened)} exception(s) opened, {len(closed)} closed"
+        errors = report.errors
+        if report.cancelled:
+            self.notify(f"reconciliation cancelled: not clean; {counts}", markup=False,
+                        severity="warning", timeout=10)
+        elif errors:
+            # Fail closed: what could not be checked is an open finding, and the first reason
+            # is worth a line of its own (an unreachable database, a timeout).
+            self.notify(clean(f"{len(errors)} check(s) could not be made: {errors[0].detail}",
+                              300, single_line=True), title=f"reconciliation: {counts}",
+                        severity="error", markup=False, timeout=15)
+        elif report.clean:
+            self.notify(f"reconciliation clean; {counts}", markup=False)
+        else:
+            self.notify(f"reconciliation found differences; {counts}", markup=False,
+                        severity="warning", timeout=10)
 
     # -- run: the step's commands in a worker ---------------------------------------------
     def action_run(self) -> None:

@@ -17,6 +17,8 @@ ACTIONS = [
     ("Start rollback", "reason code, then type ROLLBACK (b)", "rollback"),
     ("Exception triage", "open exceptions with filters (x)", "triage"),
     ("Add note", "a note in the audit journal (n)", "note"),
+    ("Run reconciliation", "compare source and target now, with progress (R)", "reconcile"),
+    ("Cancel reconciliation", "stop the running reconciliation (R / escape)", "cancel_recon"),
     ("Gate details", "expression, readings with age, window (g)", "gates"),
     ("Select next step", "move the selection to the next step to do", "select_next"),
     ("Help", "keys and symbols (?)", "help"),

@@ -1,4 +1,5 @@
-"""Reconciliation summary: per table source/target/mismatches, open exceptions by severity."""
+"""Reconciliation summary: per table source/target/mismatches, open exceptions by severity,
+and while a run is going its progress above the last journalled run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections import Counter
 from rich.text import Text
 from textual.widgets import Static
 
+from cockpit.durations import format_duration
+from cockpit.recon.progress import progress_parts
 from cockpit.tui.safe import safe
 
 SEVERITY_ORDER = ("critical", "major", "minor", "info")
@@ -36,13 +39,18 @@ def recon_text(state) -> Text:
         text.append(f"{'table':<{width}} {'source':>9} {'target':>9} {'mismatch':>8}", style="bold")
         for name, t in tables.items():
             t = t if isinstance(t, dict) else {}
-            mism = sum(int(t.get(k) or 0) for k in ("missing", "extra", "changed"))
+            figures = [t.get(k) for k in ("missing", "extra", "changed")]
             text.append("\n")
             shown = safe(name, 40)
             shown.pad_right(max(0, width - len(shown)))  # pad after cleaning: clean folds spaces
             text.append_text(shown)
             text.append(f" {_num(t.get('source_rows')):>9} {_num(t.get('target_rows')):>9} ")
-            text.append(f"{mism:>8}", style="bold red" if mism else "green")
+            if all(f is None for f in figures):
+                # Not measured (content layer not run, cancelled, errored): never a green 0.
+                text.append(f"{'—':>8}", style="dim")
+            else:
+                mism = sum(int(f or 0) for f in figures)
+                text.append(f"{mism:>8}", style="bold red" if mism else "green")
             if t.get("error"):
                 text.append("  ")
                 text.append_text(safe(t["error"], 60, style="red"))
@@ -63,7 +71,30 @@ def _num(value) -> str:
     return "—" if value is None else str(value)
 
 
+def running_text(progress, elapsed_s: float) -> Text:
+    """The line a running reconciliation shows (progress is a ``runner.RunProgress`` or None
+    before the first report)."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append("▶ running: ", style="bold yellow")
+    if progress is None:
+        text.append(f"starting… elapsed {format_duration(elapsed_s)}")
+    else:
+        text.append_text(safe(" · ".join(progress_parts(progress, elapsed_s)), 200))
+    text.append("  (R/esc: cancel)", style="dim")
+    return text
+
+
 class ReconPanel(Static):
-    def show(self, state) -> None:
+    def show(self, state, running: tuple | None = None) -> None:
+        """``running`` is ``(progress or None, elapsed_s)`` while a run is going."""
         self.border_title = "Reconciliation"
-        self.update(recon_text(state))
+        body = recon_text(state)
+        if running is not None:
+            top = running_text(*running)
+            top.append("\n")
+            top.append_text(body)
+            body = top
+            self.border_subtitle = "running"
+        else:
+            self.border_subtitle = ""
+        self.update(body)

@@ -29,7 +29,8 @@ HELP = [
     ("0", "compact layout: hide the extra panel"),
     ("ctrl+p", "command palette with every action (also: fail step)"),
     ("?", "this help"),
-    ("q", "quit (asks if a command is running)"),
+    ("R", "run reconciliation; while it runs, R or escape: cancel it"),
+    ("q", "quit (asks if a command or reconciliation is running)"),
     ("escape", "cancel any dialog; a cancel writes nothing"),
 ]
 
@@ -109,15 +110,15 @@ class GateDetailsScreen(CockpitModal):
 class QuitScreen(CockpitModal):
     BINDINGS = [Binding("y", "quit_anyway", "Quit anyway")]
 
-    def __init__(self, why: str):
+    def __init__(self, why: str, stopped: str = "The command is stopped and its run is not journalled."):
         super().__init__()
         self.why = why
+        self.stopped = stopped
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="modal-box") as box:
             box.border_title = "Quit?"
-            yield Static(Text(f"{self.why}\nQuit anyway? The command is stopped and its run is "
-                              "not journalled.", end=""))
+            yield Static(Text(f"{self.why}\nQuit anyway? {self.stopped}", end=""))
             yield Static("", classes="modal-error")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Stay (esc)", id="cancel", variant="primary")
