@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 import time
 
 import pytest
@@ -11,7 +13,7 @@ from cockpit.clock import ManualClock
 from cockpit.config.sources import HttpSource, Signal
 from cockpit.signals import jsonpath
 from cockpit.signals.base import make_source
-from cockpit.signals.http import HttpClient
+from cockpit.signals.http import POOL_CONNECTIONS, HttpClient
 from tests.fixtures.httpserver import Reply, Request
 
 SECRET = "s3cr3t-token-value"
@@ -237,6 +239,78 @@ async def test_client_reused_across_reads_and_closed(http_server):
     # A read after close re-opens lazily rather than failing.
     assert (await client.read("sig", signal(path="/m", json_path="$.v"))).value == 1
     await client.close()
+
+
+async def test_extraction_reads_keep_no_cookies(http_server):
+    # Extraction reads share one client: a cookie set by one answer must not ride on any later
+    # request, of the same signal, another signal, or a transaction.
+    http_server.route("/m", Reply.json({"v": 1}, headers={"Set-Cookie": "session=abc123; Path=/"}))
+    client = make_source("portal", source(http_server.url), ManualClock())
+    assert (await client.read("a", signal(path="/m", json_path="$.v"))).value == 1
+    assert (await client.read("b", signal(path="/m", json_path="$.v"))).value == 1
+    tx = await client.read("c", signal(transaction=[{"method": "GET", "path": "/m"}], measure="success"))
+    assert tx.value is True
+    await client.close()
+    assert [r.headers.get("cookie") for r in http_server.seen("/m")] == [None, None, None]
+
+
+async def test_pool_keeps_every_connection_of_a_burst(http_server):
+    # Every signal polls at start: a burst. Connections opened for it are all kept, so the next
+    # burst reuses them instead of reconnecting (the pool used to keep fewer than it opened).
+    burst = 12
+    assert burst <= POOL_CONNECTIONS
+    arrived = threading.Barrier(burst, timeout=5)  # all of a burst are in flight at once
+
+    def together(req: Request) -> Reply:
+        arrived.wait()
+        return Reply.json({"v": 1})
+
+    http_server.route("/m", together)
+    client = make_source("portal", source(http_server.url, timeout="10s"), ManualClock())
+    sig = signal(path="/m", json_path="$.v", timeout="10s")
+    try:
+        for _ in range(2):
+            readings = await asyncio.gather(*(client.read(f"s{i}", sig) for i in range(burst)))
+            assert [r.value for r in readings] == [1] * burst
+            assert http_server.connections_opened == burst
+    finally:
+        await client.close()
+
+
+async def test_pool_is_bounded(http_server):
+    http_server.json("/m", {"v": 1})
+    client = make_source("portal", source(http_server.url), ManualClock())
+    readings = await asyncio.gather(*(client.read(f"s{i}", signal(path="/m", json_path="$.v"))
+                                      for i in range(3 * POOL_CONNECTIONS)))
+    await client.close()
+    assert all(r.value == 1 for r in readings)
+    assert http_server.connections_opened <= POOL_CONNECTIONS
+
+
+class _ImportSpy:
+    def __init__(self):
+        self.names: list[str] = []
+
+    def find_spec(self, name, path=None, target=None):
+        self.names.append(name)
+        return None
+
+
+async def test_reads_do_not_search_for_missing_modules(http_server):
+    # httpcore imports the optional sniffio for every lock and event it makes; were that a
+    # sys.path search each time, it would be a third of the CPU of a read.
+    http_server.json("/m", {"v": 1})
+    client = make_source("portal", source(http_server.url), ManualClock())
+    assert (await client.read("sig", signal(path="/m", json_path="$.v"))).value == 1
+    spy = _ImportSpy()
+    sys.meta_path.insert(0, spy)
+    try:
+        for _ in range(3):
+            assert (await client.read("sig", signal(path="/m", json_path="$.v"))).value == 1
+    finally:
+        sys.meta_path.remove(spy)
+        await client.close()
+    assert spy.names == []
 
 
 # --- synthetic transactions ----------------------------------------------------------------------

@@ -127,8 +127,8 @@ class HelpdeskClient(HttpBase):
             return self.error(signal_name, "a helpdesk signal needs a 'query'", started)
         preset: Callable[..., Awaitable[tuple[int, Titles, str]]] = getattr(self, f"_{self.config.preset}")
         try:
-            async with self.session() as client:
-                count, titles, note = await preset(client, signal.query, signal.titles, self.deadline())
+            count, titles, note = await preset(self.shared(), signal.query, signal.titles,
+                                               self.deadline())
         except FetchError as exc:
             return self.error(signal_name, str(exc), started)
         detail = [self.note(t) for t in titles[: signal.titles]]

@@ -23,8 +23,10 @@ Shared by every HTTP-family client (:class:`HttpBase`, also used by prometheus a
 - Errors are one line and never echo headers or URLs (which may carry credentials).
 
 Each source keeps one connection pool (an ``httpx.AsyncHTTPTransport``, created lazily and closed
-in :meth:`close`); every read takes a light ``httpx.AsyncClient`` over it, so cookies never leak
-from one read (or one signal) into the next.
+in :meth:`close`). Single-request reads (extraction, Prometheus, help desk) share one long-lived
+``httpx.AsyncClient`` over it whose cookie jar never stores anything; a transaction takes its own
+light client with a fresh jar for that read only. Either way no cookie reaches another read or
+signal.
 """
 
 from __future__ import annotations
@@ -33,14 +35,18 @@ import asyncio
 import errno
 import json
 import re
+import select
 import socket
 import ssl
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 
 from cockpit.config.sources import Signal
@@ -54,6 +60,38 @@ _REASON_CHARS = 40
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 _MESSAGE_CHARS = 160
+
+# Per source, keep-alive included. Enough that a few hung requests (each holds a connection for
+# its whole timeout) and a burst of signals due together do not queue behind each other, and
+# that queued requests stay few (httpcore matches each queued request against every connection
+# on every change, so a long queue costs quadratic CPU). A real Prometheus runs at most 20
+# queries at once by default (--query.max-concurrency) and queues the rest itself, so more
+# connections than that buy nothing there; a help desk API rate-limits far below it.
+POOL_CONNECTIONS = 16
+# Connections opened for a burst (every signal polls at start) and then left idle close after
+# this; one in steady use never idles that long. Below common server and load-balancer idle
+# timeouts (60 s and more), so we rarely reuse a connection the server is about to drop.
+KEEPALIVE_S = 15.0
+
+
+def _cache_missing_sniffio() -> None:
+    """Make ``import sniffio`` fail fast when it is not installed.
+
+    httpcore runs ``import sniffio`` (optional) each time it makes a lock, event or cancel
+    shield, several times per request. A failed import is not cached, so without sniffio every
+    one searched sys.path from scratch: about a third of the CPU of a poll. ``None`` in
+    ``sys.modules`` is the import system's own "known missing" marker (ModuleNotFoundError at
+    once); anyio and hypothesis read it exactly as "not installed".
+    """
+    if "sniffio" in sys.modules:
+        return
+    try:
+        import sniffio  # noqa: F401
+    except ImportError:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+_cache_missing_sniffio()
 
 
 class FetchError(Exception):
@@ -83,8 +121,86 @@ class _Borrowed(httpx.AsyncBaseTransport):
         return None
 
 
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection whose "is the idle server gone?" check is one poll() on a cached socket.
+
+    httpcore asks that of every idle connection each time a request arrives or finishes; the
+    stock anyio stream answers by rebuilding all its socket attributes (getpeername and more)
+    per call, which made each request cost more the more connections the pool kept warm.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream):
+        self._inner = inner
+        self._sock = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._sock is not None:
+            return _readable(self._sock)
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket) -> bool:
+    if sock.fileno() < 0:
+        return True  # closed under us: let httpcore drop it
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    def __init__(self):
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _Stream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _transport(ssl_context: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
+    limits = httpx.Limits(max_connections=POOL_CONNECTIONS,
+                          max_keepalive_connections=POOL_CONNECTIONS, keepalive_expiry=KEEPALIVE_S)
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0, trust_env=False,
+                                         limits=limits)
+    # httpx builds its pool without a way to pass httpcore's network_backend: swap in the same
+    # pool with ours. Should a future httpx hold something else there, keep its own.
+    if isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context, max_connections=POOL_CONNECTIONS,
+            max_keepalive_connections=POOL_CONNECTIONS, keepalive_expiry=KEEPALIVE_S,
+            retries=0, network_backend=_Backend(),
+        )
+    return transport
+
+
 class _OffSite(Exception):
     pass
+
+
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing: for the client shared by every single-request read."""
+
+    def set_cookie(self, cookie) -> None:
+        return None
+
+    def extract_cookies(self, response, request) -> None:
+        return None
 
 
 def parse_json(body: bytes) -> Any:
@@ -134,6 +250,8 @@ class HttpBase(SourceClient):
     def __init__(self, name, config, clock, redact=lambda s: s):
         super().__init__(name, config, clock, redact)
         self._transport: httpx.AsyncHTTPTransport | None = None
+        self._shared: httpx.AsyncClient | None = None
+        self._headers_ok = False
         try:
             base = httpx.URL(config.url)
             self._origin: tuple | None = (base.scheme, base.host, base.port)
@@ -177,22 +295,21 @@ class HttpBase(SourceClient):
 
     def _pool(self) -> httpx.AsyncHTTPTransport:
         if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(
-                verify=self._ssl_context(), retries=0, trust_env=False,
-                limits=httpx.Limits(max_connections=8, max_keepalive_connections=4, keepalive_expiry=30),
-            )
+            self._transport = _transport(self._ssl_context())
         return self._transport
 
     def _check_headers(self) -> None:
+        if self._headers_ok:
+            return
         for name, value in self.config.headers.items():
             if not _HEADER_NAME.fullmatch(name):
                 raise FetchError(f"invalid header name {clean(name, 40, single_line=True)!r}")
             if not _HEADER_VALUE.fullmatch(value):
                 # The value may be a secret: name the header, never show the value.
                 raise FetchError(f"invalid value for header {name}: printable ASCII only, no line breaks")
+        self._headers_ok = True
 
-    def session(self) -> httpx.AsyncClient:
-        """A client for one read (one cookie jar) over the source's shared pool."""
+    def _client(self, cookies: CookieJar) -> httpx.AsyncClient:
         if self._origin is None:
             raise FetchError("invalid url: it must start with http:// or https:// and name a host")
         self._check_headers()
@@ -200,8 +317,21 @@ class HttpBase(SourceClient):
         return httpx.AsyncClient(
             transport=_Borrowed(self._pool()), headers=dict(self.config.headers), timeout=timeout,
             follow_redirects=True, max_redirects=self.max_redirects, trust_env=False,
-            event_hooks={"request": [self._same_origin]},
+            event_hooks={"request": [self._same_origin]}, cookies=cookies,
         )
+
+    def session(self) -> httpx.AsyncClient:
+        """A client for one read with its own cookie jar (a transaction), over the shared pool.
+
+        Use it as ``async with``: leaving it drops the jar, never the pool.
+        """
+        return self._client(CookieJar())
+
+    def shared(self) -> httpx.AsyncClient:
+        """The source's client for single-request reads: stores no cookies. Do not close it."""
+        if self._shared is None:
+            self._shared = self._client(_NoCookies())
+        return self._shared
 
     async def _same_origin(self, request: httpx.Request) -> None:
         if (request.url.scheme, request.url.host, request.url.port) != self._origin:
@@ -219,6 +349,9 @@ class HttpBase(SourceClient):
         return self.config.url.rstrip("/") + path
 
     async def close(self) -> None:
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            await shared.aclose()  # it only borrows the pool: this leaves the pool to us
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.aclose()
@@ -312,8 +445,7 @@ class HttpClient(HttpBase):
         except jsonpath.PathSyntaxError as exc:
             return self.error(signal_name, f"bad json_path: {exc}", started)
         try:
-            async with self.session() as client:
-                answer = await self.fetch(client, "GET", signal.path, deadline=self.deadline())
+            answer = await self.fetch(self.shared(), "GET", signal.path, deadline=self.deadline())
             value = jsonpath.number_at(parse_json(answer.body), steps)
         except (FetchError, jsonpath.ExtractError) as exc:
             return self.error(signal_name, str(exc), started)

@@ -84,9 +84,8 @@ class PrometheusClient(HttpBase):
         if not signal.query:
             return self.error(signal_name, "a prometheus signal needs a 'query'", started)
         try:
-            async with self.session() as client:
-                answer = await self.fetch(client, "GET", "/api/v1/query", deadline=self.deadline(),
-                                          params={"query": signal.query}, error_body=True)
+            answer = await self.fetch(self.shared(), "GET", "/api/v1/query", deadline=self.deadline(),
+                                      params={"query": signal.query}, error_body=True)
             value = interpret(answer)
         except FetchError as exc:
             return self.error(signal_name, str(exc), started)
