@@ -162,7 +162,9 @@ def _value_expr(
     if wants("empty_as_null", textual):
         applied = True
         text = sql.SQL("nullif({}, '')").format(text)
-    return text, applied
+    # COLLATE "C" last (lower() above keeps the column's collation, so it folds non-ASCII
+    # letters): a nondeterministic collation must not make the hash case-blind.
+    return sql.SQL('({} COLLATE "C")').format(text), applied
 
 
 def _key_pair(src: ColumnInfo, dst: ColumnInfo, s: sql.Composable, d: sql.Composable):
@@ -172,7 +174,8 @@ def _key_pair(src: ColumnInfo, dst: ColumnInfo, s: sql.Composable, d: sql.Compos
     if src.type == dst.type and src.hashable:
         return s, d, "uuid" if src.typname == "uuid" else "raw"
     # Keys of different types (uuid stored as text, say) are matched by their text forms.
-    return sql.SQL("({})::text").format(s), sql.SQL("({})::text").format(d), "text"
+    as_text = '(({})::text COLLATE "C")'
+    return sql.SQL(as_text).format(s), sql.SQL(as_text).format(d), "text"
 
 
 def _key_hash(exprs: list[sql.Composable], kinds: list[str]) -> sql.Composable:
