@@ -205,6 +205,7 @@ async def test_cancel_a_running_run_never_journals_clean(dbs, tmp_path):  # noqa
             await pilot.press("y")
             await pilot.pause()
             assert cancel.is_set()
+            assert "▶ cancelling" in recon_text(app) and "R" not in app.active_bindings
             held.release()  # the in-flight check finishes; nothing new starts
             await until(pilot, lambda: not app.recon_running, "the cancelled run to end")
             await pilot.pause()

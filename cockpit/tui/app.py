@@ -246,7 +246,8 @@ class CockpitApp(App):
         if "replication" in visible:
             self.query_one(ReplicationPanel).show(self.plan, latest, self.engine.history)
         if "recon" in visible:
-            running = ((self.recon_progress, time.monotonic() - self.recon_started)
+            running = ((self.recon_progress, time.monotonic() - self.recon_started,
+                        self.recon_cancel is not None and self.recon_cancel.is_set())
                        if self.recon_running else None)
             self.query_one(ReconPanel).show(state, running)
         if "signals" in visible:

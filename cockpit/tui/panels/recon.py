@@ -71,22 +71,23 @@ def _num(value) -> str:
     return "—" if value is None else str(value)
 
 
-def running_text(progress, elapsed_s: float) -> Text:
+def running_text(progress, elapsed_s: float, cancelling: bool = False) -> Text:
     """The line a running reconciliation shows (progress is a ``runner.RunProgress`` or None
     before the first report)."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
-    text.append("▶ running: ", style="bold yellow")
+    text.append("▶ cancelling: " if cancelling else "▶ running: ", style="bold yellow")
     if progress is None:
         text.append(f"starting… elapsed {format_duration(elapsed_s)}")
     else:
         text.append_text(safe(" · ".join(progress_parts(progress, elapsed_s)), 200))
-    text.append("  (R/esc: cancel)", style="dim")
+    if not cancelling:
+        text.append("  (R/esc: cancel)", style="dim")
     return text
 
 
 class ReconPanel(Static):
     def show(self, state, running: tuple | None = None) -> None:
-        """``running`` is ``(progress or None, elapsed_s)`` while a run is going."""
+        """``running`` is ``(progress or None, elapsed_s, cancelling)`` while a run is going."""
         self.border_title = "Reconciliation"
         body = recon_text(state)
         if running is not None:
