@@ -38,7 +38,6 @@ import re
 import select
 import socket
 import ssl
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -72,26 +71,6 @@ POOL_CONNECTIONS = 16
 # this; one in steady use never idles that long. Below common server and load-balancer idle
 # timeouts (60 s and more), so we rarely reuse a connection the server is about to drop.
 KEEPALIVE_S = 15.0
-
-
-def _cache_missing_sniffio() -> None:
-    """Make ``import sniffio`` fail fast when it is not installed.
-
-    httpcore runs ``import sniffio`` (optional) each time it makes a lock, event or cancel
-    shield, several times per request. A failed import is not cached, so without sniffio every
-    one searched sys.path from scratch: about a third of the CPU of a poll. ``None`` in
-    ``sys.modules`` is the import system's own "known missing" marker (ModuleNotFoundError at
-    once); anyio and hypothesis read it exactly as "not installed".
-    """
-    if "sniffio" in sys.modules:
-        return
-    try:
-        import sniffio  # noqa: F401
-    except ImportError:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_cache_missing_sniffio()
 
 
 class FetchError(Exception):
