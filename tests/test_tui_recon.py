@@ -217,6 +217,7 @@ async def test_cancel_a_running_run_never_journals_clean(dbs, tmp_path):  # noqa
     assert len(recorded) == 1
     data = recorded[0].data
     assert data["mismatched_rows"] is None and data["closed"] == []
+    assert data["cancelled"] is True
     assert recorded[0].actor.operator == "demo.lead"
 
 

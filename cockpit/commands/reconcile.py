@@ -21,6 +21,7 @@ import time
 from cockpit.commands.common import fail, load_or_report
 from cockpit.durations import format_duration
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
+from cockpit.recon.progress import progress_parts
 from cockpit.recon.queue import record_run, titles_from
 from cockpit.recon.runner import (
     ReconInputError,
@@ -114,15 +115,7 @@ class _ProgressLine:
         if now - self.last < 0.2 and p.units_done < p.units_total:
             return
         self.last = now
-        parts = [f"reconcile: {p.units_done}/{p.units_total} checks"]
-        fraction = p.units_done / p.units_total if p.units_total else 0.0
-        if p.rows_total:
-            parts.append(f"{p.rows_done:,}/{p.rows_total:,} rows")
-            fraction = min(1.0, p.rows_done / p.rows_total)
-        if 0 < fraction < 1 and p.elapsed_s > 1:
-            parts.append(f"ETA {format_duration(p.elapsed_s * (1 - fraction) / fraction)}")
-        if p.current:
-            parts.append(clean(p.current, 40, single_line=True))
+        parts = ["reconcile:", *progress_parts(p)]
         line = "  ".join(parts)[:100]
         sys.stderr.write("\r" + line.ljust(self.width))
         sys.stderr.flush()

@@ -114,6 +114,7 @@ class ReconReport:
             "failed_checks": self.failed_checks,
             "layers": {name: s.to_json() for name, s in self.layers.items()},
             "duration_s": round(self.duration_s, 3),
+            "cancelled": self.cancelled,  # a cancelled run is evidence too, never a clean one
             "opened": list(opened),
             "closed": list(closed),
         }
@@ -125,7 +126,6 @@ class ReconReport:
             findings=[f.to_json() for f in self.findings],
             queries=self.queries,
             rows_transferred=self.rows_transferred,
-            cancelled=self.cancelled,
             partial=self.partial,
             clean=self.clean,
         )
