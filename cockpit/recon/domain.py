@@ -117,12 +117,8 @@ def _key_text(cols: list[str]) -> sql.Composable:
 async def _rows(conn, query: sql.Composable, params=None) -> AsyncIterator[tuple]:
     async with conn.cursor() as cur:
         await cur.execute(query, params)
-        while True:
-            batch = await cur.fetchmany(FETCH)
-            if not batch:
-                return
-            for row in batch:
-                yield row
+        async for row in _stream(cur):
+            yield row
 
 
 class _Keys:
