@@ -22,13 +22,17 @@ from tests.fixtures.recon_data import (
 SALT = "test-salt"
 
 
-async def compare(pair, timeout: float = 30, buckets: int = 4096, **table) -> ContentResult:
+async def compare(
+    pair, timeout: float = 30, buckets: int = 4096, hash_keys: bool = True, **table
+) -> ContentResult:
     table.setdefault("name", "t")
     cfg = ReconTable(**table)
     src = await open_readonly(pair.source.dsn, statement_timeout_s=timeout)
     dst = await open_readonly(pair.target.dsn, statement_timeout_s=timeout)
     try:
-        result = await compare_table(src, dst, cfg, buckets=buckets, salt=SALT)
+        result = await compare_table(
+            src, dst, cfg, buckets=buckets, salt=SALT, hash_identifying_keys=hash_keys
+        )
     finally:
         await src.close()
         await dst.close()
@@ -199,6 +203,11 @@ async def test_unique_index_proves_a_configured_key(recon_pair):
     # Shown hashed, never as the MRN itself.
     assert by_kind(result) == {"changed": {((hash_key("M2", SALT),), ("name",))}}
     assert "M2" not in json.dumps([f.to_json() for f in result.findings])
+    # The plan turning hashing off shows the key; a key that identifies no one is never hashed.
+    shown = await compare(recon_pair, key=["mrn"], identifying_key=True, hash_keys=False)
+    assert by_kind(shown) == {"changed": {(("M2",), ("name",))}}
+    plain = await compare(recon_pair, key=["mrn"], identifying_key=False, hash_keys=True)
+    assert by_kind(plain) == {"changed": {(("M2",), ("name",))}}
 
 
 async def test_composite_text_and_uuid_keys(recon_pair):
@@ -344,7 +353,8 @@ async def test_progress_over_heap_chunks(recon_pair, monkeypatch):
     assert by_kind(result) == {"missing": {((k,), ()) for k in seeded.missing}}
     assert (result.source_rows, result.target_rows) == (5000, 4998)
     assert seen[0] == (0, 5000) and seen[-1] == (5000, 5000)
-    assert len(seen) >= 6 and all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+    assert len(seen) >= 8
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
     assert result.queries >= 2 * 8
 
 
@@ -371,3 +381,46 @@ async def test_large_difference_path_batches_and_names_columns_separately(recon_
         "missing": {((str(a), f"k{a}"), ()) for a in range(333, 2001, 333)},
     }
     assert result.mismatched_buckets > 1 and result.queries > 12
+
+
+async def test_progress_of_a_small_table_reports_each_side(recon_pair):
+    recon_pair.both("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    recon_pair.both("INSERT INTO t SELECT g, 'same' FROM generate_series(1, 1000) g")
+    recon_pair.both("ANALYZE t")
+    seen: list[tuple[int, int]] = []
+    src = await open_readonly(recon_pair.source.dsn, statement_timeout_s=30)
+    dst = await open_readonly(recon_pair.target.dsn, statement_timeout_s=30)
+    try:
+        result = await compare_table(
+            src, dst, ReconTable(name="t"), buckets=4096, salt=SALT,
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    finally:
+        await src.close()
+        await dst.close()
+    assert result.clean
+    # One heap chunk per side: start, the first side checksummed (half), both, the count.
+    assert seen == [(0, 1000), (500, 1000), (1000, 1000), (1000, 1000)]
+
+
+async def test_many_differences_are_located_through_sub_buckets(recon_pair):
+    # 16 buckets of ~1,250 rows, 300 differences: nearly every bucket mismatches, and
+    # fetching their rows would transfer the table; sub-buckets bring it down to the
+    # neighbourhood of the differences.
+    create_patients(recon_pair.source.execute, "patients", 20000)
+    create_patients(recon_pair.target.execute, "patients", 20000)
+    recon_pair.both("ANALYZE patients")
+    seeded = seed_differences(
+        recon_pair.target.execute, "patients", 20000, changed=100, missing=100, extra=100
+    )
+    result = await compare(recon_pair, buckets=16, name="patients")
+    assert by_kind(result) == {
+        "changed": {((k,), ("family_name",)) for k in seeded.changed},
+        "missing": {((k,), ()) for k in seeded.missing},
+        "extra": {((k,), ()) for k in seeded.extra},
+    }
+    assert result.buckets > 16 and result.buckets % 16 == 0
+    assert result.mismatched_buckets >= 250
+    # Per side: 16 bucket sums, the sub-bucket sums of (at most) the whole table, and the
+    # rows of the mismatched sub-buckets; never the whole table twice over.
+    assert result.rows_transferred < 2 * 20000, result.rows_transferred

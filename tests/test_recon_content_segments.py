@@ -94,3 +94,29 @@ def test_plan_refuses_different_kinds_of_value():
         plan_rows(ReconTable(name="t"), ["id"], src, dst)
     assert info.value.columns == ("d",)
     assert plan_rows(ReconTable(name="t", types={"d": "integer"}), ["id"], src, dst).text_columns
+
+
+def test_refine_factor_only_when_fetching_would_cost_more_than_a_scan():
+    # Few rows to fetch, or a small share of the table: fetch them, no refinement.
+    assert segments.refine_factor(0, 0, 4096, 1_000_000) == 1
+    assert segments.refine_factor(24_400, 100, 4096, 1_000_000) == 1  # 100 differences
+    assert segments.refine_factor(10_000, 5, 16, 20_000) == 1
+    # Most of the table mismatching: sub-buckets of a few rows each, multiples of the bucket.
+    f = segments.refine_factor(915_000, 3750, 4096, 1_000_000)
+    assert 244 / f < 10 and 3750 * f <= segments.MAX_SUB_BUCKETS
+    # Every bucket hit: still bounded.
+    f = segments.refine_factor(1_000_000, 4096, 4096, 1_000_000)
+    assert f >= 2 and 4096 * f <= segments.MAX_SUB_BUCKETS
+
+
+def test_split_sums_compare_like_exact_sums():
+    h = [-(2**63), 2**63 - 1, 12345, -1]
+    exact: segments.BucketSums = {}
+    split: segments.BucketSums = {}
+    segments.add_sums(exact, [(0, 4, sum(h))])
+    halves = [(x >> 32, (x & 0xFFFFFFFF) - 2**31) for x in h]
+    segments.add_split_sums(split, [(0, 4, sum(a for a, _ in halves), sum(b for _, b in halves))])
+    assert split[0] == (4, sum(h) - 4 * 2**31)
+    other: segments.BucketSums = {}
+    segments.add_split_sums(other, [(0, 4, sum(a for a, _ in halves), sum(b for _, b in halves) + 1)])
+    assert segments.mismatched(split, other) == [0]

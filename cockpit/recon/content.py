@@ -8,15 +8,21 @@ How it works, per table, on both sides at once (one REPEATABLE READ READ ONLY sn
    ``sum(row_hash)``, where ``bucket = hash(key) % B``. ``sum`` (exact ``numeric``) rather than
    XOR, with the count beside it, so duplicate rows never cancel out. It runs as a few TID-range
    chunks of the heap, only so progress can be reported between them; the sums add up.
-3. Locate: only for buckets whose (count, sum) differ, fetch (key, row hash) and diff them in
-   the client: missing, extra, changed. Then name the changed columns from per-column hashes
+3. Refine, only when the mismatched buckets hold many rows (``segments.refine_factor``): one
+   filtered scan sums just their rows into sub-buckets (``hash(key) % (B * f)``), so that
+   only the mismatched sub-buckets are fetched. B itself stays small: the bucket pass's hash
+   aggregate slows the clean table down with every extra group (cache misses, then spills).
+4. Locate: only for buckets (or sub-buckets) whose (count, sum) differ, fetch (key, row hash)
+   and diff them in the client: missing, extra, changed. Then name the changed columns from per-column hashes
    of the changed keys only: looked up through the key's unique index when it is a single
    column, otherwise carried inline with the locate query (few rows) or fetched by one more
    scan restricted to their buckets. Hashes only: no column value ever leaves a database.
 
 Costs: a clean table is one scan per side (measured within a few % of a bare
 ``sum(hash_record_extended(t.*, 0))``); a table with differences adds one filtered scan that
-computes only the key hash for rows outside the mismatched buckets, plus a few index lookups.
+computes only the key hash for rows outside the mismatched buckets, plus a few index lookups;
+many differences add the refinement scan, so the rows fetched follow the differences (a few
+rows each), not the table.
 
 Why hash buckets and not key ranges: a bucket depends only on the key's value, never on key
 order, min..max gaps or collation, so text keys sorted differently on the two sides and sparse
@@ -251,11 +257,14 @@ async def _duplicate_keys(
 class _Table:
     """One table's comparison; state shared by its steps."""
 
-    def __init__(self, src, dst, table: ReconTable, buckets: int, salt: str, progress) -> None:
+    def __init__(
+        self, src, dst, table: ReconTable, buckets: int, salt: str, progress, hash_keys: bool
+    ) -> None:
         self.src, self.dst = src, dst
         self.table = table
         self.cap = buckets
         self.salt = salt
+        self.hash_keys = hash_keys and table.identifying_key
         self.progress = progress
         self.result = ContentResult(table=table.name)
         self.run = _Runner(self.result)
@@ -301,8 +310,10 @@ class _Table:
         fractions = {"source": 0.0, "target": 0.0}
 
         def chunk_done(side: str, fraction: float) -> None:
+            # The mean, not the minimum: a side finishing first is progress worth showing
+            # (a small table is one chunk per side).
             fractions[side] = fraction
-            self._report(total * min(fractions.values()), total)
+            self._report(total * sum(fractions.values()) / 2, total)
 
         src_sums, dst_sums = await _both(
             self._bucket_pass(self.src, src_meta, plan.source, b, src_conds, "source", chunk_done),
@@ -316,9 +327,42 @@ class _Table:
         self.result.mismatched_buckets = len(bad)
         if not bad:
             return
-        sizes = {k: max(src_sums.get(k, (0, 0))[0], dst_sums.get(k, (0, 0))[0]) for k in bad}
+        sizes = _sizes(bad, src_sums, dst_sums)
+        rows = max(self.result.source_rows, self.result.target_rows)
+        factor = segments.refine_factor(sum(sizes.values()), len(bad), b, rows)
+        if factor > 1:
+            fine = b * factor
+            src_fine, dst_fine = await _both(
+                self._refine(self.src, src_meta, plan.source, b, fine, bad, src_conds),
+                self._refine(self.dst, dst_meta, plan.target, b, fine, bad, dst_conds),
+            )
+            b, bad = fine, segments.mismatched(src_fine, dst_fine)
+            self.result.buckets, self.result.mismatched_buckets = b, len(bad)
+            if not bad:
+                raise _TableProblem("bucket checksums differ but no sub-bucket checksum does")
+            sizes = _sizes(bad, src_fine, dst_fine)
         for group in segments.batches(bad, sizes, LOCATE_BATCH_ROWS):
             await self._locate(plan, b, group, sizes, src_meta, dst_meta, src_conds, dst_conds)
+
+    async def _refine(self, conn, meta: _Meta, side: Side, b: int, fine: int, bad, conds):
+        """Sums per sub-bucket of the mismatched buckets only: ``fine`` is a multiple of ``b``,
+        so a row's bucket is its sub-bucket modulo ``b``."""
+        sub = bucket_expr(side.key_hash, fine)
+        where = [
+            *conds,
+            sql.SQL("{} % {} = ANY({})").format(sub, sql.Literal(b), _int_array(bad)),
+        ]
+        rows = await self.run.rows(
+            conn,
+            sql.SQL(
+                "SELECT b, count(*), sum((h >> 32)::int4), "
+                "sum(((h & 4294967295) - 2147483648)::int4) FROM "
+                "(SELECT {} AS b, {} AS h FROM {}{} OFFSET 0) s GROUP BY b"
+            ).format(sub, side.row_hash, meta.rel.ident, _where(where)),
+        )
+        sums: segments.BucketSums = {}
+        segments.add_split_sums(sums, rows)
+        return sums
 
     async def _bucket_pass(self, conn, meta: _Meta, side: Side, b: int, conds, name, done):
         sums: segments.BucketSums = {}
@@ -469,7 +513,7 @@ class _Table:
 
     def _show(self, key: segments.Key) -> tuple[str, ...]:
         texts = [NULL_KEY_TEXT if v is None else v for v in key]
-        if self.table.identifying_key:
+        if self.hash_keys:
             return tuple(hash_key(v, self.salt) for v in texts)
         return tuple(clean(v, 200) for v in texts)
 
@@ -483,14 +527,19 @@ async def compare_table(
     salt: str,
     progress: Progress | None = None,
     cancel: asyncio.Event | None = None,
+    hash_identifying_keys: bool = True,
 ) -> ContentResult:
     """Compare one table's rows; never raises for database trouble (it becomes a finding).
 
     Each connection is used serially, inside one read-only snapshot for this table. ``cancel``
     stops the in-flight queries (psycopg cancels them server-side) and yields ``not_checked``.
+    Keys are shown as salted hashes when the table's key identifies a person and the plan's
+    ``hash_identifying_keys`` (passed here) is on, as in the domain layer.
+    ``progress(done, total)`` counts source rows checksummed of the estimate, after each heap
+    chunk of either side (a side done counts half), then the rows counted.
     """
     started = time.monotonic()
-    job = _Table(src_conn, dst_conn, table, buckets, salt, progress)
+    job = _Table(src_conn, dst_conn, table, buckets, salt, progress, hash_identifying_keys)
     result = job.result
     problem: _TableProblem | None = None
 
@@ -541,6 +590,10 @@ async def compare_table(
         result.missing = result.extra = result.changed = 0
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _sizes(bad: Sequence[int], src: segments.BucketSums, dst: segments.BucketSums) -> dict:
+    return {k: max(src.get(k, (0, 0))[0], dst.get(k, (0, 0))[0]) for k in bad}
 
 
 def _lookup_ok(plan: RowPlan, src: _Meta, dst: _Meta) -> bool:

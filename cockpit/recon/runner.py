@@ -367,7 +367,8 @@ class _Run:
             self.tick(table.name)
 
         res = await compare_table(s, d, table, buckets=self.recon.buckets, salt=self.salt,
-                                  progress=on_rows, cancel=self.cancel)
+                                  progress=on_rows, cancel=self.cancel,
+                                  hash_identifying_keys=self.recon.hash_identifying_keys)
         self.add([suggest_category(f) for f in res.findings], "content")
         self.report.queries += res.queries
         self.report.rows_transferred += res.rows_transferred
