@@ -98,6 +98,7 @@ class Simulation(Strict):
     minimum: float | None = None
     maximum: float | None = None
     boolean: bool = False
+    decimals: int = Field(default=4, ge=0, le=6)  # 0 for counts such as open tickets
     titles: list[str] = []
 
 

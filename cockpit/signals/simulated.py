@@ -4,7 +4,8 @@ A value is a pure function of (source seed, signal name, clock time since the so
 
     value = base + drift_per_min * minutes + noise * u,   u uniform in [-1, 1]
 
-clamped to ``minimum``/``maximum``. ``boolean: true`` makes the reading ``value > 0.5``.
+clamped to ``minimum``/``maximum`` and rounded to ``decimals`` (0 for counts).
+``boolean: true`` makes the reading ``value > 0.5``.
 ``titles`` become the reading's detail lines (e.g. ticket titles for the help-desk panel).
 
 Faults are injected at run time with :meth:`SimulatedSource.set_override`: a fixed value, an
@@ -61,7 +62,7 @@ class SimulatedSource(SourceClient):
             value = min(sim.maximum, value)
         if sim.boolean:
             return value > 0.5
-        return round(value, 4)
+        return round(value) if sim.decimals == 0 else round(value, sim.decimals)
 
     async def _read(self, signal_name: str, signal: Signal) -> Reading:
         started = self.clock.monotonic()

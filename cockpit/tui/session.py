@@ -48,15 +48,32 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
     journal = Journal.open(journal_path, cutover_id=plan.cutover.id, readonly=readonly, clock=clock)
     ops = Operations(plan, journal, actor or Actor.current(operator))
 
+    # The evidence wants each turn of a gate once: compare with what the journal last recorded
+    # (also across restarts), and skip the UNKNOWN of a fresh start before anything was read.
+    recorded = {e.subject: (e.data or {}).get("state") for e in journal.entries
+                if e.action == "gate.change"}
+
     def gate_changed(new, old) -> None:
         if journal.readonly:
+            return
+        state = _state_of(new)
+        if old is None and state == "UNKNOWN" and not new.readings:
+            return
+        if recorded.get(new.gate) == state:
             return
         try:
             ops.record_gate_change(new, old)
         except Refused as exc:
             log.warning("gate change not journalled: %s", exc)
+            return
+        recorded[new.gate] = state
 
     kwargs = {} if tick is None else {"tick": tick}
     engine = Engine(plan, clock, sources=sources, builtin=lambda: builtin_readings(ops.state, clock),
                     on_gate_change=gate_changed, **kwargs)
     return Cockpit(plan, journal, ops, engine, clock, readonly or journal.readonly)
+
+
+def _state_of(status) -> str:
+    state = getattr(status, "state", None)
+    return str(getattr(state, "value", state))
