@@ -145,11 +145,22 @@ class RunbookPanel(Widget):
         self._phase = phase
         where = "ROLLBACK · " if state.rollback_active else ""
         index = [p.id for p in phases].index(phase.id) + 1
-        self.border_title = f"Runbook · {where}{phase.title} ({index}/{len(phases)})"
+        # Border titles given as a str are parsed as markup (an operator named
+        # "[@click=app.quit]x" would become a clickable action): build plain Text only.
+        title = Text(f"Runbook · {where}", end="")
+        title.append_text(safe(phase.title, 60))
+        title.append(f" ({index}/{len(phases)})")
+        self.border_title = title
         last = state.last_step_entry
         if last is not None:
-            self.border_subtitle = (f"last: {last.subject} {last.action.split('.')[-1]} by "
-                                    f"{safe(last.actor.operator, 20).plain} {hhmm(last.wall)}")
+            sub = Text("last: ", end="")
+            sub.append_text(safe(last.subject or "", 20))
+            sub.append(" ")
+            sub.append_text(safe(last.action.split(".")[-1], 20))
+            sub.append(" by ")
+            sub.append_text(safe(last.actor.operator, 40))
+            sub.append(f" {hhmm(last.wall)}")
+            self.border_subtitle = sub
         else:
             self.border_subtitle = "no step recorded yet"
         self.refresh()

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Log, Static
 
+from cockpit.tui.safe import safe
 from cockpit.tui.screens.base import CockpitModal
 
 
@@ -29,7 +30,7 @@ class RunScreen(CockpitModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box") as box:
-            box.border_title = f"Run {self.step.id}"
+            box.border_title = Text.assemble("Run ", safe(self.step.id, 20))
             yield Static(Text(f"running {len(self.step.run)} command(s) for {self.step.id}…", end=""),
                          id="run-status")
             yield Log(id="run-log", auto_scroll=True)
