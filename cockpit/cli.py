@@ -128,19 +128,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name = args.verb if args.verb != "journal" else f"journal_{args.journal_verb}"
     try:
-        module = importlib.import_module(f"cockpit.commands.{module_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"cockpit.commands.{module_name}":
-            raise
-        print(f"cockpit {args.verb}: not built yet", file=sys.stderr)
-        return 2
-    try:
+        # Inside the try: a Ctrl-C during the (slow) imports is an interrupt, not a traceback.
+        from cockpit.commands import common
+
+        common.prepare_streams()
+        try:
+            module = importlib.import_module(f"cockpit.commands.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cockpit.commands.{module_name}":
+                raise
+            print(f"cockpit {args.verb}: not built yet", file=sys.stderr)
+            return 2
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
         print(f"cockpit {args.verb}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:  # never 0: a cut-off "gates | head" must not read as all GO
+        return common.broken_pipe()
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("COCKPIT_DEBUG"):
             raise

@@ -6,8 +6,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cockpit.commands.common import load_or_report
-from cockpit.commands.run import launch
+from cockpit.commands.common import fail, load_or_report
+from cockpit.commands.run import launch, refusal
 from cockpit.config.plan import Window
 from cockpit.journal import Actor
 
@@ -62,9 +62,12 @@ def main(args) -> int:
     plan = demo_plan()
     if plan is None:
         return 2
+    operator = args.operator or DEMO_OPERATOR
+    why = refusal(plan, operator, args.layout)
+    if why:  # before mkdtemp: a refused demo leaves no empty folder behind
+        return fail("demo", why)
     if args.journal:
         journal = Path(args.journal)
     else:
         journal = Path(tempfile.mkdtemp(prefix="cockpit-demo-")) / "demo-journal.jsonl"
-    operator = args.operator or DEMO_OPERATOR
     return launch("demo", plan, journal, operator, layout=args.layout, before_start=seed)

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
 from datetime import UTC, datetime
 
 from cockpit.clock import Clock, RealClock
-from cockpit.commands.common import load_or_report
+from cockpit.commands.common import broken_pipe, json_text, load_or_report
 from cockpit.engine import Engine
 from cockpit.gates import GateState, GateStatus
 
@@ -116,7 +115,7 @@ async def _once(plan, args) -> int:
         view.close()
     statuses = list(gates.values())
     if args.json:
-        print(json.dumps([_json(plan, s) for s in statuses], indent=2))
+        print(json_text([_json(plan, s) for s in statuses], indent=2))
     else:
         print(table(statuses, colour=_colour_wanted()))
         if any(s.state is GateState.HOLD and s.hold_for_s > 0 for s in statuses):
@@ -129,12 +128,21 @@ async def _watch(plan, args) -> int:
     view = JournalView(plan, clock, write=not args.no_journal)
     colour = _colour_wanted()
 
+    stop = asyncio.Event()
+    reader_gone = False
+
     def on_change(new: GateStatus, old: GateStatus | None) -> None:
+        nonlocal reader_gone
         view.record(new, old)
-        print(_change_json(new, old) if args.json else change_line(new, old, colour), flush=True)
+        if reader_gone:
+            return
+        try:
+            print(_change_json(new, old) if args.json else change_line(new, old, colour), flush=True)
+        except BrokenPipeError:  # `gates --watch | head -1`: the reader left, so stop watching
+            reader_gone = True
+            stop.set()
 
     engine = Engine(plan, clock, builtin=view.builtin, on_gate_change=on_change)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -144,6 +152,8 @@ async def _watch(plan, args) -> int:
     finally:
         await engine.stop()
         view.close()
+    if reader_gone:
+        return broken_pipe()
     statuses = list(engine.gates.values())
     go = sum(1 for s in statuses if s.passes())
     print(f"stopped: {go} of {len(statuses)} gates GO", file=sys.stderr)
@@ -175,7 +185,7 @@ def change_line(new: GateStatus, old: GateStatus | None, colour: bool = False) -
 def _change_json(new: GateStatus, old: GateStatus | None) -> str:
     doc = {"time": _utc(new.since), "gate": new.gate, "state": new.state.value,
            "old_state": None if old is None else old.state.value, "reason": new.reason}
-    return json.dumps(doc)
+    return json_text(doc)
 
 
 def _json(plan, status: GateStatus) -> dict:

@@ -6,11 +6,10 @@ journal is shown up to the damage, then the problem is named and the exit code i
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from cockpit.commands.common import fail
+from cockpit.commands.common import fail, json_text
 from cockpit.journal import lines
 from cockpit.text import clean
 
@@ -53,7 +52,7 @@ def main(args) -> int:
     parsed = lines.parse(raw)
     as_json = getattr(args, "json", False)
     for e in parsed.entries:
-        print(json.dumps(e.to_json(), ensure_ascii=False) if as_json else format_entry(e))
+        print(json_text(e.to_json()) if as_json else format_entry(e))
     problem = None
     if parsed.damage is not None:
         problem = f"journal damaged at {parsed.damage}; entries after it are not shown"

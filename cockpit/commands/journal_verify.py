@@ -15,8 +15,12 @@ from cockpit.text import clean
 
 
 def main(args) -> int:
+    expect = getattr(args, "expect_head", None)
+    if expect is not None and not expect.strip():
+        # `--expect-head "$HEAD"` with HEAD unset must not quietly skip the comparison.
+        return fail("journal verify", "--expect-head is empty: give the recorded head (hash, or SEQ:HASH)")
     try:
-        result = verify(args.journal, getattr(args, "expect_head", None))
+        result = verify(args.journal, expect)
     except (JournalError, ValueError) as exc:
         return fail("journal verify", clean(str(exc), single_line=True))
     if getattr(args, "json", False):

@@ -13,12 +13,11 @@ database, a timed-out query: "not checked" is never clean, the error is shown); 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
 
-from cockpit.commands.common import fail, load_or_report
+from cockpit.commands.common import fail, json_text, load_or_report
 from cockpit.durations import format_duration
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.recon.progress import progress_parts
@@ -67,7 +66,7 @@ def main(args) -> int:
     if args.json:
         out = report.to_json()
         out.update(opened=opened, closed=closed, journal=recorded)
-        print(json.dumps(out, ensure_ascii=False, sort_keys=True))
+        print(json_text(out, sort_keys=True))
     else:
         print(render(plan, report, opened, closed, recorded))
     return 0 if report.clean else 1
@@ -140,6 +139,14 @@ def _keys(keys: tuple[str, ...]) -> str:
     return shown + (f" +{len(keys) - 4}" if len(keys) > 4 else "")
 
 
+def _unchecked_tables(report: ReconReport, layer: str) -> list[str]:
+    """Tables this table layer was meant to compare but did not (another layer's error, a
+    cancel): the runner records every comparison it completed in ``report.checked``."""
+    if layer not in ("schema", "counts", "content"):
+        return []
+    return [name for name in report.tables if (layer, name, None) not in report.checked]
+
+
 def render(plan, report: ReconReport, opened: list[str], closed: list[str], recorded: str) -> str:
     recon = plan.reconciliation
     lines = [f"reconcile {plan.cutover.id}: {recon.source} -> {recon.target}   "
@@ -154,7 +161,13 @@ def render(plan, report: ReconReport, opened: list[str], closed: list[str], reco
         if summary.checks == 0:
             lines.append(f"{layer.upper()}  not configured")
             continue
-        state = "clean" if not found else f"{summary.findings} finding(s), {summary.errors} error(s)"
+        unchecked = _unchecked_tables(report, layer)
+        if found or summary.errors:
+            state = f"{summary.findings} finding(s), {summary.errors} error(s)"
+        elif unchecked:  # stale is not green: a layer that never ran is not "clean"
+            state = f"not checked for {len(unchecked)} table(s): {_keys(tuple(unchecked))}"
+        else:
+            state = "clean"
         lines.append(f"{layer.upper()}  {summary.checks} check(s): {state}")
         if layer == "content" and report.tables:
             lines.append(f"  {'TABLE':<22}{'SOURCE':>10}{'TARGET':>10}{'MISSING':>9}{'EXTRA':>7}{'CHANGED':>9}")

@@ -37,14 +37,22 @@ def check_layout(layout: str | None) -> str | None:
     return None
 
 
+def refusal(plan, operator: str, layout: str | None) -> str | None:
+    """Why the cockpit cannot start here (checked before anything is created), or None."""
+    why = check_operator(plan, operator) or check_layout(layout)
+    if why:
+        return why
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return "needs a terminal (stdin and stdout must be a tty)"
+    return None
+
+
 def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | None = None,
            readonly: bool = False, before_start=None) -> int:
     """Open the journal, run the app, journal session.start/end. Returns the exit code."""
-    why = check_operator(plan, operator) or check_layout(layout)
+    why = refusal(plan, operator, layout)
     if why:
         return fail(verb, why)
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return fail(verb, "needs a terminal (stdin and stdout must be a tty)")
     from cockpit.tui.session import open_cockpit
 
     try:

@@ -6,11 +6,10 @@ Exit 0 with the state; 2 for a bad plan or a damaged journal (one line).
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 
-from cockpit.commands.common import fail, load_or_report
+from cockpit.commands.common import fail, json_text, load_or_report
 from cockpit.journal import Journal, JournalError
 from cockpit.runbook import replay
 from cockpit.text import clean
@@ -38,7 +37,7 @@ def main(args) -> int:
     if getattr(args, "json", False):
         out = state.to_json()
         out["journal"] = {"path": str(path), "exists": exists, "warnings": journal.warnings}
-        print(json.dumps(out, ensure_ascii=False))
+        print(json_text(out))
         return 0
     print(render(plan, state, path, exists, journal.warnings))
     return 0
