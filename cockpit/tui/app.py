@@ -17,6 +17,7 @@ import os
 import select
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -27,11 +28,11 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Footer
 
 from cockpit.durations import format_duration
+from cockpit.gates import GateState
 from cockpit.journal import JournalError
 from cockpit.recon.queue import record_run, titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook import Refused
-from cockpit.text import clean
 from cockpit.tui import layout as layouts
 from cockpit.tui.palette import CockpitCommands
 from cockpit.tui.panels.audit import AuditPanel
@@ -41,7 +42,7 @@ from cockpit.tui.panels.header import HeaderBar
 from cockpit.tui.panels.recon import ReconPanel
 from cockpit.tui.panels.replication import ReplicationPanel
 from cockpit.tui.panels.runbook import RunbookPanel, RunbookView
-from cockpit.tui.safe import safe
+from cockpit.tui.safe import safe, set_redactor, shown
 from cockpit.tui.screens.confirm import ConfirmChoice, ConfirmScreen
 from cockpit.tui.screens.forms import (
     FailScreen,
@@ -108,6 +109,7 @@ class CockpitApp(App):
             self.CSS = layouts.FALLBACK_CSS
         super().__init__(css_path=files or None)
         self.plan = plan
+        set_redactor(getattr(plan, "redact", None))
         self.journal = journal
         self.ops = operations
         self.engine = engine
@@ -225,13 +227,31 @@ class CockpitApp(App):
             self.exit(return_code=129)
 
     def gate_statuses(self) -> dict:
-        return dict(self.engine.gates)
+        """The engine's gates, with any GO/HOLD the engine has not re-evaluated within the
+        gate's ``max_staleness`` shown (and treated) as UNKNOWN: a stopped tick or poll loop
+        must not leave a green gate on screen."""
+        statuses = dict(self.engine.gates)
+        mono = self.clock.monotonic()
+        for gid, status in statuses.items():
+            gate = self.plan.gates.get(gid)
+            if gate is None or status.state is GateState.UNKNOWN or status.state is GateState.NO_GO:
+                continue
+            ages = [r.age(mono) for r in status.readings.values()]
+            if status.evaluated_mono:
+                ages.append(max(0.0, mono - status.evaluated_mono))
+            oldest = max(ages, default=0.0)
+            if oldest > float(gate.max_staleness):
+                statuses[gid] = replace(
+                    status, state=GateState.UNKNOWN, held_s=0.0,
+                    reason=f"not re-evaluated for {format_duration(oldest)} (stale)")
+        return statuses
 
     def refresh_panels(self) -> None:
         if not self.is_mounted or self._terminal_lost:
             return
         state = self.ops.state
         now = self.clock.now()
+        mono = self.clock.monotonic()
         gates = self.gate_statuses()
         if self.selected is None or self.plan.runbook.step(self.selected) is None:
             self.selected = state.next_step or self._first_step()
@@ -244,7 +264,7 @@ class CockpitApp(App):
         visible = {name for name in PANES if self.layout_name != "compact" or name == self.pane}
         latest = self.engine.latest
         if "replication" in visible:
-            self.query_one(ReplicationPanel).show(self.plan, latest, self.engine.history)
+            self.query_one(ReplicationPanel).show(self.plan, latest, self.engine.history, mono)
         if "recon" in visible:
             running = ((self.recon_progress, time.monotonic() - self.recon_started,
                         self.recon_cancel is not None and self.recon_cancel.is_set())
@@ -252,7 +272,7 @@ class CockpitApp(App):
             self.query_one(ReconPanel).show(state, running)
         if "signals" in visible:
             for panel in self.query(SignalPanel):
-                panel.show(self.plan, latest, self.engine.history, now)
+                panel.show(self.plan, latest, self.engine.history, now, mono)
         if "audit" in visible:
             self.query_one(AuditPanel).show(self.journal.entries)
         self.refresh_bindings()
@@ -332,7 +352,7 @@ class CockpitApp(App):
         try:
             call()
         except Refused as exc:
-            self.notify(clean(str(exc), 300, single_line=True), title=f"{what}: refused",
+            self.notify(shown(str(exc), 300), title=f"{what}: refused",
                         severity="error", markup=False, timeout=8)
             self.refresh_panels()
             return False
@@ -510,7 +530,7 @@ class CockpitApp(App):
                                               cancel=cancel)
         except ReconInputError as exc:
             self._recon_done()
-            self.notify(clean(str(exc), 300, single_line=True), title="reconciliation: refused",
+            self.notify(shown(str(exc), 300), title="reconciliation: refused",
                         severity="error", markup=False, timeout=10)
             return
         except asyncio.CancelledError:
@@ -519,7 +539,7 @@ class CockpitApp(App):
             raise
         except Exception as exc:  # noqa: BLE001 - a bug in a check must not take the cockpit down
             self._recon_done()
-            self.notify(clean(f"{type(exc).__name__}: {exc}", 300, single_line=True),
+            self.notify(shown(f"{type(exc).__name__}: {exc}", 300),
                         title="reconciliation failed, nothing journalled", severity="error",
                         markup=False, timeout=10)
             return
@@ -530,7 +550,7 @@ class CockpitApp(App):
             opened, closed = record_run(self.journal, self.ops.actor, report, self.ops.state,
                                         titles=titles_from(recon))
         except JournalError as exc:
-            self.notify(clean(str(exc), 300, single_line=True),
+            self.notify(shown(str(exc), 300),
                         title="reconciliation NOT journalled", severity="error", markup=False,
                         timeout=15)
             self.refresh_panels()
@@ -552,8 +572,8 @@ class CockpitApp(App):
         elif errors:
             # Fail closed: what could not be checked is an open finding, and the first reason
             # is worth a line of its own (an unreachable database, a timeout).
-            self.notify(clean(f"{len(errors)} check(s) could not be made: {errors[0].detail}",
-                              300, single_line=True), title=f"reconciliation: {counts}",
+            self.notify(shown(f"{len(errors)} check(s) could not be made: {errors[0].detail}",
+                              300), title=f"reconciliation: {counts}",
                         severity="error", markup=False, timeout=15)
         elif report.clean:
             self.notify(f"reconciliation clean; {counts}", markup=False)
@@ -568,7 +588,7 @@ class CockpitApp(App):
             return
         why = self.ops.can_run(step.id) if hasattr(self.ops, "can_run") else None
         if why:
-            self.notify(clean(why, 300, single_line=True), title="run: refused",
+            self.notify(shown(why, 300), title="run: refused",
                         severity="error", markup=False)
             return
         screen = RunScreen(step)
@@ -591,8 +611,8 @@ class CockpitApp(App):
         deadline = started + float(step.run_timeout)
         try:
             for command in step.run:
-                output += f"$ {command}\n".encode()
-                screen.add_line(clean(f"$ {command}", 1000, single_line=True))
+                output += f"$ {self.plan.redact(command)}\n".encode()
+                screen.add_line(shown(f"$ {command}", 1000))
                 exit_code, problem = await self._run_one(command, deadline, step.run_timeout,
                                                          output, screen)
                 if exit_code != 0:
@@ -633,8 +653,8 @@ class CockpitApp(App):
                     if len(output) < RUN_OUTPUT_LIMIT:
                         output += raw
                     if not screen.finished:
-                        screen.add_line(clean(raw.decode("utf-8", "replace").rstrip("\r\n"), 1000,
-                                              single_line=True))
+                        screen.add_line(shown(raw.decode("utf-8", "replace").rstrip("\r\n"),
+                                              1000))
                 return await proc.wait(), ""
         except TimeoutError:
             _kill(proc)
@@ -645,6 +665,11 @@ class CockpitApp(App):
             raise
 
     def _save_output(self, step_id: str, output: bytes) -> tuple[Path, str]:
+        # The saved evidence must not keep an environment secret a command printed either.
+        output = bytes(output)
+        for secret in getattr(self.plan, "_secrets", ()):
+            if len(secret) >= 4:
+                output = output.replace(secret.encode(), b"***")
         digest = hashlib.sha256(bytes(output)).hexdigest()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.now()))

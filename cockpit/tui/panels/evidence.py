@@ -5,13 +5,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.tui.panels.values import change, current
+from cockpit.durations import format_duration
+from cockpit.tui.panels.values import change, current, is_stale
 from cockpit.tui.safe import safe
 
 MAX_TITLES = 3
 
 
-def signal_lines(plan, panel: str, latest, history_of, now_wall: float) -> Text:
+def signal_lines(plan, panel: str, latest, history_of, now_wall: float,
+                 mono_now: float | None = None) -> Text:
     names = [n for n, s in plan.signals.items() if s.panel == panel]
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if not names:
@@ -25,7 +27,12 @@ def signal_lines(plan, panel: str, latest, history_of, now_wall: float) -> Text:
         first = False
         text.append_text(safe(sig.title or name, 34))
         text.append(": ")
-        text.append(current(reading, sig.unit), style="bold")
+        if is_stale(reading, name, plan, mono_now):
+            # The last value is history, not the present: say so in words, never in colour.
+            text.append(current(reading, sig.unit), style="dim strike")
+            text.append(f" STALE {format_duration(reading.age(mono_now))} old", style="bold magenta")
+        else:
+            text.append(current(reading, sig.unit), style="bold")
         delta = change(history_of(name), now_wall)
         if delta:
             text.append(f"  ({delta})", style="dim")
@@ -46,5 +53,5 @@ class SignalPanel(Static):
         self.panel = panel
         self.border_title = title
 
-    def show(self, plan, latest, history_of, now_wall: float) -> None:
-        self.update(signal_lines(plan, self.panel, latest, history_of, now_wall))
+    def show(self, plan, latest, history_of, now_wall: float, mono_now: float | None = None) -> None:
+        self.update(signal_lines(plan, self.panel, latest, history_of, now_wall, mono_now))

@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from cockpit.tui.panels.values import current, thresholds
+from cockpit.durations import format_duration
+from cockpit.tui.panels.values import current, is_stale, thresholds
 from cockpit.tui.safe import safe
 
 SPARK_POINTS = 60
@@ -18,7 +19,7 @@ class ReplicationPanel(Vertical):
         yield Static(id="repl-text")
         yield Sparkline([], id="repl-spark")
 
-    def show(self, plan, latest, history_of) -> None:
+    def show(self, plan, latest, history_of, mono_now: float | None = None) -> None:
         names = [n for n, s in plan.signals.items() if s.panel == "replication"]
         self.border_title = "Replication"
         text = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -31,7 +32,12 @@ class ReplicationPanel(Vertical):
                 text.append("\n")
             text.append_text(safe(sig.title or name, 40))
             text.append("  ")
-            text.append(current(reading, sig.unit), style="bold")
+            if is_stale(reading, name, plan, mono_now):
+                text.append(current(reading, sig.unit), style="dim strike")
+                text.append(f" STALE {format_duration(reading.age(mono_now))} old",
+                            style="bold magenta")
+            else:
+                text.append(current(reading, sig.unit), style="bold")
             limit = thresholds(name, plan.gates)
             if limit:
                 text.append(f"  (gate {', '.join(limit)})", style="dim")

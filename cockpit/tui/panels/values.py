@@ -30,6 +30,27 @@ def current(reading: Reading | None, unit: str = "") -> str:
     return fmt(reading.value, unit)
 
 
+def stale_after(name: str, plan) -> float:
+    """Age past which a reading of ``name`` means its polls stopped arriving.
+
+    A healthy poll loop replaces the reading (value or error) at least every ``every`` plus
+    ``timeout``; twice the interval is stale for sure, and so is anything a gate reading the
+    signal would already refuse (its ``max_staleness``).
+    """
+    sig = plan.signals.get(name)
+    limit = 2 * float(sig.every) + float(sig.timeout) if sig is not None else 60.0
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?![\w.])")
+    for gate in plan.gates.values():
+        if pattern.search(gate.expr):
+            limit = min(limit, float(gate.max_staleness))
+    return limit
+
+
+def is_stale(reading: Reading | None, name: str, plan, mono_now: float | None) -> bool:
+    return (reading is not None and mono_now is not None
+            and reading.age(mono_now) > stale_after(name, plan))
+
+
 def change(history: Sequence[Reading], now_wall: float, window: float = WINDOW_S) -> str:
     """'+3 in 15m' (or over what history there is, '+3 in 4m'); '' without two values."""
     ok = [r for r in history if r.ok and not isinstance(r.value, bool)]
