@@ -138,25 +138,47 @@ def test_failed_fsync_is_fatal_for_the_write_and_never_retried(tmp_path, monkeyp
     ck = Cockpit(plan)
     ck("dba1").confirm("S1", gates())
     before = ck().state
+    size = plan.journal_path.stat().st_size
     calls = []
 
-    def failing_fsync(fd):
+    def failing_once(fd):
         calls.append(fd)
-        raise OSError(errno.EIO, "Input/output error")
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        os.fsync(fd)
 
     # Injected: the kernel only fails fsync on a failing device, which tests cannot make here.
-    monkeypatch.setattr(journal_file, "_fsync", failing_fsync)
+    monkeypatch.setattr(journal_file, "_fsync", failing_once)
     with pytest.raises(Refused, match="fsync failed: Input/output error.*NOT recorded.*read-only"):
         ck("dba1").confirm("S2", gates())
-    assert len(calls) == 1  # not retried
+    # The write is not retried; the only other fsync makes the withdrawal of the line durable.
+    assert len(calls) == 2
     assert ck().state == before and ck.journal.readonly
     monkeypatch.undo()
     with pytest.raises(Refused, match="read-only for this cockpit"):
         ck("dba1").confirm("S2", gates())  # even with a healthy disk: never pretend
     ck.journal.close()
-    # The line did reach the file (fsync failed after write): a restart sees it as written.
+    # What the operator was told was not recorded is not in the file: a restart agrees.
+    assert plan.journal_path.stat().st_size == size
     with Journal.open(plan.journal_path, cutover_id=plan.cutover.id) as j:
-        assert j.head[0] == 2 and verify(plan.journal_path).ok
+        assert j.head[0] == 1 and verify(plan.journal_path).ok
+
+
+def test_fsync_failing_for_good_says_the_action_may_be_on_disk(tmp_path, monkeypatch):
+    plan = make_plan(tmp_path)
+    ck = Cockpit(plan)
+    ck("dba1").confirm("S1", gates())
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    # Injected, as above. When not even the withdrawal can be made durable, the operator is
+    # told the truth: the journal, not the screen, will say what happened.
+    monkeypatch.setattr(journal_file, "_fsync", failing_fsync)
+    with pytest.raises(Refused, match="may or may not be on disk"):
+        ck("dba1").confirm("S2", gates())
+    assert ck.journal.readonly
+    ck.journal.close()
 
 
 def test_failed_write_with_nothing_written_keeps_the_journal_writable(tmp_path, monkeypatch):

@@ -295,11 +295,27 @@ class Journal:
             _fsync(self._fd)
         except OSError as exc:
             self._go_readonly(f"fsync failed ({_why(exc)}); never retried")
+            # The line reached the page cache; without this a restart would replay an action
+            # the operator was told was not recorded. Take it back; if even that fails, say so.
+            if self._withdraw():
+                raise JournalWriteFailed(
+                    f"journal fsync failed: {_why(exc)} ({self.path}); the {what} NOT recorded "
+                    "and the journal is read-only for this cockpit (restart it to re-check the "
+                    "journal)") from None
             raise JournalWriteFailed(
-                f"journal fsync failed: {_why(exc)} ({self.path}); the {what} NOT recorded and "
-                "the journal is read-only for this cockpit (restart it to re-check the journal)") from None
+                f"journal fsync failed: {_why(exc)} ({self.path}); the {what} may or may not be "
+                "on disk: restart the cockpit to see what the journal holds") from None
         self._size += n
         self.entries.extend(batch)
+
+    def _withdraw(self) -> bool:
+        """Cut the file back to the last acknowledged entry; True when that is durable."""
+        try:
+            os.ftruncate(self._fd, self._size)
+            _fsync(self._fd)
+        except OSError:
+            return False
+        return True
 
     def _after_failed_write(self) -> None:
         # write(2) either writes or fails with nothing written; if the file grew anyway a
