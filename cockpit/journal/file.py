@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,9 @@ class Journal:
     """Append-only, hash-chained, one JSON entry per line. Build it with :meth:`open`."""
 
     def __init__(self, path: Path, cutover_id: str, clock: Any):
+        # Appends may come from a writer thread (the cockpit keeps its screen live during a
+        # slow fsync) while the view reads; one appender at a time, entries only ever extended.
+        self._lock = threading.RLock()
         self.path = path
         self.cutover_id = cutover_id
         self._clock = clock
@@ -229,7 +233,13 @@ class Journal:
                                              reason_code=reason_code, note=note, data=data)])[-1]
 
     def append_many(self, actor: Actor, items: list[dict[str, Any]]) -> list[Entry]:
+        with self._lock:
+            return self._append_many(actor, items)
+
+    def _append_many(self, actor: Actor, items: list[dict[str, Any]]) -> list[Entry]:
         """Write several entries in one write and one fsync; return them once all are on disk.
+
+        Thread-safe: one appender at a time.
 
         A reconciliation run can open thousands of exceptions; one fsync each would hold the
         journal for tens of seconds. Either every entry is acknowledged or none is (a crash

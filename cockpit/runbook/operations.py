@@ -29,6 +29,8 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,8 +49,23 @@ class Refused(Exception):
     """The action was not taken; ``str(exc)`` is one line saying why."""
 
 
+def _serialized(method):
+    """One action at a time, validation and append together (the view may run actions on a
+    writer thread). Reading ``state`` takes only the short replay lock, so a slow fsync in an
+    action never blocks a view that is drawing."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._write_lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Operations:
     def __init__(self, plan, journal, actor: Actor):
+        self._write_lock = threading.RLock()
+        self._state_lock = threading.RLock()
         self.plan = plan
         self.journal = journal
         self.actor = actor
@@ -60,11 +77,12 @@ class Operations:
     @property
     def state(self) -> RunbookState:
         """The replayed state, including entries others appended to the same journal object."""
-        entries = self.journal.entries
-        for e in entries[self._applied:]:
-            self._replayer.apply(e)
-        self._applied = len(entries)
-        return self._replayer.state()
+        with self._state_lock:
+            entries = self.journal.entries
+            for e in entries[self._applied:]:
+                self._replayer.apply(e)
+            self._applied = len(entries)
+            return self._replayer.state()
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -206,6 +224,7 @@ class Operations:
 
     # -- actions ---------------------------------------------------------------------------
 
+    @_serialized
     def confirm(self, step_id: str, gates: Mapping[str, Any], typed: str | None = None,
                 second_operator: str | None = None) -> Entry:
         why = self.can_confirm(step_id, gates)
@@ -230,6 +249,7 @@ class Operations:
                 "typed": bool(step.critical)}
         return self._append("step.confirm", subject=step.id, data=self._safe(data))
 
+    @_serialized
     def skip(self, step_id: str, reason_code: str, note: str = "") -> Entry:
         step = self._step(step_id)
         self._writable()
@@ -242,6 +262,7 @@ class Operations:
         return self._append("step.skip", subject=step.id, reason_code=code,
                             note=self._text(note, "skip", required=False))
 
+    @_serialized
     def fail(self, step_id: str, note: str, reason_code: str | None = None) -> Entry:
         step = self._step(step_id)
         self._writable()
@@ -252,6 +273,7 @@ class Operations:
         code = self._reason(reason_code, "fail") if reason_code else None
         return self._append("step.fail", subject=step.id, reason_code=code, note=text)
 
+    @_serialized
     def decide(self, step_id: str, call: str, gates: Mapping[str, Any], note: str = "",
                typed: str | None = None, reason_code: str | None = None) -> Entry:
         """Record GO or NO-GO. Extension: ``typed`` (critical decisions need the step id typed)
@@ -277,6 +299,7 @@ class Operations:
         return self._append("decision.record", subject=step.id, reason_code=code,
                             note=self._text(note, "decision", required=False), data=self._safe(data))
 
+    @_serialized
     def override(self, gate_id: str, step_id: str, reason_code: str, note: str,
                  gates: Mapping[str, Any]) -> Entry:
         step = self._step(step_id)
@@ -300,6 +323,7 @@ class Operations:
         return self._append("gate.override", subject=gate_id, reason_code=code, note=text,
                             data=self._safe(data))
 
+    @_serialized
     def start_rollback(self, reason_code: str, note: str = "") -> Entry:
         self._writable()
         self._need("rollback", "start the rollback")
@@ -311,6 +335,7 @@ class Operations:
         return self._append("rollback.start", reason_code=code,
                             note=self._text(note, "rollback", required=False), data=data)
 
+    @_serialized
     def triage(self, exception_id: str, category: str, reason_code: str, note: str = "") -> Entry:
         self._writable()
         self._need("triage", "triage exceptions")
@@ -325,6 +350,7 @@ class Operations:
                             note=self._text(note, "triage", required=False),
                             data={"category": category})
 
+    @_serialized
     def note(self, text: str, subject: str | None = None) -> Entry:
         """A free note (extension: an optional step/gate/exception id as ``subject``)."""
         self._writable()
@@ -332,6 +358,7 @@ class Operations:
         body = self._text(text, "a note", required=True)
         return self._append("note", subject=subject, note=body)
 
+    @_serialized
     def record_run(self, step_id: str, exit_code: int | None, sha256: str | None,
                    output_path: str | None, duration_s: float | None) -> Entry:
         step = self._step(step_id)
@@ -344,6 +371,7 @@ class Operations:
                 "duration_s": None if duration_s is None else round(float(duration_s), 3)}
         return self._append("step.run", subject=step.id, data=self._safe(data))
 
+    @_serialized
     def record_gate_change(self, new, old) -> Entry:
         data = {"state": _state_of(new), "old_state": None if old is None else _state_of(old),
                 "status": new.to_json()}
