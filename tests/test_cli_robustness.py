@@ -197,6 +197,23 @@ def test_gates_watch_on_an_unwritable_journal_warns_once_and_keeps_watching(tmp_
     assert "gate changes are not recorded" in err and "stopped:" in err
 
 
+@pytest.mark.parametrize("damage", ["another_cutover", "altered_middle"])
+def test_gates_never_pass_on_state_replayed_from_a_damaged_journal(tmp_path, damage):
+    journal = tmp_path / "journal.jsonl"
+    make_journal(journal, cutover="someone-else-9" if damage == "another_cutover" else "robust-1")
+    if damage == "altered_middle":
+        rows = journal.read_bytes().split(b"\n")
+        rows[1] = rows[1].replace(b"note 1", b"note X")
+        journal.write_bytes(b"\n".join(rows))
+    before = journal.read_bytes()
+    plan = write_plan(tmp_path, gates={"no_open_critical": {"expr": "exceptions.open_critical == 0"}})
+    proc = cockpit("gates", str(plan))
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout
+    assert "UNKNOWN" in proc.stdout and "0 of 1 gates GO" in proc.stdout
+    assert len(proc.stderr.strip().splitlines()) == 1 and "is damaged at seq" in proc.stderr
+    assert journal.read_bytes() == before
+
+
 # -- journal verbs ---------------------------------------------------------------------------
 
 def _journals(tmp_path: Path) -> dict[str, Path]:

@@ -76,6 +76,13 @@ class JournalView:
                                             clock=clock)
             except JournalError as exc:
                 _warn(f"recon.* and exceptions.* signals unavailable: {exc}")
+        if self.journal is not None and self.journal.damage is not None:
+            # Stale is not green: state replayed from a journal cut short at the damage (or one
+            # from another cutover) could say "0 open critical exceptions" and pass a gate.
+            _warn(f"recon.* and exceptions.* signals unavailable: journal {path} is damaged at "
+                  f"{self.journal.damage} (run: cockpit journal verify)")
+            self.close()
+            self.journal, self.writing = None, False
         if self.journal is not None:
             self.ops = Operations(plan, self.journal, Actor.system())
 
