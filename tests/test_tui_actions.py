@@ -24,6 +24,7 @@ from tests.test_tui_support import (
     plain,
     plan_variant,
     settle,
+    written,
 )
 
 SIZE = (80, 24)
@@ -46,7 +47,7 @@ async def confirm_plain(pilot, app):
     await pilot.pause()
     assert isinstance(app.screen, ConfirmScreen)
     await pilot.press("y")
-    await pilot.pause()
+    await written(app, pilot)
 
 
 async def test_first_screen_answers_the_four_questions(tmp_path):
@@ -117,7 +118,7 @@ async def test_confirm_refused_when_gate_not_go_then_override_path(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, OverrideScreen) and cockpit.journal.entries == before
         await pilot.press("E", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         ov = cockpit.journal.entries[-1]
         assert (ov.action, ov.subject) == ("gate.override", "rollback_ready")
         assert ov.data["step"] == "B02" and ov.data["gate"]["state"] == "NO-GO"
@@ -143,7 +144,7 @@ async def test_critical_step_needs_its_id_typed(tmp_path):
         await pilot.pause()
         assert cockpit.journal.entries == before and isinstance(app.screen, ConfirmScreen)
         await pilot.press("backspace", *"B03", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         last = cockpit.journal.entries[-1]
         assert (last.action, last.subject, last.data["typed"]) == ("step.confirm", "B03", True)
 
@@ -156,7 +157,7 @@ async def _to_decision(app, pilot):
             await pilot.press(*"B03", "enter")
         else:
             await pilot.press("y")
-        await pilot.pause()
+        await written(app, pilot)
     assert app.selected == "B04"
 
 
@@ -170,7 +171,7 @@ async def test_decision_records_call_and_gate_snapshot(tmp_path, call):
         await pilot.pause()
         await pilot.press(*"B04")
         await pilot.click("#go" if call == "GO" else "#nogo")
-        await pilot.pause()
+        await written(app, pilot)
         last = cockpit.journal.entries[-1]
         assert (last.action, last.subject, last.data["call"]) == ("decision.record", "B04", call)
         assert set(last.data["gates"]) == {"replication_caught_up", "rollback_ready"}
@@ -190,12 +191,12 @@ async def test_second_operator_step(tmp_path):
         await pilot.pause()
         await pilot.press(*"B04")
         await pilot.click("#go")
-        await pilot.pause()
+        await written(app, pilot)
         assert app.selected == "D01"
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press(*"demo.app", "tab", *"D01", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         last = cockpit.journal.entries[-1]
         assert (last.action, last.subject) == ("step.confirm", "D01")
         assert last.data["second_operator"] == "demo.app"
@@ -210,7 +211,7 @@ async def test_skip_with_reason_code(tmp_path):
         await pilot.press("s")
         await pilot.pause()
         await pilot.press("down", "enter", *"done by the vendor", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         last = cockpit.journal.entries[-1]
         assert (last.action, last.subject, last.reason_code) == ("step.skip", "B01", "DONE_OUT_OF_BAND")
         assert "↷ B01" in plain(app.query_one(RunbookPanel))
@@ -225,14 +226,14 @@ async def test_fail_from_confirm_modal_and_note(tmp_path):
         await pilot.press("f")
         await pilot.pause()
         await pilot.press("tab", *"bridge line down", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         last = cockpit.journal.entries[-1]
         assert (last.action, last.subject, last.note) == ("step.fail", "B01", "bridge line down")
         assert "✖ B01" in plain(app.query_one(RunbookPanel))
         await pilot.press("n")
         await pilot.pause()
         await pilot.press(*"bridge restored 22:14", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         assert (cockpit.journal.entries[-1].action, cockpit.journal.entries[-1].note) == (
             "note", "bridge restored 22:14")
 
@@ -244,7 +245,7 @@ async def test_rollback_switches_runbook(tmp_path):
         await pilot.press("b")
         await pilot.pause()
         await pilot.press("down", "enter", *"lab results missing", "enter", *"ROLLBACK", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         last = cockpit.journal.entries[-1]
         assert last.action == "rollback.start" and last.reason_code
         assert cockpit.ops.state.rollback_active
@@ -262,7 +263,7 @@ async def test_triage_an_exception(tmp_path):
         await pilot.press("x")
         await pilot.pause()
         await pilot.press("tab", "down", "tab", "down", "tab", *"ticket CHG-1", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         last = cockpit.journal.entries[-1]
         assert last.action == "exception.triage" and last.subject == "demo-orphan-1"
         assert last.data == {"category": "auto_correct_safe"} and last.note == "ticket CHG-1"
@@ -304,7 +305,7 @@ async def test_run_success_records_hash_then_offers_confirm(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await pilot.pause()
+        await written(app, pilot)
         assert actions(cockpit)[-1] == ("step.confirm", "B02")
 
 
@@ -422,5 +423,5 @@ async def test_command_palette_reaches_fail_step(tmp_path):
 
         assert isinstance(app.screen, FailScreen)
         await pilot.press("tab", *"printer offline", "enter")
-        await pilot.pause()
+        await written(app, pilot)
         assert actions(cockpit)[-1] == ("step.fail", "B01")

@@ -23,6 +23,7 @@ def test_startup_unknown_skipped_and_restart_does_not_repeat_states(tmp_path):
     report(_status("rollback_ready", GateState.UNKNOWN, with_reading=False), None)  # nothing read yet
     report(_status("rollback_ready", GateState.GO), _status("rollback_ready", GateState.UNKNOWN))
     report(_status("rollback_ready", GateState.NO_GO), _status("rollback_ready", GateState.GO))
+    first.writer.drain()  # the engine's callback hands the writes to the writer thread
     assert _changes(first) == [("rollback_ready", "GO"), ("rollback_ready", "NO-GO")]
     first.journal.close()
 
@@ -30,7 +31,9 @@ def test_startup_unknown_skipped_and_restart_does_not_repeat_states(tmp_path):
     report = again.engine.on_gate_change
     # After a restart the engine reports every gate afresh; the same state is not a change.
     report(_status("rollback_ready", GateState.NO_GO), None)
+    again.writer.drain()
     assert _changes(again) == [("rollback_ready", "GO"), ("rollback_ready", "NO-GO")]
     report(_status("rollback_ready", GateState.GO), _status("rollback_ready", GateState.NO_GO))
+    again.writer.drain()
     assert _changes(again)[-1] == ("rollback_ready", "GO")
     again.journal.close()

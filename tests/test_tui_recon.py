@@ -26,7 +26,7 @@ from cockpit.tui.screens.info import QuitScreen
 from cockpit.tui.screens.recon import AskScreen
 from tests.fixtures.pg import free_port
 from tests.test_recon_runner import DOMAIN, TABLES, dbs  # noqa: F401 - fixture
-from tests.test_tui_support import make_cockpit, plain
+from tests.test_tui_support import make_cockpit, plain, written
 
 SIZE = (160, 48)
 LOCK = 4242
@@ -131,7 +131,7 @@ async def test_run_from_the_key_shows_progress_then_journals_and_shows_the_misma
             assert app.selected == "B02"
             held.release()
             await until(pilot, lambda: not app.recon_running, "the run to end")
-            await pilot.pause()
+            await written(app, pilot)  # its record goes through the journal's writer thread
             text = recon_text(app)
     finally:
         held.release()

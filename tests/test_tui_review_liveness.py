@@ -12,20 +12,24 @@ import time
 import pytest
 
 import cockpit.journal.file as journal_file
+from cockpit.tui.app import WRITES
 from cockpit.tui.panels.evidence import SignalPanel
 from cockpit.tui.panels.gates import GatesPanel
+from cockpit.tui.panels.header import HeaderBar
 from cockpit.tui.panels.replication import ReplicationPanel
 from cockpit.tui.panels.runbook import RunbookPanel
 from cockpit.tui.screens.confirm import ConfirmScreen
-from tests.test_tui_support import make_cockpit, plain, settle
+from cockpit.tui.screens.info import HelpScreen
+from tests.test_tui_support import make_cockpit, plain, settle, until, written
 
 SIZE = (160, 48)
 
 
 # -- 2. nothing shown as done before it is fsynced -----------------------------------------
 # Path: enter -> CockpitApp.action_confirm -> ConfirmScreen -> y -> _confirmed -> _do("confirm",
-# ops.confirm) -> Operations._append -> Journal.append -> _write -> _fsync; only after it
-# returns does _do re-read ops.state and refresh the panels.
+# ops.confirm) -> (journal writer thread) Operations._append -> Journal.append -> _write ->
+# _fsync; only after it returns does the _do worker, back on the loop, re-read ops.state and
+# refresh the panels.
 
 async def test_failed_fsync_leaves_the_step_not_done_with_one_line(tmp_path, monkeypatch):
     cockpit = make_cockpit(tmp_path)
@@ -51,7 +55,7 @@ async def test_failed_fsync_leaves_the_step_not_done_with_one_line(tmp_path, mon
         # produced here; the journal's module-level seam is the documented test hook.
         monkeypatch.setattr(journal_file, "_fsync", failing_fsync)
         await pilot.press("y")
-        await pilot.pause()
+        await written(app, pilot)
         monkeypatch.undo()
         assert calls, "the confirm never reached the journal's fsync"
         runbook = plain(app.query_one(RunbookPanel))
@@ -133,10 +137,6 @@ async def test_signal_panels_mark_an_old_value_stale_and_not_green(tmp_path):
 # by test_tui_recon.py::test_run_from_the_key_shows_progress_then_journals_and_shows_the_mismatch.
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Operations calls run on the UI loop and Journal.append blocks until fsync returns; "
-    "moving them to a thread needs a lock in Journal.append_many and Operations.state "
-    "(core), see the review report"))
 async def test_keys_answer_while_the_journal_fsync_is_slow(tmp_path, monkeypatch):
     cockpit = make_cockpit(tmp_path)
     await settle(cockpit)
@@ -162,9 +162,104 @@ async def test_keys_answer_while_the_journal_fsync_is_slow(tmp_path, monkeypatch
         await pilot.press("y", "j")
         await pilot.pause()
         elapsed = loop.time() - t0
-        monkeypatch.undo()
         assert in_fsync.is_set()
         assert elapsed < 1.0, f"keys waited {elapsed:.1f}s for the journal's fsync"
+        assert app.selected == "B02"  # j answered
+        assert "✔ B01" not in plain(app.query_one(RunbookPanel))  # not on disk yet
+        await written(app, pilot)
+        monkeypatch.undo()
+        assert "✔ B01" in plain(app.query_one(RunbookPanel))
+        assert cockpit.journal.entries[-1].action == "step.confirm"
+
+
+def gated_fsync(monkeypatch):
+    """The journal's fsync held until the test lets it go: a disk that has not answered yet.
+    Injected through the journal's module-level seam (a slow device cannot be made here);
+    (entered, release) events."""
+    real_fsync = journal_file._fsync
+    entered, release = threading.Event(), threading.Event()
+
+    def held(fd):
+        entered.set()
+        if not release.wait(30):
+            raise OSError(errno.EIO, "the test never released the fsync")
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal_file, "_fsync", held)
+    return entered, release
+
+
+async def test_a_pending_write_is_not_shown_done_and_greys_out_writing_actions(
+        tmp_path, monkeypatch):
+    cockpit = make_cockpit(tmp_path)
+    await settle(cockpit)
+    app = cockpit.app(start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.refresh_panels()
+        await pilot.pause()
+        assert app.possible("confirm") and app.possible("note")
+        await pilot.press("enter")
+        await pilot.pause()
+        entered, release = gated_fsync(monkeypatch)
+        try:
+            await pilot.press("y")
+            await until(pilot, entered.is_set, "the confirm to reach the journal's fsync")
+            await pilot.pause()
+            # Written but not fsynced: not done anywhere, and no second write may start.
+            runbook = plain(app.query_one(RunbookPanel))
+            assert "▶ B01" in runbook and "✔ B01" not in runbook
+            assert "confirm by" not in str(app.query_one(RunbookPanel).border_subtitle)
+            assert cockpit.ops.state.steps["B01"].status.value != "done"
+            assert app.selected == "B01"
+            for action in WRITES:
+                assert not app.possible(action), action
+                assert not app.check_action(action, ()), action
+            await pilot.press("s", "n", "enter")
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0]  # greyed keys open no form
+            # Reading and moving stay live.
+            for action in ("cursor", "gates", "help", "quit", "pane", "select_next"):
+                assert app.check_action(action, ()), action
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            # A slow write says so, calmly, in the header.
+            await until(pilot, lambda: "recording…" in plain(app.query_one(HeaderBar)),
+                        "the header to say recording…")
+        finally:
+            release.set()
+        await written(app, pilot)
+        monkeypatch.undo()
+        assert "✔ B01" in plain(app.query_one(RunbookPanel))
+        assert "recording…" not in plain(app.query_one(HeaderBar))
+        assert app.selected == "B02" and app.possible("note")
+        assert [e.action for e in cockpit.journal.entries].count("step.confirm") == 1
+
+
+async def test_quit_waits_for_a_pending_write_then_leaves(tmp_path, monkeypatch):
+    cockpit = make_cockpit(tmp_path)
+    await settle(cockpit)
+    app = cockpit.app(start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.refresh_panels()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        entered, release = gated_fsync(monkeypatch)
+        try:
+            await pilot.press("y")
+            await until(pilot, entered.is_set, "the confirm to reach the journal's fsync")
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running and app.return_code is None
+            assert "waiting for the journal" in list(app._notifications)[-1].message
+        finally:
+            release.set()
+        await until(pilot, lambda: app.return_code is not None, "the app to quit")
+    monkeypatch.undo()
+    assert cockpit.journal.entries[-1].action == "step.confirm"
 
 
 async def test_after_a_failed_fsync_a_restart_does_not_show_the_step_done(tmp_path, monkeypatch):
@@ -185,7 +280,7 @@ async def test_after_a_failed_fsync_a_restart_does_not_show_the_step_done(tmp_pa
         # Injected, as above: a failing fsync cannot be produced for real here.
         monkeypatch.setattr(journal_file, "_fsync", failing_fsync)
         await pilot.press("y")
-        await pilot.pause()
+        await written(app, pilot)
         monkeypatch.undo()
         assert "NOT recorded" in list(app._notifications)[0].message
     cockpit.journal.close()

@@ -25,6 +25,7 @@ from tests.test_tui_support import (
     plain,
     plan_variant,
     settle,
+    written,
 )
 
 EVIL = ("[bold red]ROLLBACK NOW[/] [@click=app.quit]x [link=http://x]y [a [b] c] "
@@ -183,7 +184,7 @@ async def test_refusal_notifications_are_not_markup(tmp_path):
     async with app.run_test(size=(160, 48)) as pilot:
         app._do("note", lambda: (_ for _ in ()).throw(
             __import__("cockpit.runbook", fromlist=["Refused"]).Refused(EVIL)))
-        await pilot.pause()
+        await written(app, pilot)
         notes = list(app._notifications)
         assert notes and not notes[-1].markup
         assert "[@click=app.quit]x" in notes[-1].message

@@ -4,6 +4,7 @@ whose values the tests pin with ``set_override``."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from cockpit.clock import ManualClock
@@ -51,9 +52,30 @@ async def settle(cockpit, values: dict | None = None) -> None:
             sim.set_override(name, **value)
         else:
             sim.set_override(name, value=value)
+    # The gate changes are journalled on the writer thread: wait for them before the clock
+    # moves, so their timestamps (and the journal's hashes) are the same on every run.
     await cockpit.engine.poll_once()
+    await cockpit.writes_settled()
     await cockpit.clock.advance(200)
+    await cockpit.writes_settled()
     await cockpit.engine.poll_once()
+    await cockpit.writes_settled()
+
+
+async def written(app, pilot) -> None:
+    """After a key that writes: until the journal returned (the writer thread) and the view
+    has redrawn from it. The cockpit never waits on the disk itself; tests wait here."""
+    await app.writes_settled()
+    await pilot.pause()
+
+
+async def until(pilot, predicate, what: str, deadline_s: float = 10.0) -> None:
+    """Poll the app (``pilot.pause``) until ``predicate()`` holds, or fail after a deadline."""
+    deadline = time.monotonic() + deadline_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
 
 
 def actions(cockpit) -> list[tuple[str, str | None]]:

@@ -2,8 +2,11 @@
 ``Operations`` calls.
 
 One path for every action: key -> ``action_*`` -> modal (what exactly will happen) ->
-``Operations.<verb>`` (validates, appends with fsync, or raises ``Refused``) -> re-read
-``operations.state`` -> panels refresh. Nothing on screen says "done" before the append returned.
+``_do`` -> ``Operations.<verb>`` on the session's one journal writer thread (validates, appends
+with fsync, or raises ``Refused``) -> back on the loop: re-read ``operations.state`` -> panels
+refresh. Nothing on screen says "done" before the append returned; while it has not, every
+writing action is greyed out and, past ``RECORDING_NOTICE_S``, the header says "recording…".
+A slow disk therefore never freezes the keys.
 Polling runs in the engine's tasks on this loop and never blocks a key; panels redraw at 1 Hz
 from whatever the engine and the journal hold.
 """
@@ -62,12 +65,15 @@ from cockpit.tui.screens.info import (
 from cockpit.tui.screens.recon import cancel_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageChoice, TriageScreen
+from cockpit.tui.writer import JournalWriter
 
 PANES = ("replication", "recon", "signals", "audit")
 OWN_ACTIONS = frozenset({"cursor", "confirm", "skip", "fail", "override", "run", "rollback", "triage",
                          "note", "gates", "help", "quit", "pane", "select_next",
                          "reconcile", "cancel_recon"})
 REFRESH_S = 1.0
+RECORDING_NOTICE_S = 0.3  # a write slower than this says so in the header
+WRITES = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note", "reconcile")
 RUN_OUTPUT_LIMIT = 50 * 1024 * 1024  # bytes kept of a command's output
 
 
@@ -102,7 +108,7 @@ class CockpitApp(App):
 
     def __init__(self, plan, journal, operations, engine, clock, *, layout: str | None = None,
                  readonly: bool = False, runs_dir: Path | None = None, start_engine: bool = True,
-                 layouts_dir: Path | None = None):
+                 layouts_dir: Path | None = None, writer: JournalWriter | None = None):
         files = layouts.css_files(layouts_dir)
         self.layout_names = set(layouts.available(layouts_dir))
         if not files:
@@ -129,6 +135,14 @@ class CockpitApp(App):
         self.recon_cancel: asyncio.Event | None = None
         self._too_small: TooSmallScreen | None = None
         self._terminal_lost = False
+        # Every journal write goes through this one thread (shared with the session's gate
+        # changes and markers when the session made the app; else the app's own).
+        self._own_writer = writer is None
+        self.writer = writer or JournalWriter()
+        self.writes_pending = 0  # actions handed to the writer, not yet returned
+        self.recording_shown = False
+        self._recording_timer = None
+        self._quitting = False
 
     # -- building ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -158,6 +172,10 @@ class CockpitApp(App):
 
     async def on_unmount(self) -> None:
         await self.engine.stop()
+        # Whoever closes the journal after the app may do so: nothing of ours is in flight.
+        await self.writer.settled()
+        if self._own_writer:
+            self.writer.shutdown()
 
     # -- layout --------------------------------------------------------------------------
     def apply_layout(self, width: int, height: int) -> None:
@@ -247,7 +265,8 @@ class CockpitApp(App):
         return statuses
 
     def refresh_panels(self) -> None:
-        if not self.is_mounted or self._terminal_lost:
+        # A write may return while the app shuts down (its widgets already gone).
+        if not self.is_mounted or self._terminal_lost or not self._running:
             return
         state = self.ops.state
         now = self.clock.now()
@@ -257,7 +276,8 @@ class CockpitApp(App):
             self.selected = state.next_step or self._first_step()
         if self.selected not in {s.id for s in self._steps()}:
             self.selected = state.next_step or self._first_step()
-        self.query_one(HeaderBar).show(self.plan, state, self.operator, now, self.readonly)
+        self.query_one(HeaderBar).show(self.plan, state, self.operator, now, self.readonly,
+                                       self.recording_shown)
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(list(self.plan.gates), gates, overridden)
         self.query_one(RunbookPanel).show(RunbookView(self.plan, state, gates, now, self.selected))
@@ -323,15 +343,14 @@ class CockpitApp(App):
 
     def possible(self, action: str) -> bool | None:
         """True if ``action`` can be done now; None (shown greyed) if not."""
-        writes = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note",
-                  "reconcile")
         if action == "cancel_recon":
             return (self.recon_running and self.recon_cancel is not None
                     and not self.recon_cancel.is_set()) or False
         if action == "reconcile" and (self.plan.reconciliation is None or self.recon_running):
             return False  # hidden: nothing to compare, or R now means "cancel the run"
-        if action in writes and (self.readonly or getattr(self.journal, "readonly", False)):
-            return None
+        if action in WRITES and (self.readonly or getattr(self.journal, "readonly", False)
+                                 or self.writes_pending):
+            return None  # greyed; while a write is pending, until the journal has it
         step = self.selected_step()
         state = self.ops.state
         if action in ("confirm", "skip", "fail"):
@@ -347,18 +366,76 @@ class CockpitApp(App):
         return True
 
     # -- doing: each action ends in exactly one Operations call --------------------------
-    def _do(self, what: str, call) -> bool:
-        """Run one Operations call; on refusal say why and change nothing."""
+    def _do(self, what: str, call, then=None) -> None:
+        """Hand one Operations call to the writer thread; once the journal has it, refresh and
+        run ``then()``; on refusal say why and change nothing. Never waits on the disk."""
+        self._begin_write()
+        self._do_worker(what, call, then)
+
+    @work(group="journal")
+    async def _do_worker(self, what: str, call, then) -> None:
+        if await self._record(what, call, begun=True) and then is not None:
+            then()
+
+    async def _record(self, what: str, call, *, begun: bool = False) -> bool:
+        """``call()`` on the writer thread; True once it returned (the entry is on disk)."""
+        before = self.selected
         try:
-            call()
+            await self._journalled(call, begun=begun)
         except Refused as exc:
             self.notify(shown(str(exc), 300), title=f"{what}: refused",
                         severity="error", markup=False, timeout=8)
             self.refresh_panels()
             return False
-        self.selected = self.ops.state.next_step or self.selected
+        if self.selected == before:  # the operator did not move on while it was recorded
+            self.selected = self.ops.state.next_step or self.selected
         self.refresh_panels()
         return True
+
+    async def _journalled(self, call, *args, begun: bool = False):
+        """``call(*args)`` on the writer thread, counted as a pending write meanwhile."""
+        if not begun:
+            self._begin_write()
+        try:
+            return await self.writer.run(call, *args)
+        finally:
+            self._end_write()
+
+    def _begin_write(self) -> None:
+        self.writes_pending += 1
+        if self._recording_timer is None:
+            self._recording_timer = self.set_timer(RECORDING_NOTICE_S, self._show_recording)
+        self.refresh_bindings()
+
+    def _end_write(self) -> None:
+        self.writes_pending -= 1
+        if self.writes_pending == 0:
+            if self._recording_timer is not None:
+                self._recording_timer.stop()
+                self._recording_timer = None
+            self.recording_shown = False
+        self.refresh_panels()  # also refreshes the bindings
+
+    def _show_recording(self) -> None:
+        self._recording_timer = None
+        if self.writes_pending:
+            self.recording_shown = True
+            self.refresh_panels()
+
+    async def writes_settled(self) -> None:
+        """Until every write this app (or the session's engine) handed over has returned and
+        the view has caught up with it; for tests and quitting, never a sleep."""
+        while True:
+            pending = [w for w in self.workers if w.group == "journal" and not w.is_finished]
+            if pending:
+                done, _ = await asyncio.wait([asyncio.ensure_future(w.wait()) for w in pending])
+                for task in done:  # a failed or cancelled worker has said so already
+                    task.cancelled() or task.exception()
+            elif self.writes_pending or self.writer.busy:
+                await self.writer.settled()
+                await asyncio.sleep(0)  # let the awaiting worker resume and finish
+            else:
+                return
 
     def action_confirm(self) -> None:
         step = self.selected_step()
@@ -380,13 +457,16 @@ class CockpitApp(App):
             self.action_override()
         elif choice.kind == "fail":
             self._open_fail(step)
+        # The gates as the operator saw them when answering, taken here on the loop: the
+        # writer thread only validates and records them.
         elif choice.kind == "decide":
+            gates = self.gate_statuses()
             self._do("decision", lambda: self.ops.decide(
-                step.id, choice.call, self.gate_statuses(), choice.note, typed=choice.typed))
+                step.id, choice.call, gates, choice.note, typed=choice.typed))
         else:
+            gates = self.gate_statuses()
             self._do("confirm", lambda: self.ops.confirm(
-                step.id, self.gate_statuses(), typed=choice.typed,
-                second_operator=choice.second_operator))
+                step.id, gates, typed=choice.typed, second_operator=choice.second_operator))
 
     def action_skip(self) -> None:
         step = self.selected_step()
@@ -418,8 +498,9 @@ class CockpitApp(App):
 
         def done(r: FormResult | None) -> None:
             if r is not None:
+                gates = self.gate_statuses()
                 self._do("override", lambda: self.ops.override(
-                    r.gate, step.id, r.reason_code, r.note, self.gate_statuses()))
+                    r.gate, step.id, r.reason_code, r.note, gates))
 
         self.push_screen(screen, callback=done)
 
@@ -428,11 +509,14 @@ class CockpitApp(App):
         screen = RollbackScreen(state, self.plan.cutover.reason_codes,
                                 self.plan.runbook.rollback_steps())
 
+        def reselect() -> None:
+            self.selected = self.ops.state.next_step or self._first_step()
+            self.refresh_panels()
+
         def done(r: FormResult | None) -> None:
-            if r is not None and self._do("rollback", lambda: self.ops.start_rollback(
-                    r.reason_code, r.note)):
-                self.selected = self.ops.state.next_step or self._first_step()
-                self.refresh_panels()
+            if r is not None:
+                self._do("rollback", lambda: self.ops.start_rollback(r.reason_code, r.note),
+                         then=reselect)
 
         self.push_screen(screen, callback=done)
 
@@ -460,14 +544,17 @@ class CockpitApp(App):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        if self._quitting:
+            return
         if self.recon_running:
             def stop(yes: bool | None) -> None:
                 if yes:
                     if self.recon_cancel is not None:
                         self.recon_cancel.set()
                     for worker in self.workers:
-                        worker.cancel()
-                    self.exit()
+                        if worker.group != "journal":
+                            worker.cancel()
+                    self._exit_when_written()
 
             self.push_screen(QuitScreen("A reconciliation is still running.",
                                         "The run is stopped and not journalled."), callback=stop)
@@ -476,11 +563,28 @@ class CockpitApp(App):
             def done(yes: bool | None) -> None:
                 if yes:
                     for worker in self.workers:
-                        worker.cancel()
-                    self.exit()
+                        if worker.group != "journal":
+                            worker.cancel()
+                    self._exit_when_written()
 
             self.push_screen(QuitScreen("A command is still running."), callback=done)
             return
+        self._exit_when_written()
+
+    def _exit_when_written(self) -> None:
+        """Exit now, or once the pending writes returned: the operator sees their outcome and
+        the journal is never closed under a write."""
+        if not (self.writes_pending or self.writer.busy):
+            self.exit()
+            return
+        self._quitting = True
+        self.notify("waiting for the journal to record the last action, then quitting",
+                    markup=False, timeout=30)
+        self._quit_after_writes()
+
+    @work(group="quit")
+    async def _quit_after_writes(self) -> None:
+        await self.writes_settled()
         self.exit()
 
     # -- reconcile: the plan's reconciliation in a worker on this loop ----------------------
@@ -547,8 +651,9 @@ class CockpitApp(App):
         # The same record the CLI verb makes: the queue closes only what this run fully saw,
         # and a cancelled run's unmeasured figures stay None, so it never reads as clean.
         try:
-            opened, closed = record_run(self.journal, self.ops.actor, report, self.ops.state,
-                                        titles=titles_from(recon))
+            opened, closed = await self._journalled(
+                lambda: record_run(self.journal, self.ops.actor, report, self.ops.state,
+                                   titles=titles_from(recon)))
         except JournalError as exc:
             self.notify(shown(str(exc), 300),
                         title="reconciliation NOT journalled", severity="error", markup=False,
@@ -621,19 +726,26 @@ class CockpitApp(App):
             self.run_worker_active = False
             raise
         duration = time.monotonic() - started
-        path, digest = self._save_output(step.id, output)
         self.run_worker_active = False
-        recorded = self._do("run", lambda: self.ops.record_run(step.id, exit_code, digest,
-                                                               str(path), duration))
+        # The saved output and its journal entry, in that order, on the writer thread: both
+        # fsync, and neither may hold the keys.
+        try:
+            path, digest = await self._journalled(self._save_output, step.id, bytes(output))
+        except OSError as exc:
+            self.notify(shown(f"could not save the output: {exc}", 300),
+                        title="run: NOT recorded", severity="error", markup=False, timeout=10)
+            self.refresh_panels()
+            return
+        recorded = await self._record("run", lambda: self.ops.record_run(
+            step.id, exit_code, digest, str(path), duration))
         outcome = Text(end="")
         if exit_code == 0:
             outcome.append(f"✔ exit 0 in {format_duration(duration)}", style="bold green")
             outcome.append("  · y: confirm the step")
         else:
             outcome.append(f"✖ {problem or f'exit {exit_code}'}", style="bold red")
-            if recorded:
-                self._do("fail", lambda: self.ops.fail(
-                    step.id, f"command failed: {problem or f'exit {exit_code}'}"))
+            if recorded and await self._record("fail", lambda: self.ops.fail(
+                    step.id, f"command failed: {problem or f'exit {exit_code}'}")):
                 outcome.append("  · step marked failed")
         outcome.append(f"\noutput {path.name} sha256 {digest[:12]}", style="dim")
         if screen in self.screen_stack:

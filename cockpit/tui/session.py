@@ -1,16 +1,24 @@
-"""Wiring one cockpit session: plan + journal + operations + engine, the same for ``run``,
-``demo``, tests and the benchmark (which inject a clock, an actor or source clients)."""
+"""Wiring one cockpit session: plan + journal + operations + engine + the one journal writer
+thread, the same for ``run``, ``demo``, tests and the benchmark (which inject a clock, an actor
+or source clients).
+
+Every journal write of the session (operator actions from the app, gate changes from the
+engine, the session markers) goes through ``Cockpit.writer``, so a slow ``fsync`` never blocks
+the UI loop and the journal keeps the order the writes were made in."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from cockpit.clock import Clock, RealClock
 from cockpit.engine import Engine
 from cockpit.journal import Actor, Journal
 from cockpit.runbook import Operations, Refused, builtin_readings
+from cockpit.tui.writer import JournalWriter
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +31,31 @@ class Cockpit:
     engine: Engine
     clock: Clock
     readonly: bool
+    writer: JournalWriter = field(default_factory=JournalWriter)
 
     def app(self, **kwargs):
         from cockpit.tui.app import CockpitApp
 
         return CockpitApp(self.plan, self.journal, self.ops, self.engine, self.clock,
-                          readonly=self.readonly, **kwargs)
+                          readonly=self.readonly, writer=self.writer, **kwargs)
 
     def session(self, action: str, data: dict | None = None) -> None:
-        """session.start / session.end: best effort (a read-only watcher writes nothing)."""
-        if self.readonly or self.journal.readonly:
-            return
-        try:
-            self.journal.append(action, actor=self.ops.actor, data=data or {})
-        except Exception as exc:  # noqa: BLE001 - the session marker must not stop the cockpit
-            log.warning("could not journal %s: %s", action, exc)
+        """session.start / session.end: best effort (a read-only watcher writes nothing; a
+        failure is logged). Queued behind every write handed over before it, so session.end
+        is last. Without a running loop (before and after the app) it returns once written,
+        so the caller may close the journal; on a loop it never blocks. After session.end the
+        writer thread is shut down: nothing of this session is written after it."""
+        if not (self.readonly or self.journal.readonly):
+            self.writer.fire(action, partial(self.journal.append, action, actor=self.ops.actor,
+                                             data=data or {}))
+        if not _on_loop():
+            self.writer.drain()
+        if action == "session.end":
+            self.writer.shutdown(wait=not _on_loop())
+
+    async def writes_settled(self) -> None:
+        """Until every journal write handed to the writer so far has returned (tests)."""
+        await self.writer.settled()
 
 
 def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
@@ -53,13 +71,10 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
     recorded = {e.subject: (e.data or {}).get("state") for e in journal.entries
                 if e.action == "gate.change"}
 
-    def gate_changed(new, old) -> None:
-        if journal.readonly:
-            return
-        state = _state_of(new)
-        if old is None and state == "UNKNOWN" and not new.readings:
-            return
-        if recorded.get(new.gate) == state:
+    def record(new, old, state: str) -> None:
+        # On the writer thread only, as is every use of ``recorded``: the order the engine
+        # saw the turns is the order they are compared and written in.
+        if journal.readonly or recorded.get(new.gate) == state:
             return
         try:
             ops.record_gate_change(new, old)
@@ -68,10 +83,26 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
             return
         recorded[new.gate] = state
 
+    def gate_changed(new, old) -> None:
+        # Called by the engine on the UI loop: hand the write over, never wait for it.
+        state = _state_of(new)
+        if old is None and state == "UNKNOWN" and not new.readings:
+            return
+        writer.fire(f"gate change {new.gate}", record, new, old, state)
+
+    writer = JournalWriter()
     kwargs = {} if tick is None else {"tick": tick}
     engine = Engine(plan, clock, sources=sources, builtin=lambda: builtin_readings(ops.state, clock),
                     on_gate_change=gate_changed, **kwargs)
-    return Cockpit(plan, journal, ops, engine, clock, readonly or journal.readonly)
+    return Cockpit(plan, journal, ops, engine, clock, readonly or journal.readonly, writer)
+
+
+def _on_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _state_of(status) -> str:

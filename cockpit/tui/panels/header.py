@@ -1,5 +1,6 @@
 """Header line: cutover, phase (ROLLBACK in reverse video), T+ clock, window left, operator,
-journal head (``#seq`` and 8 hash characters, to read out on the bridge)."""
+journal head (``#seq`` and 8 hash characters, to read out on the bridge), and "recording…"
+while an action waits on a slow journal (plain text, no animation)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def window_left(plan, now: float) -> str:
     return f"window ends {plan.cutover.window.end:%Y-%m-%d}"
 
 
-def header_text(plan, state, operator: str, now: float, readonly: bool = False) -> Text:
+def header_text(plan, state, operator: str, now: float, readonly: bool = False,
+                recording: bool = False) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if state.rollback_active:
         text.append(" ROLLBACK ", style="bold reverse")
@@ -43,10 +45,13 @@ def header_text(plan, state, operator: str, now: float, readonly: bool = False) 
         text.append(" (read-only)", style="bold")
     seq, digest = state.head
     text.append(f"  #{seq} {digest[:8]}  ", style="bold")
+    if recording:
+        text.append("recording…  ", style="bold")
     text.append_text(safe(plan.cutover.name, 80, style="dim"))
     return text
 
 
 class HeaderBar(Static):
-    def show(self, plan, state, operator: str, now: float, readonly: bool = False) -> None:
-        self.update(header_text(plan, state, operator, now, readonly))
+    def show(self, plan, state, operator: str, now: float, readonly: bool = False,
+             recording: bool = False) -> None:
+        self.update(header_text(plan, state, operator, now, readonly, recording))
