@@ -37,3 +37,23 @@ def test_startup_unknown_skipped_and_restart_does_not_repeat_states(tmp_path):
     again.writer.drain()
     assert _changes(again)[-1] == ("rollback_ready", "GO")
     again.journal.close()
+
+
+def test_a_damaged_journal_gives_no_recon_or_exception_signals(tmp_path):
+    journal = tmp_path / "journal.jsonl"
+    first = make_cockpit(tmp_path, journal=journal)  # seeded: a clean recon.run, 2 exceptions
+    assert "recon.mismatched_rows" in first.engine.builtin()
+    first.ops.note("bridge: all quiet")
+    first.writer.drain()
+    first.journal.close()
+    # Damage the note (the last line): everything before it is still readable, and that
+    # partial state must not feed the gates.
+    lines = journal.read_bytes().split(b"\n")
+    lines[-2] = lines[-2].replace(b"quiet", b"QUIET")
+    journal.write_bytes(b"\n".join(lines))
+    again = make_cockpit(tmp_path, journal=journal, seeded=False)
+    try:
+        assert again.journal.damage is not None
+        assert again.engine.builtin() == {}
+    finally:
+        again.journal.close()

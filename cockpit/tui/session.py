@@ -92,7 +92,7 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
 
     writer = JournalWriter()
     kwargs = {} if tick is None else {"tick": tick}
-    engine = Engine(plan, clock, sources=sources, builtin=lambda: builtin_readings(ops.state, clock),
+    engine = Engine(plan, clock, sources=sources, builtin=lambda: _builtin(journal, ops, clock),
                     on_gate_change=gate_changed, **kwargs)
     return Cockpit(plan, journal, ops, engine, clock, readonly or journal.readonly, writer)
 
@@ -108,3 +108,12 @@ def _on_loop() -> bool:
 def _state_of(status) -> str:
     state = getattr(status, "state", None)
     return str(getattr(state, "value", state))
+
+
+def _builtin(journal, ops, clock) -> dict:
+    """recon.* and exceptions.* readings from the replayed journal, or none at all when the
+    journal is damaged: state cut short at the damage would count zero exceptions, and stale
+    (or partial) is never green."""
+    if journal.damage is not None:
+        return {}
+    return builtin_readings(ops.state, clock)
