@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from cockpit.commands.common import fail, load_or_report
@@ -66,11 +67,50 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
             before_start(cockpit)
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly})
         app = cockpit.app(layout=layout)
+        ending = _SessionEnd(cockpit)
+        app.on_terminal_lost = ending.arm_watchdog
         app.run()
         lost = app.return_code == 129
-        cockpit.session("session.end", {"reason": "terminal lost" if lost else "quit"})
+        ending.end("terminal lost" if lost else "quit")
         seq, digest = cockpit.journal.head
     finally:
         cockpit.journal.close()
     print(f"journal {journal_path}  head #{seq} {digest}")
     return 0
+
+
+# After a lost terminal, how long the app may take to wind down before the watchdog ends
+# the session itself.
+TERMINAL_LOST_GRACE_S = 3.0
+
+
+class _SessionEnd:
+    """Writes session.end exactly once, and makes sure a lost terminal ends the process.
+
+    Textual can wedge while closing its output to a terminal that is gone (its output queue
+    waits on a pty nobody reads). The cockpit must not linger: the watchdog journals
+    session.end, closes the journal and exits with 129, as a hang-up would.
+    """
+
+    def __init__(self, cockpit):
+        self.cockpit = cockpit
+        self.lock = threading.Lock()
+        self.done = False
+        self.finished = threading.Event()
+
+    def end(self, reason: str) -> None:
+        self.finished.set()
+        with self.lock:
+            if not self.done:
+                self.done = True
+                self.cockpit.session("session.end", {"reason": reason})
+
+    def arm_watchdog(self) -> None:
+        threading.Thread(target=self._watch, name="terminal-lost-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        if self.finished.wait(TERMINAL_LOST_GRACE_S):
+            return
+        self.end("terminal lost")
+        self.cockpit.journal.close()
+        os._exit(129)

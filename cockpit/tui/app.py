@@ -135,6 +135,8 @@ class CockpitApp(App):
         self.recon_cancel: asyncio.Event | None = None
         self._too_small: TooSmallScreen | None = None
         self._terminal_lost = False
+        # Called once when the terminal is lost; `cockpit run` arms a watchdog with it.
+        self.on_terminal_lost = None
         # Every journal write goes through this one thread (shared with the session's gate
         # changes and markers when the session made the app; else the app's own).
         self._own_writer = writer is None
@@ -240,6 +242,8 @@ class CockpitApp(App):
     def terminal_lost(self) -> None:
         if not self._terminal_lost:
             self._terminal_lost = True
+            if self.on_terminal_lost is not None:
+                self.on_terminal_lost()
             for worker in self.workers:
                 worker.cancel()
             self.exit(return_code=129)
