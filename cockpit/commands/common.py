@@ -10,6 +10,7 @@ import os
 import sys
 
 from cockpit.config import Plan, PlanError, load_plan
+from cockpit.text import clean
 
 # A process killed by SIGPIPE exits 128+13 in a shell; a verb whose reader went away says the
 # same. Never 0: `cockpit gates plan | head -1` must not read as "all GO" under pipefail.
@@ -102,3 +103,8 @@ def load_or_report(path: str, *, for_run: bool = True) -> Plan | None:
 def fail(verb: str, message: str) -> int:
     print(f"cockpit {verb}: {message}", file=sys.stderr)
     return 2
+
+
+def one_line(value, limit: int = 200) -> str:
+    """An external value (note, error, key) as one cleaned line; None as empty."""
+    return clean("" if value is None else str(value), limit, single_line=True)

@@ -9,35 +9,30 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cockpit.commands.common import fail, json_text
+from cockpit.commands.common import fail, json_text, one_line
 from cockpit.journal import lines
-from cockpit.text import clean
-
-
-def _c(value, limit: int = 200) -> str:
-    return clean("" if value is None else value, limit, single_line=True)
 
 
 def format_entry(e) -> str:
     actor = e.actor
-    who = _c(actor.operator, 40)
+    who = one_line(actor.operator, 40)
     if actor.operator != actor.os_user:
-        who += f" ({_c(actor.os_user, 32)}@{_c(actor.host, 64)}"
+        who += f" ({one_line(actor.os_user, 32)}@{one_line(actor.host, 64)}"
     else:
-        who += f" (@{_c(actor.host, 64)}"
-    who += f" from {_c(actor.ssh_client, 64)})" if actor.ssh_client else ")"
+        who += f" (@{one_line(actor.host, 64)}"
+    who += f" from {one_line(actor.ssh_client, 64)})" if actor.ssh_client else ")"
     parts = [e.ts, f"#{e.seq}", who, e.action]
     if e.subject:
-        parts.append(_c(e.subject, 80))
+        parts.append(one_line(e.subject, 80))
     data = e.data if isinstance(e.data, dict) else {}
     if e.action == "decision.record" and data.get("call"):
-        parts.append(_c(data["call"], 8))
+        parts.append(one_line(data["call"], 8))
     if e.action == "gate.change" and data.get("state"):
-        parts.append(f"{_c(data.get('old_state'), 10)} -> {_c(data['state'], 10)}")
+        parts.append(f"{one_line(data.get('old_state'), 10)} -> {one_line(data['state'], 10)}")
     if e.reason_code:
-        parts.append(f"[{_c(e.reason_code, 40)}]")
+        parts.append(f"[{one_line(e.reason_code, 40)}]")
     if e.note:
-        parts.append(f'"{_c(e.note, 300)}"')
+        parts.append(f'"{one_line(e.note, 300)}"')
     return "  ".join(parts)
 
 

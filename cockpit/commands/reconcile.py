@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from cockpit.commands.common import fail, json_text, load_or_report
+from cockpit.commands.common import fail, json_text, load_or_report, one_line
 from cockpit.durations import format_duration
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.recon.progress import progress_parts
@@ -126,16 +126,12 @@ class _ProgressLine:
             sys.stderr.flush()
 
 
-def _c(value, limit: int = 60) -> str:
-    return clean("" if value is None else str(value), limit, single_line=True)
-
-
 def _n(value) -> str:
     return "-" if value is None else f"{value:,}"
 
 
 def _keys(keys: tuple[str, ...]) -> str:
-    shown = ", ".join(_c(k, 40) for k in keys[:4])
+    shown = ", ".join(one_line(k, 40) for k in keys[:4])
     return shown + (f" +{len(keys) - 4}" if len(keys) > 4 else "")
 
 
@@ -172,15 +168,15 @@ def render(plan, report: ReconReport, opened: list[str], closed: list[str], reco
         if layer == "content" and report.tables:
             lines.append(f"  {'TABLE':<22}{'SOURCE':>10}{'TARGET':>10}{'MISSING':>9}{'EXTRA':>7}{'CHANGED':>9}")
             for name, t in report.tables.items():
-                lines.append(f"  {_c(name, 21):<22}{_n(t.source_rows):>10}{_n(t.target_rows):>10}"
+                lines.append(f"  {one_line(name, 21):<22}{_n(t.source_rows):>10}{_n(t.target_rows):>10}"
                              f"{_n(t.missing):>9}{_n(t.extra):>7}{_n(t.changed):>9}"
-                             + (f"  error: {_c(t.error, 80)}" if t.error else ""))
+                             + (f"  error: {one_line(t.error, 80)}" if t.error else ""))
         if found:
             lines.append(f"  {'SEV':<9}{'KIND':<21}{'TABLE/CHECK':<22}{'KEYS':<20}DETAIL")
             for f in found[:MAX_ROWS_PER_LAYER]:
                 detail = f.detail or ("columns: " + ", ".join(f.columns) if f.columns else "")
-                lines.append(f"  {f.severity:<9}{_c(f.kind, 20):<21}{_c(f.check or f.table, 21):<22}"
-                             f"{_keys(f.keys):<20}{_c(detail, 100)}")
+                lines.append(f"  {f.severity:<9}{one_line(f.kind, 20):<21}{one_line(f.check or f.table, 21):<22}"
+                             f"{_keys(f.keys):<20}{one_line(detail, 100)}")
             if len(found) > MAX_ROWS_PER_LAYER:
                 lines.append(f"  ... and {len(found) - MAX_ROWS_PER_LAYER} more (see --json)")
     lines.append("")

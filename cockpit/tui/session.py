@@ -85,7 +85,7 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
 
     def gate_changed(new, old) -> None:
         # Called by the engine on the UI loop: hand the write over, never wait for it.
-        state = _state_of(new)
+        state = new.state.value
         if old is None and state == "UNKNOWN" and not new.readings:
             return
         writer.fire(f"gate change {new.gate}", record, new, old, state)
@@ -103,11 +103,6 @@ def _on_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _state_of(status) -> str:
-    state = getattr(status, "state", None)
-    return str(getattr(state, "value", state))
 
 
 def _builtin(journal, ops, clock) -> dict:
