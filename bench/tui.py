@@ -32,8 +32,9 @@ from textual import events  # noqa: E402
 
 from cockpit.commands.demo import DEMO_PLAN, seed  # noqa: E402
 from cockpit.config import load_plan  # noqa: E402
+from cockpit.session import open_cockpit  # noqa: E402
+from cockpit.tui.app import CockpitApp  # noqa: E402
 from cockpit.tui.panels.runbook import RunbookPanel  # noqa: E402
-from cockpit.tui.session import open_cockpit  # noqa: E402
 
 
 def busy_plan(tmp: Path, n: int = 100) -> Path:
@@ -53,7 +54,7 @@ async def measure(presses: int) -> tuple[list[float], float]:
     cockpit = open_cockpit(plan, tmp / "journal.jsonl", "demo.lead")
     seed(cockpit)
     cockpit.engine.sources["sim"].set_override("replication_lag_s", hang=True)
-    app = cockpit.app()
+    app = CockpitApp.of(cockpit)
     started = time.perf_counter()
     latencies: list[float] = []
     async with app.run_test(size=(80, 24)) as pilot:

@@ -114,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _python_handles_sigint() -> None:
+    """From here on a Ctrl-C is a ``KeyboardInterrupt`` the verb may handle (see
+    ``cockpit.entry``, which ends the process at once while it is still starting)."""
+    import signal
+
+    entry = sys.modules.get("cockpit.entry")  # never imported here: that would install it
+    if entry is not None and signal.getsignal(signal.SIGINT) is entry._interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -128,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name = args.verb if args.verb != "journal" else f"journal_{args.journal_verb}"
     try:
+        _python_handles_sigint()
         # Inside the try: a Ctrl-C during the (slow) imports is an interrupt, not a traceback.
         from cockpit.commands import common
 

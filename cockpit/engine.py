@@ -5,6 +5,12 @@ read is raced against ``signal.timeout`` on that same clock, so a hung source be
 reading ("timed out after 3s") and never delays another signal. The next poll of a signal is
 armed only after its previous read finished, so polls never pile up. History is a deque per
 signal with ``maxlen=signal.history``: memory stays flat however long the cutover runs.
+
+No exception ends a poll or tick loop: a failure inside one round becomes an error reading (or
+that gate's UNKNOWN, see ``GateBook``) and the loop goes on. Should a loop end anyway, its
+gates do not keep their last state: a dead poll loop leaves its signal an error reading, a dead
+tick loop (nothing would ever turn stale data UNKNOWN again) makes every gate UNKNOWN for good,
+and ``failures`` says why, for the screen.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ class Engine:
         # Largest delay of a poll's start behind its planned time, per signal (diagnostics).
         self.lateness: dict[str, float] = {}
         self._tasks: list[asyncio.Task] = []
+        # Loops that ended on their own (a bug): what a view shows, and why gates are UNKNOWN.
+        self.failures: dict[str, str] = {}
+        self._halted: str | None = None
         self._owned: list[SourceClient] = []
         self._no_client: dict[str, str] = {}  # source name -> why it has no client
         if sources is None:
@@ -100,8 +109,31 @@ class Engine:
         self.evaluate()
         t0 = self.clock.monotonic()  # every schedule is anchored here, not at first task run
         for name, sig in self.plan.signals.items():
-            self._tasks.append(asyncio.create_task(self._poll_loop(name, sig, t0), name=f"poll:{name}"))
-        self._tasks.append(asyncio.create_task(self._tick_loop(), name="gates:tick"))
+            self._spawn(self._poll_loop(name, sig, t0), f"poll:{name}")
+        self._spawn(self._tick_loop(), "gates:tick")
+
+    def _spawn(self, coro, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._loop_ended)
+        self._tasks.append(task)
+
+    def _loop_ended(self, task: asyncio.Task) -> None:
+        if task.cancelled() or task not in self._tasks:
+            return  # stopped on purpose
+        exc = task.exception()
+        why = f"{type(exc).__name__}: {exc}" if exc is not None else "ended"
+        name = task.get_name()
+        log.error("engine loop %s stopped: %s", name, why)
+        self.failures[name] = clean(self.plan.redact(why), 200, single_line=True)
+        if name.startswith("poll:"):
+            signal = name.removeprefix("poll:")
+            self._store(self._error(signal, f"polling stopped: {self.failures[name]}",
+                                    self.clock.monotonic()))
+            self.evaluate(self.book.by_signal.get(signal, ()))
+        else:
+            self._halted = f"gate evaluation stopped ({self.failures[name]}): restart the cockpit"
+            self.evaluate()
+        self._notify()
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -122,6 +154,8 @@ class Engine:
         """
         wanted = [n for n in (self.plan.signals if names is None else names) if n in self.plan.signals]
         readings = await asyncio.gather(*(self.read(n, self.plan.signals[n]) for n in wanted))
+        if self._halted is not None:
+            return self.gates
         for reading in readings:
             self._store(reading)
         self.evaluate()
@@ -153,10 +187,13 @@ class Engine:
             reading = read.result()
         except Exception as exc:  # noqa: BLE001 - the source broke its contract; contain it
             return self._error(name, f"{type(exc).__name__}: {exc}", started)
-        return _checked(reading, name) or self._error(name, "source returned a bad reading", started)
+        return (_checked(reading, name, self.clock.monotonic())
+                or self._error(name, "source returned a bad reading", started))
 
     def evaluate(self, gates: Iterable[str] | None = None) -> list[tuple[GateStatus, GateStatus | None]]:
         """Re-evaluate ``gates`` (default all); report changes to ``on_gate_change``."""
+        if self._halted is not None:
+            return self._report(self.book.halt(self._halted))
         latest: Mapping[str, Reading] = self.latest
         wanted = None if gates is None else list(gates)
         if self.builtin is not None and (wanted is None or self._builtin_gates.intersection(wanted)):
@@ -167,7 +204,9 @@ class Engine:
                 extra = {}
             if extra:
                 latest = {**self.latest, **extra}
-        changes = self.book.update(latest, wanted)
+        return self._report(self.book.update(latest, wanted))
+
+    def _report(self, changes: list[tuple[GateStatus, GateStatus | None]]):
         if self.on_gate_change is not None:
             for new, old in changes:
                 try:
@@ -206,9 +245,14 @@ class Engine:
     async def _poll_loop(self, name: str, signal: Signal, due: float) -> None:
         offset = self.phase(name, signal.every)
         while True:
-            late = self.clock.monotonic() - due
-            self.lateness[name] = max(late, self.lateness.get(name, 0.0))
-            self._accept(await self.read(name, signal))
+            started = self.clock.monotonic()
+            self.lateness[name] = max(started - due, self.lateness.get(name, 0.0))
+            try:
+                self._accept(await self.read(name, signal))
+            except Exception as exc:  # noqa: BLE001 - a round's failure is a reading, not the end
+                log.exception("poll of %s failed", name)
+                self._accept(self._error(name, f"poll failed: {type(exc).__name__}: {exc}",
+                                         started))
             due += signal.every + offset
             offset = 0.0
             now = self.clock.monotonic()
@@ -221,7 +265,10 @@ class Engine:
     async def _tick_loop(self) -> None:
         while True:
             await self.clock.sleep(self.tick)
-            self.evaluate()
+            try:
+                self.evaluate()
+            except Exception:  # noqa: BLE001 - GateBook contains gate failures; a backstop
+                log.exception("gate evaluation failed")
             self._notify()
 
     def _error(self, name: str, message: str, started: float) -> Reading:
@@ -230,16 +277,14 @@ class Engine:
                        latency_ms=(self.clock.monotonic() - started) * 1000.0)
 
 
-def _checked(reading: object, name: str) -> Reading | None:
+def _checked(reading: object, name: str, mono: float) -> Reading | None:
+    """The source's reading if it is one, for this signal, and not from the future: a reading
+    stamped later than now would look fresher than it is. (``Reading`` itself guarantees the
+    value is true/false, an exact integer or a finite float.)"""
     if not isinstance(reading, Reading) or reading.signal != name:
         return None
-    value = reading.value
-    if value is not None and not isinstance(value, bool):
-        if not isinstance(value, (int, float)):
-            return None
-        if isinstance(value, float) and not math.isfinite(value):
-            return Reading(signal=name, ts=reading.ts, mono=reading.mono,
-                           error="value is not a finite number", latency_ms=reading.latency_ms)
+    if not (math.isfinite(reading.mono) and math.isfinite(reading.ts)) or reading.mono > mono:
+        return None
     return reading
 
 

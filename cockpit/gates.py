@@ -4,6 +4,22 @@ Stale is not green: a gate whose signals are missing, erroring or older than ``m
 is UNKNOWN, whatever the last value said. A true condition becomes GO only after it has held,
 with fresh data, for ``hold_for``; until then it is HOLD with its progress. Any evaluation that
 is not true (NO-GO or UNKNOWN) restarts the window.
+
+A window is met only by readings that cover it (a clock running on with no new reading proves
+nothing). For every polled signal the gate reads: the window opens at the newest reading that
+made the condition true (so there is a reading at its start), every later reading must follow
+the one before within the signal's ``every + timeout`` (a longer gap restarts the window at the
+reading after it), and the window is held only up to the newest reading of the signal that was
+read least recently. So GO needs at least two readings of each polled signal, ``hold_for``
+apart. Built-in signals (``recon.*``, ``exceptions.*``) are derived from the journal, which the
+cockpit observes continuously: they cover the time they are evaluated at, and their age (the
+age of the evidence, e.g. the reconciliation run) is held to ``max_staleness`` like any other.
+
+Values are typed by how the expression uses them: a name compared with a number (or with a
+name that is) must hold a number, a name used as a condition or compared with true/false must
+hold true/false. A value of the other kind (a JSON ``false`` where a number belongs) makes the
+gate UNKNOWN, never a number. Any failure while evaluating a gate makes that gate UNKNOWN with
+the reason; it never reaches the caller.
 """
 
 from __future__ import annotations
@@ -89,6 +105,60 @@ def _reading_json(reading: Reading, mono_now: float) -> dict:
     }
 
 
+NUMBER, BOOLEAN = "a number", "true/false"
+
+
+def value_kinds(node: expr.Node) -> dict[str, str | None]:
+    """What each name of ``node`` must hold (NUMBER or BOOLEAN); None when it is used as both."""
+    kinds: dict[str, str | None] = {}
+
+    def need(name: str, kind: str) -> None:
+        kinds[name] = kind if kinds.get(name, kind) == kind else None
+
+    def operand_kind(n: expr.Node) -> str | None:
+        if isinstance(n, expr.Num):
+            return NUMBER
+        if isinstance(n, (expr.Bool, expr.Not, expr.BoolOp, expr.Compare)):
+            return BOOLEAN
+        return None  # a name: its kind comes from the other side
+
+    def walk(n: expr.Node, as_condition: bool) -> None:
+        if isinstance(n, expr.Name):
+            if as_condition:
+                need(n.name, BOOLEAN)
+        elif isinstance(n, expr.Not):
+            walk(n.operand, True)
+        elif isinstance(n, expr.BoolOp):
+            for part in n.operands:
+                walk(part, True)
+        elif isinstance(n, expr.Compare):
+            left, right = operand_kind(n.left), operand_kind(n.right)
+            for side, other in ((n.left, right), (n.right, left)):
+                if isinstance(side, expr.Name):
+                    # Two names compared with each other are numbers unless an ordering says
+                    # nothing else: true/false is only ever compared with a literal.
+                    need(side.name, other or NUMBER)
+                else:
+                    walk(side, True)
+
+    walk(node, True)
+    return kinds
+
+
+def _kind_problem(name: str, value: object, kind: str | None) -> str | None:
+    if kind is None:
+        return f"{name}: used both as a number and as true/false in this gate"
+    is_bool = isinstance(value, bool)
+    if kind == BOOLEAN and not is_bool:
+        return f"{name}: expected true/false, got a number"
+    if kind == NUMBER and is_bool:
+        return f"{name}: expected a number, got {'true' if value else 'false'}"
+    if kind == NUMBER and not (isinstance(value, int)
+                               or (isinstance(value, float) and math.isfinite(value))):
+        return f"{name}: not a finite number"
+    return None
+
+
 @dataclass
 class _Gate:
     id: str
@@ -96,7 +166,12 @@ class _Gate:
     names: tuple[str, ...]
     hold_for: float
     max_staleness: float
+    kinds: dict[str, str | None]
+    # Polled signals: the longest a reading may follow the one before it inside a window.
+    max_gap: dict[str, float]
     true_since: float | None = None  # monotonic start of the current fresh-and-true window
+    # Newest reading (monotonic time) of each polled signal seen inside the current window.
+    seen: dict[str, float] = field(default_factory=dict)
 
 
 class GateBook:
@@ -114,8 +189,11 @@ class GateBook:
                 node = expr.parse(gate.expr)
             except expr.ExprError as exc:  # load_plan checks this; a bug if it happens here
                 raise ValueError(f"gate {gate_id}: {exc}") from None
-            self._gates[gate_id] = _Gate(gate_id, node, tuple(expr.names(node)),
-                                         float(gate.hold_for), float(gate.max_staleness))
+            names = tuple(expr.names(node))
+            max_gap = {n: float(plan.signals[n].every) + float(plan.signals[n].timeout)
+                       for n in names if n in plan.signals}
+            self._gates[gate_id] = _Gate(gate_id, node, names, float(gate.hold_for),
+                                         float(gate.max_staleness), value_kinds(node), max_gap)
         self.statuses: dict[str, GateStatus] = {}
         # Which gates read which signal: a new reading re-evaluates only those.
         self.by_signal: dict[str, list[str]] = {}
@@ -137,7 +215,13 @@ class GateBook:
         changes: list[tuple[GateStatus, GateStatus | None]] = []
         for gate_id in (self._gates if gates is None else gates):
             g = self._gates[gate_id]
-            new = self._evaluate(g, latest, mono, wall)
+            try:
+                new = self._evaluate(g, latest, mono, wall)
+            except Exception as exc:  # noqa: BLE001 - one gate's failure is that gate's UNKNOWN
+                g.true_since = None
+                new = self._status(g, GateState.UNKNOWN,
+                                   f"gate could not be evaluated: {type(exc).__name__}: {exc}",
+                                   {}, mono, wall)
             old = self.statuses.get(gate_id)
             if old is not None and old.state is new.state:
                 new = _keep_since(new, old.since)
@@ -149,6 +233,28 @@ class GateBook:
     def snapshot(self) -> dict:
         """JSON-able view of every gate, for the journal (what the operator saw)."""
         return {gate_id: status.to_json() for gate_id, status in self.statuses.items()}
+
+    def halt(self, reason: str) -> list[tuple[GateStatus, GateStatus | None]]:
+        """Every gate UNKNOWN with ``reason`` (the loop that feeds them has stopped)."""
+        mono, wall = self.clock.monotonic(), self.clock.now()
+        changes: list[tuple[GateStatus, GateStatus | None]] = []
+        for g in self._gates.values():
+            g.true_since = None
+            new = self._status(g, GateState.UNKNOWN, reason, {}, mono, wall)
+            old = self.statuses.get(g.id)
+            if old is not None and old.state is new.state:
+                new = _keep_since(new, old.since)
+            else:
+                changes.append((new, old))
+            self.statuses[g.id] = new
+        return changes
+
+    @staticmethod
+    def _status(g: _Gate, state: GateState, reason: str, used: Mapping[str, Reading],
+                mono: float, wall: float, held: float = 0.0) -> GateStatus:
+        return GateStatus(gate=g.id, state=state, reason=clean(reason, 500, single_line=True),
+                          since=wall, held_s=held, hold_for_s=g.hold_for, readings=used,
+                          evaluated_mono=mono)
 
     def _evaluate(self, g: _Gate, latest: Mapping[str, Reading], mono: float,
                   wall: float) -> GateStatus:
@@ -163,17 +269,15 @@ class GateBook:
                 problems.append(f"{name}: {reading.error}")
             elif reading.value is None:
                 problems.append(f"{name}: no value")
-            elif isinstance(reading.value, float) and not math.isfinite(reading.value):
-                problems.append(f"{name}: not a number")
+            elif (why := _kind_problem(name, reading.value, g.kinds.get(name, NUMBER))):
+                problems.append(why)
             elif reading.age(mono) > g.max_staleness:
                 problems.append(f"{name} stale for {format_duration(reading.age(mono))}")
             else:
                 values[name] = reading.value
 
         def status(state: GateState, reason: str, held: float = 0.0) -> GateStatus:
-            return GateStatus(gate=g.id, state=state, reason=clean(reason, 500, single_line=True),
-                              since=wall, held_s=held, hold_for_s=g.hold_for, readings=used,
-                              evaluated_mono=mono)
+            return self._status(g, state, reason, used, mono, wall, held)
 
         if problems:
             g.true_since = None
@@ -187,15 +291,31 @@ class GateBook:
         if not truth:
             g.true_since = None
             return status(GateState.NO_GO, why)
-        if g.true_since is None:
-            # The window opens at the newest reading that made it true, never earlier: an old
-            # (still fresh) reading says nothing about the time before the condition turned.
-            g.true_since = max((used[n].mono for n in g.names), default=mono)
-        held = max(0.0, mono - g.true_since)
+        held = self._held(g, used, mono)
         if held >= g.hold_for:
             return status(GateState.GO, why, held)
         return status(GateState.HOLD, f"holding {_whole(held)} of {_whole(g.hold_for)}: {why}",
                       held)
+
+    @staticmethod
+    def _held(g: _Gate, used: Mapping[str, Reading], mono: float) -> float:
+        """How much of the window the readings cover (see the module docstring)."""
+        if g.true_since is None:
+            # The window opens at the newest reading that made it true, never earlier: an old
+            # (still fresh) reading says nothing about the time before the condition turned.
+            g.true_since = min(mono, max((used[n].mono for n in g.names), default=mono))
+            g.seen = {n: used[n].mono for n in g.max_gap}
+        else:
+            for n, gap in g.max_gap.items():
+                at = used[n].mono
+                if at > g.seen[n] + gap:
+                    # Unobserved time inside the window: it starts again at this reading.
+                    g.true_since = min(mono, max(used[m].mono for m in g.names))
+                    g.seen = {m: used[m].mono for m in g.max_gap}
+                    break
+                g.seen[n] = max(g.seen[n], at)
+        covered = min([mono, *g.seen.values()])
+        return max(0.0, covered - g.true_since)
 
 
 def _keep_since(status: GateStatus, since: float) -> GateStatus:

@@ -331,7 +331,8 @@ def test_gates_and_reconcile_against_hung_servers_finish_within_the_timeouts(tmp
             started = time.monotonic()
             proc = cockpit(*argv, timeout=30)
             took = time.monotonic() - started
-            assert took < 8, (argv, took)  # 2 s timeouts, concurrently: not a hang
+            # 2 s timeouts, concurrently: a hang would take forever; a loaded machine a while.
+            assert took < 25, (argv, took)
             assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stderr
             assert ("UNKNOWN" if argv[0] == "gates" else "NOT CHECKED") in proc.stdout
     finally:
@@ -354,21 +355,39 @@ def test_watch_interrupted_with_ctrl_c_says_stopped_without_a_traceback(tmp_path
     assert not (tmp_path / "journal.jsonl").exists()
 
 
-@pytest.mark.parametrize("delay", [0.06, 0.1, 0.15, 0.2, 0.3])
-def test_ctrl_c_while_starting_up_is_never_a_traceback(tmp_path, delay):
-    """The heavy imports (pydantic, the verb) take ~0.3 s after ~0.03 s of interpreter start."""
+def test_ctrl_c_before_any_python_code_runs_is_one_line_and_130(tmp_path):
+    """The earliest Ctrl-C there is: sent before the interpreter starts, held back by the
+    child's signal mask until the entry module unblocks it. Before: a traceback out of
+    whichever import it landed in (argparse, gettext, pydantic)."""
     plan = write_plan(tmp_path)
     p = subprocess.Popen([COCKPIT, "gates", str(plan)], env=BASE_ENV, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK,
+                                                                   {signal.SIGINT}))
+    p.send_signal(signal.SIGINT)  # pending in the child from its first instruction
+    out, err = p.communicate(timeout=30)
+    assert (p.returncode, out, err) == (130, "", "cockpit: interrupted\n")
+
+
+def test_ctrl_c_while_the_verb_runs_is_one_line_and_130(tmp_path, http_server):
+    http_server.hang("/m")
+    plan = write_plan(tmp_path, sources={"web": {"type": "http", "url": http_server.url}},
+                      signals={"lag_s": {"source": "web", "path": "/m", "json_path": "$.v",
+                                         "timeout": "30s", "every": "30s"}})
+    p = subprocess.Popen([COCKPIT, "gates", str(plan)], env=BASE_ENV, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(delay)  # deliberately racing the startup imports, not waiting for anything
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=15)
-    if "Traceback" in err:
-        # Only a machine so loaded that the signal landed before cockpit.cli.main even began
-        # (interpreter start, site) may show one; from main on, it is "interrupted".
-        assert 'cli.py", line' not in err, err
-    else:
-        assert p.returncode in (130, -signal.SIGINT, 1), (p.returncode, err)
+    try:
+        deadline = time.monotonic() + 30
+        while not http_server.seen("/m"):  # the verb is inside its poll: a known moment
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+        p.wait()
+    assert p.returncode == 130 and "Traceback" not in out + err
+    assert err == "cockpit gates: interrupted\n"
 
 
 def test_watch_whose_reader_leaves_stops_quietly_and_not_with_0(tmp_path):

@@ -138,9 +138,10 @@ def test_first_false_reading_is_no_go_and_restarts_the_window(tmp_path, clock):
     feed.value("replication_lag_s", 0.4)
     (new, _), = book.update(feed.latest)
     assert new.state is GateState.HOLD and new.held_s == 0
-    clock.advance_sync(50)
-    feed.value("replication_lag_s", 0.4)
-    book.update(feed.latest)
+    for _ in range(5):
+        clock.advance_sync(10)
+        feed.value("replication_lag_s", 0.4)
+        book.update(feed.latest)
     assert book.statuses["caught_up"].label() == "HOLD 50s/1m"
     clock.advance_sync(10)
     feed.value("replication_lag_s", 0.4)
@@ -195,12 +196,21 @@ def test_window_opens_at_the_reading_that_made_it_true(tmp_path, clock):
     feed.value("tickets", 9.0)
     (new, _), = book.update(feed.latest)
     assert new.state is GateState.NO_GO and new.reason == "tickets = 9 >= 5"
-    clock.advance_sync(20)
+    clock.advance_sync(10)
+    feed.value("ok", True)
     feed.value("tickets", 2.0)
-    clock.advance_sync(15)  # evaluated later than the reading (e.g. on the tick)
+    clock.advance_sync(5)  # evaluated later than the reading (e.g. on the tick)
     (new, _), = book.update(feed.latest)
-    # "ok" was read 35 s ago and is fresh, but the condition was only known true 15 s ago.
-    assert new.state is GateState.HOLD and new.held_s == pytest.approx(15)
+    # The condition is known true since the reading at 10 s, not since the evaluation at 15 s,
+    # and nothing has been observed after that reading yet.
+    assert new.state is GateState.HOLD and new.held_s == 0
+    clock.advance_sync(5)
+    feed.value("ok", True)
+    feed.value("tickets", 2.0)
+    clock.advance_sync(5)
+    book.update(feed.latest)
+    # Held from the reading at 10 s up to the newest readings at 20 s: 10 s of the window.
+    assert book.statuses["healthy"].held_s == pytest.approx(10)
 
 
 def test_boolean_signal_reasons(tmp_path, clock):
@@ -230,7 +240,7 @@ def test_unknown_on_error_missing_and_non_numbers(tmp_path, clock):
     assert status.state is GateState.UNKNOWN and status.reason == "tickets: HTTP 503 from helpdesk"
     feed.value("tickets", math.nan)
     book.update(feed.latest)
-    assert book.statuses["healthy"].reason == "tickets: not a number"
+    assert book.statuses["healthy"].reason == "tickets: value is not a finite number"
 
 
 def test_error_turns_go_to_unknown_and_resets_the_window(tmp_path, clock):
@@ -287,13 +297,15 @@ def test_json_shape_and_snapshot(tmp_path, clock):
                                                     "hold_for": "10m", "max_staleness": "30s"}})
     feed = Feed(clock)
     feed.value("replication_lag_s", 1.25)
+    book.update(feed.latest)
     clock.advance_sync(4)
+    feed.value("replication_lag_s", 1.25)
     book.update(feed.latest)
     doc = book.statuses["caught_up"].to_json()
     assert doc["gate"] == "caught_up" and doc["state"] == "HOLD"
     assert doc["hold_for_s"] == 600 and doc["held_s"] == pytest.approx(4)
     assert doc["readings"] == {"replication_lag_s": {
-        "value": 1.25, "error": None, "ts": clock.now() - 4, "age_s": 4.0, "latency_ms": 1.0}}
+        "value": 1.25, "error": None, "ts": clock.now(), "age_s": 0.0, "latency_ms": 1.0}}
     snap = json.loads(json.dumps(book.snapshot()))
     assert snap["caught_up"]["state"] == "HOLD"
     assert str(GateState.NO_GO) == "NO-GO"

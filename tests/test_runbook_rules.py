@@ -212,7 +212,7 @@ def test_decisions_open_the_next_phase_on_go(ck):
 def test_a_complete_phase_opens_the_next_one(ck):
     _finish_before(ck)
     ck("app1").confirm("D1", gates(), typed="D1", second_operator="lead1")
-    ck().skip("D2", "NOT_APPLICABLE", "done by vendor")
+    ck().skip("D2", "NOT_APPLICABLE", "done by vendor", typed="D2")
     ck("dba1").confirm("D3", gates())
     s = ck().state
     assert s.phase == "after" and s.next_step == "A1"
@@ -282,7 +282,7 @@ def test_rollback_switches_to_the_rollback_runbook(ck):
     _refused(ck("dba1").confirm, "S3", gates(), match="rollback is active: S3 is not a rollback step")
     _refused(ck("dba1").confirm, "R2", gates(), typed="R2", match="do R1 first")
     ck().confirm("R1", gates())
-    ck().skip("R2", "NOT_APPLICABLE")
+    ck().skip("R2", "NOT_APPLICABLE", typed="R2")
     s = ck().state
     assert s.phase == "data" and s.next_step == "R3"
     ck("dba1").confirm("R3", gates())
@@ -394,3 +394,51 @@ def test_secrets_from_the_plan_never_reach_the_journal(tmp_path):
     entries = [json.loads(x) for x in raw.splitlines()]
     assert {"gate.change", "gate.override", "step.confirm", "step.run", "step.skip", "step.fail",
             "exception.triage", "rollback.start", "note"} <= {e["action"] for e in entries}
+
+
+# -- skipping takes what confirming takes ----------------------------------------------------
+
+def test_skipping_a_critical_step_needs_its_id_typed_and_the_authority(ck):
+    # Before: s, Enter, Enter skipped a critical step with no typed id.
+    _finish_before(ck)
+    ck("app1").confirm("D1", gates(), typed="D1", second_operator="lead1")
+    _refused(ck().skip, "D2", "NOT_APPLICABLE", match=r"D2 is critical: type its id \(D2\) to skip it")
+    _refused(ck().skip, "D2", "NOT_APPLICABLE", typed="d2", match="type its id")
+    # dba1 owns D2 but its role may not approve critical steps: it may not skip it either.
+    _refused(ck("dba1").skip, "D2", "NOT_APPLICABLE", typed="D2",
+             match="may not skip critical steps")
+    e = ck().skip("D2", "NOT_APPLICABLE", typed="D2")
+    assert e.data["typed"] is True and ck().state.steps["D2"].status is StepStatus.SKIPPED
+
+
+def test_skipping_a_two_person_step_needs_the_second_operator(ck):
+    _finish_before(ck)
+    _refused(ck("app1").skip, "D1", "NOT_APPLICABLE", typed="D1", match="needs a second operator")
+    _refused(ck("app1").skip, "D1", "NOT_APPLICABLE", typed="D1", second_operator="app1",
+             match="other than app1")
+    # Neither app1 nor app2 may approve critical steps.
+    _refused(ck("app1").skip, "D1", "NOT_APPLICABLE", typed="D1", second_operator="app2",
+             match="neither operator's role may approve critical steps")
+    e = ck("app1").skip("D1", "NOT_APPLICABLE", typed="D1", second_operator="lead1")
+    assert e.data["second_operator"] == "lead1"
+
+
+@pytest.mark.parametrize("state", ["HOLD", "NO-GO", "UNKNOWN"])
+def test_skipping_past_a_gate_that_is_not_go_takes_the_override_path(ck, state):
+    ck("dba1").confirm("S1", gates())
+    # Before: a step whose gate was HOLD was skipped without the override path.
+    _refused(ck("dba1").skip, "S3", "NOT_APPLICABLE", gates=gates(state),
+             match=f"cannot skip S3: gate g1 is {state}.*override the gate first")
+    _refused(ck("dba1").skip, "S3", "NOT_APPLICABLE", match="cannot skip S3: gate g1 has no status")
+    assert ck("dba1").can_skip("S3", gates(state)).startswith("cannot skip S3")
+    ck().override("g1", "S3", "GATE_DATA_STALE", "verified by hand", gates(state))
+    e = ck("dba1").skip("S3", "NOT_APPLICABLE", gates=gates(state))
+    assert e.data["overrides"] == ["g1"] and e.data["gates"]["g1"]["state"] == state
+    assert ck().state.steps["S3"].status is StepStatus.SKIPPED
+
+
+def test_skipping_with_its_gates_go_records_the_snapshot(ck):
+    ck("dba1").confirm("S1", gates())
+    assert ck("dba1").can_skip("S3", gates()) is None
+    e = ck("dba1").skip("S3", "NOT_APPLICABLE", gates=gates())
+    assert e.data["gates"]["g1"]["state"] == "GO" and e.data["overrides"] == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.tui.app import CockpitApp
 from cockpit.tui.panels.gates import GatesPanel
 from cockpit.tui.panels.header import HeaderBar
 from cockpit.tui.panels.runbook import RunbookPanel
@@ -33,7 +34,7 @@ SIZE = (80, 24)
 async def start(tmp_path, plan=None, values=None, size=SIZE, **kw):
     cockpit = make_cockpit(tmp_path, plan, **kw)
     await settle(cockpit, values)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     return cockpit, app
 
 
@@ -359,7 +360,7 @@ async def test_restart_shows_the_same_state(tmp_path):
     cockpit.journal.close()
     again = make_cockpit(tmp_path, seeded=False, journal=cockpit.journal.path)
     assert again.journal.head == head
-    app2 = again.app(start_engine=False)
+    app2 = CockpitApp.of(again, start_engine=False)
     async with app2.run_test(size=SIZE) as pilot:
         await refreshed(app2, pilot)
         assert app2.selected == "B02"
@@ -368,11 +369,11 @@ async def test_restart_shows_the_same_state(tmp_path):
 
 async def test_readonly_watcher_offers_no_actions(tmp_path):
     cockpit, _ = await start(tmp_path)
-    from cockpit.tui.session import open_cockpit
+    from cockpit.session import open_cockpit
 
     watcher = open_cockpit(cockpit.plan, cockpit.journal.path, "demo.lead", readonly=True,
                            clock=cockpit.clock)
-    app = watcher.app(start_engine=False)
+    app = CockpitApp.of(watcher, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         await refreshed(app, pilot)
         before = len(cockpit.journal.entries)

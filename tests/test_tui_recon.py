@@ -20,6 +20,7 @@ from cockpit.commands.demo import DEMO_PLAN
 from cockpit.config import load_plan
 from cockpit.recon.progress import eta_s, progress_parts
 from cockpit.recon.runner import RunProgress
+from cockpit.tui.app import CockpitApp
 from cockpit.tui.palette import ACTIONS, CockpitCommands
 from cockpit.tui.panels.recon import ReconPanel
 from cockpit.tui.screens.info import QuitScreen
@@ -104,7 +105,7 @@ async def test_run_from_the_key_shows_progress_then_journals_and_shows_the_misma
     cl, (src, dst) = dbs
     plan = recon_plan(tmp_path, cl.dsn(src), cl.dsn(dst))
     cockpit = make_cockpit(tmp_path, plan, seeded=False)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     held = Held(cl.dsn(dst))
     total = len(TABLES) + len(DOMAIN) + 1
     try:
@@ -152,7 +153,7 @@ async def test_run_from_the_key_shows_progress_then_journals_and_shows_the_misma
 async def test_escape_in_the_confirmation_writes_nothing(dbs, tmp_path):  # noqa: F811
     cl, (src, dst) = dbs
     cockpit = make_cockpit(tmp_path, recon_plan(tmp_path, cl.dsn(src), cl.dsn(dst)), seeded=False)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     before = list(cockpit.journal.entries)
     async with app.run_test(size=SIZE) as pilot:
         enabled = {t: cb for t, _, cb in CockpitCommands(app.screen)._enabled()}
@@ -175,7 +176,7 @@ async def test_escape_in_the_confirmation_writes_nothing(dbs, tmp_path):  # noqa
 async def test_cancel_a_running_run_never_journals_clean(dbs, tmp_path):  # noqa: F811
     cl, (src, dst) = dbs
     cockpit = make_cockpit(tmp_path, recon_plan(tmp_path, cl.dsn(src), cl.dsn(dst)), seeded=False)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     held = Held(cl.dsn(dst))
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -224,7 +225,7 @@ async def test_cancel_a_running_run_never_journals_clean(dbs, tmp_path):  # noqa
 async def test_quit_while_running_stops_and_journals_nothing(dbs, tmp_path):  # noqa: F811
     cl, (src, dst) = dbs
     cockpit = make_cockpit(tmp_path, recon_plan(tmp_path, cl.dsn(src), cl.dsn(dst)), seeded=False)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     held = Held(cl.dsn(dst))
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -244,7 +245,7 @@ async def test_unreachable_database_is_one_line_and_fails_closed(dbs, tmp_path):
     dead = f"host=127.0.0.1 port={free_port()} dbname=x user=postgres"
     cockpit = make_cockpit(tmp_path, recon_plan(tmp_path, cl.dsn(src), dead, hold=False),
                            seeded=False)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         await start_run(app, pilot, still_running=False)  # an unreachable database fails fast
         await until(pilot, lambda: not app.recon_running, "the run to end")
@@ -264,7 +265,7 @@ async def test_unreachable_database_is_one_line_and_fails_closed(dbs, tmp_path):
 
 async def test_disabled_without_reconciliation_or_when_read_only(tmp_path):
     cockpit = make_cockpit(tmp_path)  # the demo plan has no reconciliation section
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     before = list(cockpit.journal.entries)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.check_action("reconcile", ()) is False
@@ -281,12 +282,12 @@ async def test_disabled_without_reconciliation_or_when_read_only(tmp_path):
 async def test_read_only_journal_greys_it_out(tmp_path):
     plan = recon_plan(tmp_path, "host=127.0.0.1 dbname=a", "host=127.0.0.1 dbname=b", hold=False)
     make_cockpit(tmp_path, plan, seeded=False).journal.close()
-    from cockpit.tui.session import open_cockpit
+    from cockpit.session import open_cockpit
     from tests.test_tui_support import ACTOR
 
     watcher = open_cockpit(plan, tmp_path / "journal.jsonl", ACTOR.operator, readonly=True,
                            actor=ACTOR)
-    app = watcher.app(start_engine=False)
+    app = CockpitApp.of(watcher, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         assert app.check_action("reconcile", ()) is None  # shown greyed, does nothing
         await pilot.press("R")

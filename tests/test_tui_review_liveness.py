@@ -12,7 +12,7 @@ import time
 import pytest
 
 import cockpit.journal.file as journal_file
-from cockpit.tui.app import WRITES
+from cockpit.tui.app import WRITES, CockpitApp
 from cockpit.tui.panels.evidence import SignalPanel
 from cockpit.tui.panels.gates import GatesPanel
 from cockpit.tui.panels.header import HeaderBar
@@ -44,7 +44,7 @@ async def test_failed_fsync_leaves_the_step_not_done_with_one_line(tmp_path, mon
             raise OSError(errno.EIO, "Input/output error")
         os.fsync(fd)
 
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -79,7 +79,7 @@ async def test_gate_not_reevaluated_past_max_staleness_shows_unknown(tmp_path):
     must not keep showing the last GO (before the review it did, indefinitely)."""
     cockpit = make_cockpit(tmp_path)
     await settle(cockpit)
-    app = cockpit.app(start_engine=False)  # no tick loop: nothing re-evaluates
+    app = CockpitApp.of(cockpit, start_engine=False)  # no tick loop: nothing re-evaluates
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -98,7 +98,7 @@ async def test_hung_or_failing_signal_turns_its_gate_unknown_with_the_engine_run
     cockpit = make_cockpit(tmp_path)
     await settle(cockpit)
     cockpit.engine.sources["sim"].set_override("replication_lag_s", **fault)
-    app = cockpit.app()
+    app = CockpitApp.of(cockpit)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(32):  # past max_staleness (30s), a second at a time
             await cockpit.clock.advance(1)
@@ -114,7 +114,7 @@ async def test_hung_or_failing_signal_turns_its_gate_unknown_with_the_engine_run
 async def test_signal_panels_mark_an_old_value_stale_and_not_green(tmp_path):
     cockpit = make_cockpit(tmp_path)
     await settle(cockpit)
-    app = cockpit.app(start_engine=False, layout="default")
+    app = CockpitApp.of(cockpit, start_engine=False, layout="default")
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -150,7 +150,7 @@ async def test_keys_answer_while_the_journal_fsync_is_slow(tmp_path, monkeypatch
         time.sleep(2.0)
         real_fsync(fd)
 
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -193,7 +193,7 @@ async def test_a_pending_write_is_not_shown_done_and_greys_out_writing_actions(
         tmp_path, monkeypatch):
     cockpit = make_cockpit(tmp_path)
     await settle(cockpit)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -241,7 +241,7 @@ async def test_a_pending_write_is_not_shown_done_and_greys_out_writing_actions(
 async def test_quit_waits_for_a_pending_write_then_leaves(tmp_path, monkeypatch):
     cockpit = make_cockpit(tmp_path)
     await settle(cockpit)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -273,7 +273,7 @@ async def test_after_a_failed_fsync_a_restart_does_not_show_the_step_done(tmp_pa
             raise OSError(errno.EIO, "Input/output error")
         os.fsync(fd)
 
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")
         await pilot.pause()

@@ -16,6 +16,7 @@ from textual.widgets import Log
 
 from cockpit.commands.demo import DEMO_PLAN
 from cockpit.config import load_plan
+from cockpit.tui.app import CockpitApp
 from tests.fixtures.pg import free_port
 from tests.test_tui_review_untrusted import assert_inert
 from tests.test_tui_support import make_cockpit, settle
@@ -77,7 +78,7 @@ async def test_environment_secrets_never_reach_the_screen(tmp_path):
         portal = cockpit.engine.latest["portal_ok"]
         assert portal.value is False and "HTTP 500 bad credentials" in portal.detail[0]
         assert cockpit.engine.latest["legacy_lag"].error  # nothing listens on that port
-        app = cockpit.app(start_engine=False, layout="default")
+        app = CockpitApp.of(cockpit, start_engine=False, layout="default")
         async with app.run_test(size=SIZE) as pilot:
             app.refresh_panels()
             await pilot.pause()

@@ -15,6 +15,7 @@ import json
 from textual.widgets import DataTable, Log
 
 from cockpit.journal import Actor
+from cockpit.tui.app import CockpitApp
 from cockpit.tui.panels.audit import AuditPanel
 from cockpit.tui.panels.evidence import SignalPanel
 from cockpit.tui.panels.header import HeaderBar
@@ -76,7 +77,7 @@ async def test_plan_text_header_runbook_and_confirm_are_literal(tmp_path):
     plan = hostile_plan(tmp_path)
     cockpit = make_cockpit(tmp_path, plan)
     await settle(cockpit)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(200, 50)) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -110,7 +111,7 @@ async def test_operator_name_from_the_journal_is_literal_in_the_runbook_border(t
     cockpit = make_cockpit(tmp_path)
     evil = Actor("[@click=app.quit]x [link=http://x]y", "tester", "testhost", None, 4242, "s1")
     cockpit.journal.append("step.confirm", actor=evil, subject="B01", data={})
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(160, 48)) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -135,7 +136,7 @@ async def test_readings_notes_reasons_and_triage_are_literal(tmp_path):
     cockpit.journal.append("exception.open", actor=Actor.system(), subject="evil-1",
                            data={"layer": "content", "table": EVIL, "keys": {"id": EVIL},
                                  "kind": "changed", "severity": "critical", "title": EVIL})
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(200, 60)) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -163,7 +164,7 @@ async def test_command_output_in_the_run_log_is_literal(tmp_path):
     plan = hostile_plan(tmp_path)
     cockpit = make_cockpit(tmp_path, plan)
     await settle(cockpit)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(160, 48)) as pilot:
         app.selected = "B01"
         await pilot.press("r")
@@ -180,7 +181,7 @@ async def test_command_output_in_the_run_log_is_literal(tmp_path):
 async def test_refusal_notifications_are_not_markup(tmp_path):
     cockpit = make_cockpit(tmp_path)
     await settle(cockpit, {**ALL_GO, "replication_lag_s": 50.0})
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(160, 48)) as pilot:
         app._do("note", lambda: (_ for _ in ()).throw(
             __import__("cockpit.runbook", fromlist=["Refused"]).Refused(EVIL)))

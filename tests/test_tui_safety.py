@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from cockpit.tui.app import CockpitApp
 from cockpit.tui.panels.audit import AuditPanel
 from cockpit.tui.panels.evidence import SignalPanel
 from cockpit.tui.panels.gates import GatesPanel
@@ -36,7 +37,7 @@ async def test_hostile_ticket_titles_and_notes_appear_literally(tmp_path):
     sim.clear_override("helpdesk_open")
     await cockpit.engine.poll_once()
     cockpit.ops.note("[@click=app.quit]note [bold]x[/bold]")
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(160, 48)) as pilot:
         app.refresh_panels()
         await pilot.pause()
@@ -62,7 +63,7 @@ async def test_hung_source_keys_answer_at_once(tmp_path):
     await settle(cockpit)
     sim = cockpit.engine.sources["sim"]
     sim.set_override("replication_lag_s", hang=True)
-    app = cockpit.app()  # the engine runs its poll loops on the app's loop
+    app = CockpitApp.of(cockpit)  # the engine runs its poll loops on the app's loop
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         poll = next(t for t in asyncio.all_tasks() if t.get_name() == "poll:replication_lag_s")
@@ -85,7 +86,7 @@ async def test_hung_source_keys_answer_at_once(tmp_path):
 
 async def test_terminal_lost_exits_cleanly(tmp_path):
     cockpit = make_cockpit(tmp_path)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         app.terminal_lost()  # what SIGHUP or a hung-up stdin triggers

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from cockpit.journal import Actor
+from cockpit.tui.app import CockpitApp
 from tests.test_tui_support import make_cockpit, settle
 
 SYSTEM = Actor("system", "tester", "testhost", None, 4242, "session0000")
@@ -30,7 +31,7 @@ def fixed_system_actor(monkeypatch):
 def test_snapshot(snap_compare, tmp_path, scenario, size):
     values, setup, press = SCENARIOS[scenario]
     cockpit = make_cockpit(tmp_path)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
 
     async def before(pilot):
         await settle(cockpit, values)

@@ -11,7 +11,7 @@ from cockpit.clock import ManualClock
 from cockpit.commands.demo import DEMO_PLAN, seed
 from cockpit.config import load_plan
 from cockpit.journal import Actor
-from cockpit.tui.session import open_cockpit
+from cockpit.session import open_cockpit
 
 START = 1_800_000_000.0
 ACTOR = Actor("demo.lead", "tester", "testhost", None, 4242, "session0000")
@@ -54,10 +54,12 @@ async def settle(cockpit, values: dict | None = None) -> None:
             sim.set_override(name, value=value)
     # The gate changes are journalled on the writer thread: wait for them before the clock
     # moves, so their timestamps (and the journal's hashes) are the same on every run.
-    await cockpit.engine.poll_once()
-    await cockpit.writes_settled()
-    await cockpit.clock.advance(200)
-    await cockpit.writes_settled()
+    # A window is met only by readings that cover it: poll every 2 s (less than any demo
+    # signal's every + timeout) through 200 s, waiting out each round's journal writes.
+    for _ in range(101):
+        await cockpit.engine.poll_once()
+        await cockpit.writes_settled()
+        await cockpit.clock.advance(2)
     await cockpit.engine.poll_once()
     await cockpit.writes_settled()
 

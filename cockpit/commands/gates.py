@@ -13,22 +13,19 @@ Exit: 0 only if every gate is GO (at the end, for ``--watch``), 1 otherwise, 2 b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import select
 import signal
 import sys
 from datetime import UTC, datetime
 
-from cockpit.clock import Clock, RealClock
+from cockpit.clock import RealClock
 from cockpit.commands.common import broken_pipe, json_text, load_or_report
-from cockpit.engine import Engine
 from cockpit.gates import GateState, GateStatus
 
 ONE_SHOT_NOTE = ("note: one poll cannot observe a hold_for window, so such gates show HOLD; "
                  "use --watch to see them reach GO")
 _COLOURS = {GateState.GO: "32", GateState.HOLD: "33", GateState.NO_GO: "31", GateState.UNKNOWN: "35"}
-# How often --watch re-reads the journal for recon.* / exceptions.* written by others.
-JOURNAL_REFRESH_S = 5.0
 
 
 def main(args) -> int:
@@ -40,86 +37,38 @@ def main(args) -> int:
     return asyncio.run(_once(plan, args))
 
 
-class JournalView:
-    """The plan's journal, if there is one: builtin readings, and (optionally) gate changes.
+def _open(plan, args, *, record: bool):
+    """The one session (``cockpit.session``) in watch mode: gate changes recorded when asked
+    and the journal can be taken, built-in signals from the journal while it is intact."""
+    from cockpit.session import open_session
 
-    Everything here is best effort: a missing, locked or damaged journal costs the builtin
-    signals or the journalling (with a one-line warning), never the gate view itself.
-    """
+    session = open_session(plan, plan.journal_path, "system", mode="watch", clock=RealClock(),
+                           record_gate_changes=record)
+    for warning in session.warnings:
+        _warn(warning)
+    _warn_damage(session)
+    return session
 
-    def __init__(self, plan, clock: Clock, *, write: bool):
-        self.plan, self.clock = plan, clock
-        self.journal = None
-        self.ops = None
-        self.writing = False
-        self._refreshed = clock.monotonic()
-        try:
-            from cockpit.journal import Actor, Journal, JournalError
-            from cockpit.runbook import Operations, builtin_readings
-        except ImportError:
-            if write:
-                _warn("journal support is not installed; gate changes are not recorded")
-            return
-        self._builtin_readings = builtin_readings
-        path = plan.journal_path
-        if write:
-            try:
-                self.journal = Journal.open(path, cutover_id=plan.cutover.id, clock=clock)
-                self.writing = not self.journal.readonly
-                if not self.writing:
-                    _warn(f"gate changes are not recorded: {self.journal.readonly_reason}")
-            except JournalError as exc:
-                _warn(f"gate changes are not recorded: {exc}")
-        if self.journal is None and path.exists():
-            try:
-                self.journal = Journal.open(path, cutover_id=plan.cutover.id, readonly=True,
-                                            clock=clock)
-            except JournalError as exc:
-                _warn(f"recon.* and exceptions.* signals unavailable: {exc}")
-        if self.journal is not None and self.journal.damage is not None:
-            # Stale is not green: state replayed from a journal cut short at the damage (or one
-            # from another cutover) could say "0 open critical exceptions" and pass a gate.
-            _warn(f"recon.* and exceptions.* signals unavailable: journal {path} is damaged at "
-                  f"{self.journal.damage} (run: cockpit journal verify)")
-            self.close()
-            self.journal, self.writing = None, False
-        if self.journal is not None:
-            self.ops = Operations(plan, self.journal, Actor.system())
 
-    def builtin(self):
-        if self.ops is None:
-            return {}
-        if self.journal.readonly and self.clock.monotonic() - self._refreshed >= JOURNAL_REFRESH_S:
-            self._refreshed = self.clock.monotonic()
-            with contextlib.suppress(Exception):
-                self.journal.refresh()
-        return self._builtin_readings(self.ops.state, self.clock)
-
-    def record(self, new: GateStatus, old: GateStatus | None) -> None:
-        if not self.writing or old is None:  # the first evaluation at start is not a change
-            return
-        try:
-            self.ops.record_gate_change(new, old)
-        except Exception as exc:  # noqa: BLE001 - Refused, JournalWriteFailed: warn, go on
-            self.writing = False
-            _warn(f"gate changes are no longer recorded: {exc}")
-
-    def close(self) -> None:
-        if self.journal is not None:
-            with contextlib.suppress(Exception):
-                self.journal.close()
+def _warn_damage(session) -> bool:
+    damage = session.journal.damage
+    if damage is not None:
+        # Stale is not green: state replayed from a journal cut short at the damage (or one
+        # from another cutover) could say "0 open critical exceptions" and pass a gate.
+        _warn(f"recon.* and exceptions.* signals unavailable: journal {session.journal.path} "
+              f"is damaged at {damage} (run: cockpit journal verify)")
+    return damage is not None
 
 
 async def _once(plan, args) -> int:
-    clock = RealClock()
-    view = JournalView(plan, clock, write=False)
-    engine = Engine(plan, clock, builtin=view.builtin)
+    session = _open(plan, args, record=False)
+    engine = session.engine
     try:
         needed = [n for n in engine.book.signal_names if n in plan.signals]
         gates = await engine.poll_once(needed)
     finally:
         await engine.stop()
-        view.close()
+        session.close()
     statuses = list(gates.values())
     if args.json:
         print(json_text([_json(plan, s) for s in statuses], indent=2))
@@ -131,16 +80,15 @@ async def _once(plan, args) -> int:
 
 
 async def _watch(plan, args) -> int:
-    clock = RealClock()
-    view = JournalView(plan, clock, write=not args.no_journal)
+    session = _open(plan, args, record=not args.no_journal)
+    engine = session.engine
     colour = _colour_wanted()
-
     stop = asyncio.Event()
     reader_gone = False
+    damage_told = session.journal.damage is not None
 
     def on_change(new: GateStatus, old: GateStatus | None) -> None:
         nonlocal reader_gone
-        view.record(new, old)
         if reader_gone:
             return
         try:
@@ -149,7 +97,18 @@ async def _watch(plan, args) -> int:
             reader_gone = True
             stop.set()
 
-    engine = Engine(plan, clock, builtin=view.builtin, on_gate_change=on_change)
+    def on_update() -> None:
+        nonlocal damage_told, reader_gone
+        if not damage_told and session.journal.damage is not None:
+            damage_told = _warn_damage(session)
+        if not reader_gone and _reader_left(sys.stdout):
+            # Noticed on the tick, not only when the next change fails to print: a watch
+            # whose gates never change again must still end when its reader leaves.
+            reader_gone = True
+            stop.set()
+
+    session.listen(on_change)
+    unsubscribe = engine.subscribe(on_update)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -157,14 +116,28 @@ async def _watch(plan, args) -> int:
         await engine.start()
         await stop.wait()
     finally:
+        unsubscribe()
         await engine.stop()
-        view.close()
+        await session.writes_settled()
+        session.close()
     if reader_gone:
         return broken_pipe()
     statuses = list(engine.gates.values())
     go = sum(1 for s in statuses if s.passes())
     print(f"stopped: {go} of {len(statuses)} gates GO", file=sys.stderr)
     return 0 if go == len(statuses) else 1
+
+
+def _reader_left(stream) -> bool:
+    """True when ``stream`` is a pipe whose reading end was closed (``| head -1`` exited)."""
+    try:
+        fd = stream.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        events = poller.poll(0)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in events)
 
 
 def table(statuses: list[GateStatus], *, colour: bool = False) -> str:

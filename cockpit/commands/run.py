@@ -54,7 +54,8 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
     why = refusal(plan, operator, layout)
     if why:
         return fail(verb, why)
-    from cockpit.tui.session import open_cockpit
+    from cockpit.session import open_cockpit
+    from cockpit.tui.app import CockpitApp
 
     try:
         cockpit = open_cockpit(plan, journal_path, operator, readonly=readonly)
@@ -66,7 +67,7 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         if before_start is not None and not cockpit.readonly:
             before_start(cockpit)
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly})
-        app = cockpit.app(layout=layout)
+        app = CockpitApp.of(cockpit, layout=layout)
         ending = _SessionEnd(cockpit)
         app.on_terminal_lost = ending.arm_watchdog
         app.run()

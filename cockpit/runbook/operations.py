@@ -15,6 +15,11 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
   and rehearsal plans), in which case every action is allowed to anyone.
 - Critical steps (and critical decisions) need ``typed`` equal to the step id.
 - ``second_operator`` steps need a second, different, listed operator name.
+- Skipping a step takes what confirming it takes: a critical step needs its id typed and the
+  same authority (``approve_critical``, or the second operator's for a ``second_operator``
+  step, which needs the second operator as for confirming); a step whose required gates are
+  not GO can be skipped only after those gates were overridden for it (the override path,
+  journalled with its own reason), so a skip never passes a gate that confirming could not.
 - Skip, override, rollback and triage need a reason code from ``plan.cutover.reason_codes``;
   fail needs a note; override needs a note.
 - A step that ``requires`` gates is confirmed (or decided GO) only when every required gate
@@ -224,6 +229,45 @@ class Operations:
 
     # -- actions ---------------------------------------------------------------------------
 
+    def can_skip(self, step_id: str, gates: Mapping[str, Any]) -> str | None:
+        """Why skipping would be refused now (typed id, second operator and reason aside)."""
+        try:
+            step = self._step(step_id)
+            if self.journal.readonly:
+                return f"the journal is read-only: {self.journal.readonly_reason}"
+            state = self.state
+            why = self._workable(step, state) or self._may_work(step)
+            if why:
+                return why
+            if step.critical and not step.second_operator and not self._approves_critical(self.actor.operator):
+                return f"{step.id} is critical: {self.actor.operator}'s role may not skip critical steps"
+            problem = self._gate_check(step, gates, state)[0]
+            if problem:
+                return (f"cannot skip {step.id}: {problem}; skipping past a gate is an override: "
+                        "override the gate first")
+            return None
+        except Refused as exc:
+            return str(exc)
+
+    def _signed(self, step, typed: str | None, second_operator: str | None,
+                what: str) -> str | None:
+        """Check the typed id and the second operator that ``what`` (confirm, skip) of ``step``
+        needs; return the second operator's name (or None)."""
+        if step.critical and typed != step.id:
+            raise Refused(f"{step.id} is critical: type its id ({step.id}) to {what}")
+        if not step.second_operator:
+            return None
+        second = (second_operator or "").strip()
+        if not second:
+            raise Refused(f"{step.id} needs a second operator")
+        if second == self.actor.operator:
+            raise Refused(f"{step.id} needs a second operator other than {self.actor.operator}")
+        self._role(second)
+        if step.critical and not (self._approves_critical(self.actor.operator)
+                                  or self._approves_critical(second)):
+            raise Refused(f"{step.id} is critical: neither operator's role may approve critical steps")
+        return second
+
     @_serialized
     def confirm(self, step_id: str, gates: Mapping[str, Any], typed: str | None = None,
                 second_operator: str | None = None) -> Entry:
@@ -231,36 +275,32 @@ class Operations:
         if why:
             raise Refused(why)
         step = self._step(step_id)
-        if step.critical and typed != step.id:
-            raise Refused(f"{step.id} is critical: type its id ({step.id}) to confirm")
-        second = None
-        if step.second_operator:
-            second = (second_operator or "").strip()
-            if not second:
-                raise Refused(f"{step.id} needs a second operator")
-            if second == self.actor.operator:
-                raise Refused(f"{step.id} needs a second operator other than {self.actor.operator}")
-            self._role(second)
-            if step.critical and not (self._approves_critical(self.actor.operator)
-                                      or self._approves_critical(second)):
-                raise Refused(f"{step.id} is critical: neither operator's role may approve critical steps")
+        second = self._signed(step, typed, second_operator, "confirm")
         _, snapshot, used = self._gate_check(step, gates, self.state)
         data = {"gates": snapshot, "overrides": used, "second_operator": second,
                 "typed": bool(step.critical)}
         return self._append("step.confirm", subject=step.id, data=self._safe(data))
 
     @_serialized
-    def skip(self, step_id: str, reason_code: str, note: str = "") -> Entry:
+    def skip(self, step_id: str, reason_code: str, note: str = "",
+             gates: Mapping[str, Any] | None = None, typed: str | None = None,
+             second_operator: str | None = None) -> Entry:
+        """Skip with a reason code. ``gates`` are the gate states the operator saw (a step that
+        requires gates is refused without them); see the module docstring for the rules."""
         step = self._step(step_id)
         self._writable()
-        why = self._workable(step, self.state) or self._may_work(step)
+        why = self.can_skip(step_id, gates or {})
         if why:
             raise Refused(why)
-        if step.critical and not self._approves_critical(self.actor.operator):
-            raise Refused(f"{step.id} is critical: {self.actor.operator}'s role may not skip critical steps")
+        second = self._signed(step, typed, second_operator, "skip it")
         code = self._reason(reason_code, f"skipping {step.id}")
+        data = None
+        if step.requires or step.critical or step.second_operator:
+            _, snapshot, used = self._gate_check(step, gates or {}, self.state)
+            data = self._safe({"gates": snapshot, "overrides": used, "second_operator": second,
+                               "typed": bool(step.critical)})
         return self._append("step.skip", subject=step.id, reason_code=code,
-                            note=self._text(note, "skip", required=False))
+                            note=self._text(note, "skip", required=False), data=data)
 
     @_serialized
     def fail(self, step_id: str, note: str, reason_code: str | None = None) -> Entry:

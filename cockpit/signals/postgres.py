@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import TypeVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 
+from cockpit import dsn
 from cockpit.clock import Clock
 from cockpit.config.sources import Signal
 from cockpit.signals import pg_probes
@@ -259,13 +259,11 @@ class PostgresSource(SourceClient):
         self._dsn_secrets: tuple[str, ...] = ()
         self._dsn_problem: str | None = None
         try:
-            params = conninfo_to_dict(config.dsn)
-        except psycopg.Error:
-            # libpq's parse errors quote pieces of the DSN, which may be the password.
+            params = dsn.parse(config.dsn)
+        except dsn.DsnError as exc:
             params = {}
-            self._dsn_problem = "invalid dsn (check its key=value syntax and quoting)"
-        self._dsn_secrets = tuple(str(params[k]) for k in ("password", "sslpassword")
-                                  if params.get(k))
+            self._dsn_problem = str(exc)
+        self._dsn_secrets = dsn.secrets(params)
         outer = redact
         super().__init__(name, config, clock, lambda s: self._scrub(outer(s)))
         self.peers: Mapping[str, SourceClient] = {}
@@ -283,8 +281,8 @@ class PostgresSource(SourceClient):
     def _sessions(self, *, read_only: bool, size: int) -> _Sessions:
         cfg = self.config
         app = cfg.application_name if read_only else f"{cfg.application_name}-heartbeat"
-        conninfo = "" if self._dsn_problem else make_conninfo(
-            cfg.dsn, application_name=app[:63],
+        conninfo = "" if self._dsn_problem else dsn.conninfo(
+            self._params, application_name=app[:63],
             connect_timeout=max(2, math.ceil(cfg.connect_timeout)))
         statement_ms = max(1, round(cfg.statement_timeout * 1000))
         settings = {

@@ -33,6 +33,7 @@ from textual.widgets import Footer
 from cockpit.durations import format_duration
 from cockpit.gates import GateState
 from cockpit.journal import JournalError
+from cockpit.journal.writer import JournalWriter
 from cockpit.recon.queue import record_run, titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook import Refused
@@ -65,7 +66,6 @@ from cockpit.tui.screens.info import (
 from cockpit.tui.screens.recon import cancel_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageChoice, TriageScreen
-from cockpit.tui.writer import JournalWriter
 
 PANES = ("replication", "recon", "signals", "audit")
 OWN_ACTIONS = frozenset({"cursor", "confirm", "skip", "fail", "override", "run", "rollback", "triage",
@@ -145,6 +145,12 @@ class CockpitApp(App):
         self.recording_shown = False
         self._recording_timer = None
         self._quitting = False
+
+    @classmethod
+    def of(cls, session, **kwargs) -> CockpitApp:
+        """The cockpit on an open ``cockpit.session.Session`` (sharing its writer thread)."""
+        return cls(session.plan, session.journal, session.ops, session.engine, session.clock,
+                   readonly=session.readonly, writer=session.writer, **kwargs)
 
     # -- building ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -476,9 +482,25 @@ class CockpitApp(App):
         step = self.selected_step()
         if step is None:
             return
-        self.push_screen(SkipScreen(step, self.plan.cutover.reason_codes),
-                         callback=lambda r: r and self._do(
-                             "skip", lambda: self.ops.skip(step.id, r.reason_code, r.note)))
+        why = self.ops.can_skip(step.id, self.gate_statuses())
+        if why and self.blocking_gates(step):
+            # Skipping past a gate is an override of it: that path, with its own reason.
+            self.notify(shown(why, 300), title="skip: override first", severity="warning",
+                        markup=False)
+            self.action_override()
+            return
+        if why:
+            self.notify(shown(why, 300), title="skip: refused", severity="error", markup=False)
+            return
+
+        def done(r: FormResult | None) -> None:
+            if r is not None:
+                gates = self.gate_statuses()
+                self._do("skip", lambda: self.ops.skip(
+                    step.id, r.reason_code, r.note, gates, typed=r.typed,
+                    second_operator=r.second_operator))
+
+        self.push_screen(SkipScreen(step, self.plan.cutover.reason_codes), callback=done)
 
     def action_fail(self) -> None:
         step = self.selected_step()

@@ -20,6 +20,8 @@ class FormResult:
     reason_code: str | None = None
     note: str = ""
     gate: str | None = None
+    typed: str | None = None
+    second_operator: str | None = None
 
 
 class FormScreen(CockpitModal):
@@ -31,6 +33,7 @@ class FormScreen(CockpitModal):
     reason_optional = False
     note_required = False
     typed_word: str | None = None
+    second_operator = False
 
     def __init__(self, explain: Text, reason_codes: dict[str, str] | None = None):
         super().__init__()
@@ -44,6 +47,8 @@ class FormScreen(CockpitModal):
             if self.needs_reason or self.reason_optional:
                 yield reason_picker(self.reason_codes)
             yield Input(placeholder="note" + ("" if self.note_required else " (optional)"), id="note")
+            if self.second_operator:
+                yield Input(placeholder="second operator's name", id="second")
             if self.typed_word:
                 yield Input(placeholder=f"type {self.typed_word} to confirm", id="typed")
             yield Static("", classes="modal-error")
@@ -64,13 +69,19 @@ class FormScreen(CockpitModal):
         if self.note_required and not note:
             self.say("write a note")
             return
-        if self.typed_word and self.query_one("#typed", Input).value.strip() != self.typed_word:
+        second = self.query_one("#second", Input).value.strip() if self.second_operator else None
+        if self.second_operator and not second:
+            self.say("enter the second operator's name")
+            return
+        typed = self.query_one("#typed", Input).value.strip() if self.typed_word else None
+        if self.typed_word and typed != self.typed_word:
             self.say(f"type {self.typed_word} exactly")
             return
-        self.dismiss(self.result(code, note))
+        self.dismiss(self.result(code, note, typed, second))
 
-    def result(self, code: str | None, note: str) -> FormResult:
-        return FormResult(code, note)
+    def result(self, code: str | None, note: str, typed: str | None = None,
+               second: str | None = None) -> FormResult:
+        return FormResult(code, note, typed=typed, second_operator=second)
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -78,8 +89,11 @@ class FormScreen(CockpitModal):
 
     @on(Input.Submitted)
     def _entered(self, event: Input.Submitted) -> None:
-        if event.input.id == "note" and self.typed_word:
-            self.query_one("#typed", Input).focus()
+        # Enter moves on through the fields still to fill, and submits from the last one.
+        fields = [w for w in self.query(Input) if w.id in ("note", "second", "typed")]
+        later = fields[fields.index(event.input) + 1:] if event.input in fields else []
+        if later:
+            later[0].focus()
         else:
             self._submit()
 
@@ -92,6 +106,9 @@ class FormScreen(CockpitModal):
 
 
 class SkipScreen(FormScreen):
+    """Skipping takes what confirming takes: the typed id of a critical step and the second
+    operator of a two-person step (the gates are checked before this opens)."""
+
     TITLE = "Skip step"
     SUBMIT = "Skip step"
     needs_reason = True
@@ -101,7 +118,11 @@ class SkipScreen(FormScreen):
         explain.append(f"Skip {step.id}: ", style="bold")
         explain.append_text(safe(step.title, 200))
         if step.critical:
-            explain.append("\nCRITICAL step", style="bold red")
+            explain.append(f"\nCRITICAL step: type {step.id} to skip it", style="bold red")
+            self.typed_word = step.id
+        if step.second_operator:
+            explain.append("\nTwo-person step: the second operator's name is recorded")
+            self.second_operator = True
         super().__init__(explain, reason_codes)
 
 
@@ -162,5 +183,5 @@ class OverrideScreen(FormScreen):
         explain.append("\nThe gate snapshot, your reason and note are journalled.", style="dim")
         super().__init__(explain, reason_codes)
 
-    def result(self, code, note) -> FormResult:
+    def result(self, code, note, typed=None, second=None) -> FormResult:
         return FormResult(code, note, self.gate_id)

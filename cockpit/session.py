@@ -1,0 +1,212 @@
+"""One cockpit session: plan + journal + operations + engine + the one journal writer thread.
+
+Every verb that watches gates opens its session here, the one way: ``cockpit run`` and
+``cockpit demo`` (mode ``write``, or ``readonly`` to watch), ``cockpit gates --watch`` (mode
+``watch``: it records gate changes when it can take the journal, and follows it read-only when
+another cockpit holds it), the benchmarks and the tests. So two rules hold everywhere:
+
+- Gate changes are journalled by one rule: each turn of a gate once, compared with what the
+  journal last recorded for that gate (also across restarts), skipping the UNKNOWN of a fresh
+  start before anything was read.
+- A damaged journal feeds no built-in signal: ``recon.*`` and ``exceptions.*`` replayed from a
+  journal cut short at the damage could say "0 open critical exceptions" and pass a gate, so
+  from the moment damage is found (at open, or later while following another writer) they have
+  no reading and every gate over them is UNKNOWN.
+
+Every journal write of the session (operator actions from the app, gate changes from the
+engine, the session markers) goes through ``Session.writer``, so a slow ``fsync`` never blocks
+the UI loop and the journal keeps the order the writes were made in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from cockpit.clock import Clock, RealClock
+from cockpit.engine import Engine
+from cockpit.gates import GateStatus
+from cockpit.journal import Actor, Journal, JournalError, JournalLocked
+from cockpit.journal.writer import JournalWriter
+from cockpit.runbook import Operations, Refused, builtin_readings
+
+log = logging.getLogger(__name__)
+
+MODES = ("write", "watch", "readonly")
+# How often a session that follows another writer re-reads the journal, on the session clock.
+FOLLOW_S = 1.0
+
+GateListener = Callable[[GateStatus, GateStatus | None], None]
+
+
+@dataclass
+class Session:
+    plan: object
+    journal: Journal
+    ops: Operations
+    engine: Engine
+    clock: Clock
+    readonly: bool
+    writer: JournalWriter = field(default_factory=JournalWriter)
+    # Why the journal is not being written, when the mode wanted it to be (watch mode).
+    warnings: list[str] = field(default_factory=list)
+    listeners: list[GateListener] = field(default_factory=list)
+
+    def listen(self, listener: GateListener) -> None:
+        """``listener(new, old)`` on each gate change, on the engine's loop (``gates --watch``
+        prints them); a failing listener is logged and never costs the journal entry."""
+        self.listeners.append(listener)
+
+    def session(self, action: str, data: dict | None = None) -> None:
+        """session.start / session.end: best effort (a read-only watcher writes nothing; a
+        failure is logged). Queued behind every write handed over before it, so session.end
+        is last. Without a running loop (before and after the app) it returns once written,
+        so the caller may close the journal; on a loop it never blocks. After session.end the
+        writer thread is shut down: nothing of this session is written after it."""
+        if not (self.readonly or self.journal.readonly):
+            self.writer.fire(action, partial(self.journal.append, action, actor=self.ops.actor,
+                                             data=data or {}))
+        if not _on_loop():
+            self.writer.drain()
+        if action == "session.end":
+            self.writer.shutdown(wait=not _on_loop())
+
+    async def writes_settled(self) -> None:
+        """Until every journal write handed to the writer so far has returned (tests)."""
+        await self.writer.settled()
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=not _on_loop())
+        self.journal.close()
+
+
+# The name the TUI and the tests know the session by.
+Cockpit = Session
+
+
+def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "write",
+                 clock: Clock | None = None, actor: Actor | None = None, sources=None,
+                 tick: float | None = None, record_gate_changes: bool = True) -> Session:
+    """Open the journal in ``mode`` and wire the engine to it.
+
+    ``write`` raises ``JournalLocked`` when another cockpit writes the journal and
+    ``JournalError`` when it cannot be opened; ``readonly`` follows it; ``watch`` writes gate
+    changes when it can and otherwise follows (or, with no journal at all, runs without one),
+    saying why in ``warnings``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    clock = clock or RealClock()
+    warnings: list[str] = []
+    if mode == "watch":
+        journal = _open_for_watching(plan, Path(journal_path), clock, warnings,
+                                     write=record_gate_changes)
+    else:
+        journal = Journal.open(journal_path, cutover_id=plan.cutover.id,
+                               readonly=mode == "readonly", clock=clock)
+    ops = Operations(plan, journal, actor or Actor.current(operator))
+    writer = JournalWriter()
+    recorded = {e.subject: (e.data or {}).get("state") for e in journal.entries
+                if e.action == "gate.change"}
+    listeners: list[GateListener] = []  # the session's, filled by Session.listen
+
+    def record(new, old, state: str) -> None:
+        # On the writer thread only, as is every use of ``recorded``: the order the engine
+        # saw the turns is the order they are compared and written in.
+        if journal.readonly or recorded.get(new.gate) == state:
+            return
+        try:
+            ops.record_gate_change(new, old)
+        except Refused as exc:
+            log.warning("gate change not journalled: %s", exc)
+            return
+        recorded[new.gate] = state
+
+    def gate_changed(new, old) -> None:
+        # Called by the engine on its loop: hand the write over, never wait for it.
+        for listener in list(listeners):
+            try:
+                listener(new, old)
+            except Exception:  # noqa: BLE001 - a view's bug must not cost the journal entry
+                log.exception("gate listener failed")
+        if not record_gate_changes:
+            return
+        state = new.state.value
+        if old is None and state == "UNKNOWN" and not new.readings:
+            return
+        writer.fire(f"gate change {new.gate}", record, new, old, state)
+
+    follow = _Follower(journal, clock, available=journal.readonly_reason != UNREADABLE)
+    kwargs = {} if tick is None else {"tick": tick}
+    engine = Engine(plan, clock, sources=sources, builtin=lambda: follow.builtin(ops),
+                    on_gate_change=gate_changed, **kwargs)
+    return Session(plan, journal, ops, engine, clock, mode == "readonly" or journal.readonly,
+                   writer, warnings, listeners)
+
+
+# The name the run and demo verbs and the tests know it by.
+def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
+                 readonly: bool = False, actor: Actor | None = None, sources=None,
+                 tick: float | None = None) -> Session:
+    return open_session(plan, journal_path, operator, mode="readonly" if readonly else "write",
+                        clock=clock, actor=actor, sources=sources, tick=tick)
+
+
+def _open_for_watching(plan, path, clock: Clock, warnings: list[str], *, write: bool) -> Journal:
+    if write:
+        try:
+            journal = Journal.open(path, cutover_id=plan.cutover.id, clock=clock)
+            if journal.readonly:
+                warnings.append(f"gate changes are not recorded: {journal.readonly_reason}")
+            return journal
+        except JournalLocked as exc:
+            warnings.append(f"gate changes are not recorded: {exc} (following it read-only)")
+        except JournalError as exc:
+            warnings.append(f"gate changes are not recorded: {exc}")
+    try:
+        return Journal.open(path, cutover_id=plan.cutover.id, readonly=True, clock=clock)
+    except JournalError as exc:
+        warnings.append(f"recon.* and exceptions.* signals unavailable: {exc}")
+        # No journal to read: an empty one that nothing writes, and no built-in readings
+        # (an empty state would count zero open exceptions).
+        journal = Journal(path, plan.cutover.id, clock)
+        journal.readonly_reason = UNREADABLE
+        return journal
+
+
+UNREADABLE = "the journal cannot be read"
+
+
+class _Follower:
+    """The built-in readings, and (for a read-only journal) keeping up with its writer."""
+
+    def __init__(self, journal: Journal, clock: Clock, *, available: bool):
+        self.journal, self.clock, self.available = journal, clock, available
+        self._followed = clock.monotonic()
+
+    def builtin(self, ops: Operations) -> dict:
+        if not self.available:
+            return {}
+        j = self.journal
+        if j.readonly and j.damage is None and self.clock.monotonic() - self._followed >= FOLLOW_S:
+            self._followed = self.clock.monotonic()
+            try:
+                j.refresh()
+            except Exception:  # noqa: BLE001 - an unreadable journal is no readings, below
+                log.exception("journal refresh failed")
+                return {}
+        if j.damage is not None:
+            return {}
+        return builtin_readings(ops.state, self.clock)
+
+
+def _on_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
