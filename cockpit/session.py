@@ -33,10 +33,13 @@ from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.writer import JournalWriter
 from cockpit.runbook import Operations, Refused, builtin_readings
+from cockpit.runbook.ages import Ages
 
 log = logging.getLogger(__name__)
 
 MODES = ("write", "watch", "readonly")
+# A wall clock that moves this far against the monotonic clock has stepped (NTP, a resumed VM).
+CLOCK_STEP_S = 2.0
 # How often a session that follows another writer re-reads the journal, on the session clock.
 FOLLOW_S = 1.0
 
@@ -144,6 +147,22 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
     kwargs = {} if tick is None else {"tick": tick}
     engine = Engine(plan, clock, sources=sources, builtin=lambda: follow.builtin(ops),
                     on_gate_change=gate_changed, **kwargs)
+
+    def clock_stepped(jump: float) -> None:
+        if journal.readonly:
+            return
+        try:
+            ops.record_clock_step(jump)
+        except Refused as exc:
+            log.warning("clock step not journalled: %s", exc)
+
+    def watch_the_clock() -> None:
+        jump = follow.clock_step()
+        if jump is not None:
+            log.warning("the wall clock stepped by %+.1f s", jump)
+            writer.fire("clock step", clock_stepped, jump)
+
+    engine.subscribe(watch_the_clock)
     return Session(plan, journal, ops, engine, clock, mode == "readonly" or journal.readonly,
                    writer, warnings, listeners)
 
@@ -182,11 +201,25 @@ UNREADABLE = "the journal cannot be read"
 
 
 class _Follower:
-    """The built-in readings, and (for a read-only journal) keeping up with its writer."""
+    """The built-in readings, and (for a read-only journal) keeping up with its writer.
+
+    Their ages are measured on the monotonic clock (``cockpit.runbook.ages``): a wall clock
+    stepping back cannot make a reconciliation run look fresher. A step of the wall clock
+    against the monotonic one is reported once (``clock_step``), to be journalled."""
 
     def __init__(self, journal: Journal, clock: Clock, *, available: bool):
         self.journal, self.clock, self.available = journal, clock, available
+        self.ages = Ages(clock)
         self._followed = clock.monotonic()
+        self._offset = clock.now() - clock.monotonic()
+
+    def clock_step(self) -> float | None:
+        """How far the wall clock stepped since the last step reported, once per step."""
+        step = (self.clock.now() - self.clock.monotonic()) - self._offset
+        if abs(step) <= CLOCK_STEP_S:
+            return None
+        self._offset += step
+        return step
 
     def builtin(self, ops: Operations) -> dict:
         if not self.available:
@@ -201,7 +234,7 @@ class _Follower:
                 return {}
         if j.damage is not None:
             return {}
-        return builtin_readings(ops.state, self.clock)
+        return builtin_readings(ops.state, self.clock, self.ages)
 
 
 def _on_loop() -> bool:

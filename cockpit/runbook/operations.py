@@ -418,6 +418,15 @@ class Operations:
         return self._append("gate.change", actor=Actor.system(), subject=new.gate,
                             data=self._safe(data))
 
+    @_serialized
+    def record_clock_step(self, step_s: float) -> Entry:
+        """The wall clock stepped (forwards or back) against the monotonic clock; entries keep
+        their true timestamps and their order, and ages are measured on the monotonic clock."""
+        direction = "backwards" if step_s < 0 else "forwards"
+        return self._append("clock.warning", actor=Actor.system(),
+                            note=f"wall clock stepped {direction} by {abs(step_s):.1f}s",
+                            data={"step_s": round(float(step_s), 3)})
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _writable(self) -> None:
