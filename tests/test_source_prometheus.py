@@ -103,7 +103,7 @@ async def test_hung_prometheus_times_out(http_server):
     started = time.monotonic()
     r = await read(http_server.url, timeout="250ms")
     assert r.error == "timed out after 250ms"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # ended by the timeout, not by the server
 
 
 async def test_refused(refused_url):

@@ -68,12 +68,10 @@ async def test_hung_source_keys_answer_at_once(tmp_path):
         await pilot.pause()
         poll = next(t for t in asyncio.all_tasks() if t.get_name() == "poll:replication_lag_s")
         assert not poll.done()  # the read is hanging right now
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         await pilot.press("j", "j")
         await pilot.pause()
         assert app.selected == "B03"
-        assert loop.time() - started < 1.0
+        assert not poll.done()  # the keys answered while the read was still hanging
         await cockpit.clock.advance(3)  # the engine's timeout (2s) turns it into an error reading
         app.refresh_panels()
         await pilot.pause()
