@@ -224,6 +224,11 @@ class Operations:
             entry = self.journal.append(action, actor=actor or self.actor, **fields)
         except JournalError as exc:
             raise Refused(str(exc)) from exc
+        except (UnicodeError, ValueError, TypeError, RecursionError) as exc:
+            # Cleaned text is always encodable (cockpit.text); this is the backstop that keeps
+            # a text that is not from reaching the view as anything but a refusal.
+            raise Refused(f"cannot record {action}: it holds something the journal cannot "
+                          f"store ({type(exc).__name__}); nothing was recorded") from exc
         self.state  # noqa: B018 -- fold the new entry in now
         return entry
 
@@ -395,6 +400,11 @@ class Operations:
         """A free note (extension: an optional step/gate/exception id as ``subject``)."""
         self._writable()
         self._role()
+        if subject is not None and not (self.plan.runbook.step(subject) is not None
+                                        or subject in self.plan.gates
+                                        or subject in self.state.exceptions):
+            raise Refused(f"a note's subject is a step, gate or exception id; "
+                          f"'{clean(subject, 64, single_line=True)}' is none of these")
         body = self._text(text, "a note", required=True)
         return self._append("note", subject=subject, note=body)
 
