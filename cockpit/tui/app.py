@@ -145,6 +145,7 @@ class CockpitApp(App):
         self.recording_shown = False
         self._recording_timer = None
         self._quitting = False
+        self._told_failures: set[str] = set()
 
     @classmethod
     def of(cls, session, **kwargs) -> CockpitApp:
@@ -230,7 +231,18 @@ class CockpitApp(App):
         if not self.is_headless and self._stdin_gone():
             self.terminal_lost()
             return
+        self._tell_engine_failures()
         self.refresh_panels()
+
+    def _tell_engine_failures(self) -> None:
+        """An engine loop that stopped (a bug): its gates are UNKNOWN with the reason; say so
+        once, where the operator looks, and keep saying it in those gates' reasons."""
+        failures = getattr(self.engine, "failures", {})
+        for loop in failures.keys() - self._told_failures:
+            self._told_failures.add(loop)
+            self.notify(shown(f"{loop}: {failures[loop]}; the gates it feeds are UNKNOWN "
+                              "until the cockpit is restarted", 300),
+                        title="engine stopped", severity="error", markup=False, timeout=3600)
 
     def _stdin_gone(self) -> bool:
         """A dropped SSH session leaves stdin hung up: poll reports HUP/ERR without reading."""
