@@ -13,6 +13,7 @@ from cockpit.config.base import Duration, Ident, SignalName, Strict
 from cockpit.config.recon import Reconciliation
 from cockpit.config.runbook import Runbook
 from cockpit.config.sources import Signal, Source
+from cockpit.redact import Redactor
 
 DEFAULT_REASON_CODES: dict[str, str] = {
     "NOT_APPLICABLE": "step does not apply to this cutover",
@@ -115,6 +116,7 @@ class Plan(Strict):
 
     _path: Path = PrivateAttr(default=Path("plan.yaml"))
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+    _redactor: Redactor | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path:
@@ -134,11 +136,12 @@ class Plan(Strict):
         return self.resolve(self.cutover.journal)
 
     def redact(self, text: str) -> str:
-        """Remove every value that came from the environment (tokens, passwords, DSNs)."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        """Remove every value that came from the environment (tokens, passwords, DSNs), their
+        fragments and encoded forms: the rule is :mod:`cockpit.redact`'s."""
+        redactor = self._redactor
+        if redactor is None or redactor.secrets != self._secrets:
+            redactor = self._redactor = Redactor(self._secrets)
+        return redactor(text)
 
     def role_of(self, operator: str) -> str | None:
         return next((p.role for p in self.operators.people if p.name == operator), None)
