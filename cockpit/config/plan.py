@@ -9,11 +9,14 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
-from cockpit.config.base import Duration, Ident, SignalName, Strict
+from cockpit.config.base import Ident, PathText, SignalName, Strict, duration
 from cockpit.config.recon import Reconciliation
 from cockpit.config.runbook import Runbook
 from cockpit.config.sources import Signal, Source
 from cockpit.redact import Redactor
+
+HoldFor = duration("0s", "24h")
+MaxStaleness = duration("1s", "24h")
 
 DEFAULT_REASON_CODES: dict[str, str] = {
     "NOT_APPLICABLE": "step does not apply to this cutover",
@@ -69,9 +72,9 @@ class JournalMirror(Strict):
 class Cutover(Strict):
     id: Ident
     name: str
-    journal: str
+    journal: PathText
     window: Window
-    reason_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
+    reason_codes: dict[Ident, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
     journal_mirror: JournalMirror | None = None
     rehearsal: bool = False
 
@@ -92,7 +95,7 @@ class Role(Strict):
 
 
 class Operators(Strict):
-    roles: dict[str, Role]
+    roles: dict[Ident, Role]
     people: list[Person] = []
 
 
@@ -100,8 +103,11 @@ class Gate(Strict):
     expr: str
     title: str = ""
     description: str = ""
-    hold_for: Duration = 0.0
-    max_staleness: Duration = 60.0
+    hold_for: HoldFor = 0.0
+    """How long the condition must hold on fresh data before GO: 0s to 24h."""
+    max_staleness: MaxStaleness = 60.0
+    """Readings older than this make the gate UNKNOWN: 1s to 24h (more than 0, and at least
+    the poll interval of every signal the gate reads, see config.checks)."""
 
 
 class Plan(Strict):
@@ -146,6 +152,9 @@ class Plan(Strict):
     def role_of(self, operator: str) -> str | None:
         return next((p.role for p in self.operators.people if p.name == operator), None)
 
+
+# Namespaces of the cockpit's own signals: a plan may not declare a signal in them.
+RESERVED_NAMESPACES = ("recon", "exceptions", "runbook", "cockpit")
 
 # Signals every plan can use without declaring them: they are produced by the cockpit itself.
 BUILTIN_SIGNALS = (
