@@ -144,7 +144,7 @@ ANY_VALUE = st.one_of(
 
 
 def _usable(value) -> bool:
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, int):  # bool included
         return True
     return isinstance(value, float) and value == value and abs(value) != float("inf")
 
