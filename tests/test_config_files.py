@@ -108,7 +108,7 @@ def test_unreadable_file(tmp_path):
         err = f.read()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 2, err
-    assert err.strip() == f"{p}: permission denied"
+    assert err.strip() == f"{p}:1:1: permission denied"
 
 
 def test_traceback_free_via_real_process(tmp_path):

@@ -34,7 +34,7 @@ def _check(path: Path | str) -> subprocess.CompletedProcess:
 def test_a_device_is_refused_without_reading_it(device, kind):
     proc = _check(device)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr == f"{device}: is a {kind}, not a plan file: a plan is a regular YAML file\n"
+    assert proc.stderr == f"{device}:1:1: is a {kind}, not a plan file: a plan is a regular YAML file\n"
 
 
 def test_a_fifo_is_refused_without_blocking(tmp_path):
@@ -42,7 +42,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     proc = _check(fifo)  # no writer: opening it for reading would block forever
     assert proc.returncode == 2
-    assert proc.stderr == f"{fifo}: is a FIFO, not a plan file: a plan is a regular YAML file\n"
+    assert proc.stderr == f"{fifo}:1:1: is a FIFO, not a plan file: a plan is a regular YAML file\n"
 
 
 def test_a_symlink_to_a_plan_is_followed(tmp_path):
@@ -57,7 +57,7 @@ def test_a_symlink_to_a_device_is_refused(tmp_path):
     link.symlink_to("/dev/zero")
     proc = _check(link)
     assert proc.returncode == 2
-    assert proc.stderr == f"{link}: is a character device, not a plan file: a plan is a regular YAML file\n"
+    assert proc.stderr == f"{link}:1:1: is a character device, not a plan file: a plan is a regular YAML file\n"
 
 
 def test_a_file_over_the_cap_is_refused_at_a_place(tmp_path):

@@ -83,6 +83,9 @@ def _anchor_paths(data: dict, base: FsPath) -> None:
 def _read(fs_path: FsPath, name: str) -> str:
     """The plan's text, read from a regular file only and never more than the cap.
 
+    Every refusal is ``FILE:LINE:COL: reason`` like any other problem of a plan; one about the
+    whole file (missing, unreadable, not a regular file, too big) is at 1:1.
+
     A device (``/dev/zero``, ``/dev/urandom``) would be read forever and a FIFO would block
     forever: both are refused before opening, and again on the opened descriptor (the path may
     change in between). Symlinks are followed; their target must be a regular file.
@@ -98,11 +101,11 @@ def _read(fs_path: FsPath, name: str) -> str:
         finally:
             os.close(fd)
     except FileNotFoundError:
-        raise PlanError([f"{name}: no such file"]) from None
+        raise PlanError([f"{name}:1:1: no such file"]) from None
     except PermissionError:
-        raise PlanError([f"{name}: permission denied"]) from None
+        raise PlanError([f"{name}:1:1: permission denied"]) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise PlanError([f"{name}: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
+        raise PlanError([f"{name}:1:1: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
     if len(raw) > MAX_BYTES:
         raise _too_big(name, len(raw))
     nul = raw.find(b"\x00")
@@ -127,8 +130,8 @@ def _regular(st: os.stat_result, name: str) -> int:
         return st.st_size
     kind = next((words for test, words in _KINDS if test(st.st_mode)), "is not a regular file")
     if "directory" in kind:
-        raise PlanError([f"{name}: {kind}"])
-    raise PlanError([f"{name}: {kind}, not a plan file: a plan is a regular YAML file"])
+        raise PlanError([f"{name}:1:1: {kind}"])
+    raise PlanError([f"{name}:1:1: {kind}, not a plan file: a plan is a regular YAML file"])
 
 
 def _read_capped(fd: int) -> bytes:

@@ -145,7 +145,7 @@ class Plan(Strict):
         """Remove every value that came from the environment (tokens, passwords, DSNs), their
         fragments and encoded forms: the rule is :mod:`cockpit.redact`'s."""
         redactor = self._redactor
-        if redactor is None or redactor.secrets != self._secrets:
+        if redactor is None or (redactor.secrets is not self._secrets and redactor.secrets != self._secrets):
             redactor = self._redactor = Redactor(self._secrets)
         return redactor(text)
 
