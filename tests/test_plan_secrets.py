@@ -67,7 +67,7 @@ runbook:
 """
 
 
-@pytest.mark.parametrize("verb", ["check", "gates", "status", "reconcile"])
+@pytest.mark.parametrize("verb", ["check", "gates", "status", "reconcile", "run"])
 def test_env_values_in_typed_fields_never_reach_the_output(tmp_path, verb):
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)

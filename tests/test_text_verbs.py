@@ -131,3 +131,19 @@ def test_json_text_escapes_what_clean_would_remove():
     assert not _unsafe(text) and "\x7f" not in text
     assert json.loads(text) == value
     assert "é漢😀" in text
+
+
+def test_log_records_on_stderr_are_cleaned():
+    import logging
+    import sys
+
+    from cockpit.commands.common import _OneLine
+
+    try:
+        raise ValueError(f"bad{OSC}\nsecond line")
+    except ValueError:
+        record = logging.LogRecord("cockpit.test", logging.ERROR, __file__, 1, "source said %s",
+                                   (f"x{C1_CSI}",), sys.exc_info())
+    line = _OneLine().format(record)
+    assert not _unsafe(line) and "\n" not in line
+    assert line == "cockpit: error: source said x: ValueError: bad second line"

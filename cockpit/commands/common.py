@@ -67,7 +67,7 @@ class _OneLine(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             text += f": {type(exc).__name__}: {exc}"
-        return " ".join(text.split())
+        return clean(text, LINE_LIMIT, single_line=True)  # a log record may quote a source
 
 
 def _is_utf8(stream) -> bool:

@@ -12,9 +12,11 @@ from cockpit.durations import parse_duration
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors (``requries`` must not pass silently); values are not coerced."""
+    """Unknown keys are errors (``requries`` must not pass silently); values are not coerced;
+    numbers are finite (`.inf` and `.nan` are refused where they are written)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False,
+                              use_attribute_docstrings=True)
 
 
 def _duration(value: object) -> float:
