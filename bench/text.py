@@ -5,7 +5,8 @@
 Prints the median time per call (microseconds) over ``--rounds`` rounds for typical inputs:
 an ASCII database error (the common case on the poll path), a non-Latin ticket title, a
 hostile string full of escapes and invisible characters, and a 4 KB command output block;
-then ``Plan.redact`` on the same error with the sample plan's five secrets set.
+then ``Plan.redact`` on the same error with the sample plan's five secrets set, and
+``load_plan`` of the sample plan.
 """
 
 from __future__ import annotations
@@ -57,8 +58,21 @@ def main() -> None:
     sample = Path(__file__).resolve().parent.parent / "sample_configs" / "ehr-cutover.yaml"
     plan, _ = load_plan(sample, env=env)
     plan.redact(ERROR)  # built once, then reused
-    print(f"redact ascii error (5 secrets)      {_median_us(plan.redact, ERROR, 20000, args.rounds):8.2f} us")
-    print(f"redact 4 KB output (5 secrets)      {_median_us(plan.redact, OUTPUT, 2000, args.rounds):8.2f} us")
+    hit = ERROR + ' missing "=" after "battery"'
+    old = sorted((s for s in env.values() if len(s) >= 4), key=len, reverse=True)
+
+    def whole_values_only(text: str) -> str:  # the rule before cockpit.redact, for reference
+        for secret in old:
+            text = text.replace(secret, "***")
+        return text
+
+    for label, fn in (("redact", plan.redact), ("whole-value replace (old rule)", whole_values_only)):
+        print(f"{label}")
+        print(f"  ascii error, no secret            {_median_us(fn, ERROR, 20000, args.rounds):8.2f} us")
+        print(f"  ascii error with a fragment       {_median_us(fn, hit, 20000, args.rounds):8.2f} us")
+        print(f"  4 KB output, no secret            {_median_us(fn, OUTPUT, 2000, args.rounds):8.2f} us")
+    load = _median_us(lambda p: load_plan(p, env=env), sample, 5, args.rounds) / 1000
+    print(f"load_plan sample plan               {load:8.2f} ms")
 
 
 if __name__ == "__main__":

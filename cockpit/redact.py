@@ -72,6 +72,45 @@ def needles(secret: str) -> set[str]:
     return found
 
 
+def _alternation(words: set[str]) -> str:
+    """One regex matching the longest of ``words`` at each position.
+
+    Factored as a prefix tree (``ab(?:c|d)`` rather than ``abc|abd``): the regex engine tries the
+    branches at every position of the text, so sharing prefixes makes it about twice as fast. Branch points nest at most ``_NEST`` deep;
+    beyond that a flat, longest-first alternation is used.
+    """
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict, depth: int) -> str:
+        if depth > _NEST:
+            raise RecursionError
+        end = "" in node
+        branches = []
+        for ch, child in sorted((k, v) for k, v in node.items() if k):
+            run = ch
+            while len(child) == 1 and "" not in child:  # a chain: no branch to nest
+                (nxt, child), = child.items()
+                run += nxt
+            branches.append(re.escape(run) + build(child, depth + 1))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and not end else "(?:" + "|".join(branches) + ")"
+        return f"{body}?" if end else body  # a longer match first, the shorter one after
+
+    try:
+        return build(tree, 0)
+    except RecursionError:
+        return "|".join(map(re.escape, sorted(words, key=lambda n: (-len(n), n))))
+
+
+_NEST = 60
+
+
 class Redactor:
     """``redactor(text)``: ``text`` with every form and fragment of every secret masked."""
 
@@ -81,15 +120,18 @@ class Redactor:
         for secret in self.secrets:
             if isinstance(secret, str) and secret:
                 found |= needles(secret)
-        # Longest first: at each position the alternation takes the longest needle there.
-        ordered = sorted(found, key=lambda n: (-len(n), n))
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._needles = tuple(found)
+        self._pattern = re.compile(_alternation(found)) if found else None
 
     def __bool__(self) -> bool:
         return self._pattern is not None
 
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
+            return text
+        # The common case holds no secret: substring tests are C loops, far cheaper than
+        # running the regex over the text.
+        if not any(needle in text for needle in self._needles):
             return text
         for _ in range(_PASSES):
             masked = self._pattern.sub(MASK, text)

@@ -103,3 +103,12 @@ def test_text_without_secrets_is_unchanged(secret_list, text):
 
 def test_a_secret_of_only_delimiters_masks_nothing():
     assert Redactor(["    ", "::::"])("a    b :::: c") == "a    b :::: c"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.text("abc@%", min_size=1, max_size=6), min_size=1, max_size=8), st.text("abc@% ", max_size=60))
+def test_prefix_tree_matches_like_a_longest_first_alternation(words, text):
+    from cockpit.redact import _alternation
+
+    flat = "|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w))))
+    assert re.sub(_alternation(words), "*", text) == re.sub(flat, "*", text)

@@ -144,9 +144,12 @@ class Plan(Strict):
     def redact(self, text: str) -> str:
         """Remove every value that came from the environment (tokens, passwords, DSNs), their
         fragments and encoded forms: the rule is :mod:`cockpit.redact`'s."""
-        redactor = self._redactor
-        if redactor is None or (redactor.secrets is not self._secrets and redactor.secrets != self._secrets):
-            redactor = self._redactor = Redactor(self._secrets)
+        # On the poll path: read the private attributes from their dict, since pydantic's
+        # attribute lookup for them costs microseconds each.
+        private = self.__pydantic_private__
+        redactor, secrets = private["_redactor"], private["_secrets"]
+        if redactor is None or (redactor.secrets is not secrets and redactor.secrets != secrets):
+            redactor = private["_redactor"] = Redactor(secrets)
         return redactor(text)
 
     def role_of(self, operator: str) -> str | None:
