@@ -1,12 +1,20 @@
-"""Durations as people write them in plans: ``5s``, ``10m``, ``1h30m``, ``250ms``."""
+"""Durations as people write them in plans: ``5s``, ``10m``, ``1h30m``, ``250ms``.
+
+Every duration is finite and at most :data:`MAX_SECONDS` (30 days: longer than any cutover,
+far below where a float loses the millisecond); fields narrow that further (see
+``cockpit.config.base.duration``).
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_WHOLE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+")
+MAX_SECONDS = 30 * 86400.0
+MAX_TEXT = 40
 
 
 class DurationError(ValueError):
@@ -18,14 +26,21 @@ def parse_duration(text: str) -> float:
     if not isinstance(text, str):
         raise DurationError(f"expected a duration such as 5s, 10m or 1h30m, got {type(text).__name__}")
     compact = text.strip().replace(" ", "")
-    if not compact or not _WHOLE.match(compact):
+    if len(compact) > MAX_TEXT:
+        raise DurationError(f"duration is {len(compact)} characters long: write it like 5s, 10m or 1h30m")
+    if not compact or not _WHOLE.fullmatch(compact):
         raise DurationError(f"bad duration {text!r}: write it like 5s, 10m or 1h30m")
-    return sum(float(n) * _UNITS[u] for n, u in _PART.findall(compact))
+    seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(compact))
+    if not math.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise DurationError(f"duration {text!r} is longer than 30 days")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
     """Short human form: 45s, 6m, 1h30m, 2h05m; never negative zero."""
     seconds = max(0.0, float(seconds))
+    if not math.isfinite(seconds):
+        return "?"
     if seconds < 60:
         return f"{seconds:.0f}s" if seconds >= 1 or seconds == 0 else f"{seconds * 1000:.0f}ms"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -37,6 +52,8 @@ def format_duration(seconds: float) -> str:
 
 def format_clock(seconds: float) -> str:
     """hh:mm:ss for the cutover clock."""
+    if not math.isfinite(seconds):
+        return "--:--:--"
     sign = "-" if seconds < 0 else ""
     total = int(abs(seconds))
     hours, rest = divmod(total, 3600)

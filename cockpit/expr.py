@@ -9,22 +9,35 @@
     NAME    := [A-Za-z_][A-Za-z0-9_]* ("." [A-Za-z0-9_]+)*
 
 Anything else (calls, attribute tricks, strings, subscripts) is a syntax error with its column.
+Number literals are finite and at most :data:`MAX_NUMBER` (1e15) in size.
+
+Evaluation contract (:func:`evaluate`): it returns ``(truth, reasons)`` or raises
+:class:`Unknown` (a needed value is missing or None) or its subclass :class:`BadValue` (a value
+that is not a bool, an int or a finite float: a string, NaN, infinity, anything else). Nothing
+else is raised for any values, so catching ``Unknown`` is enough to make the gate UNKNOWN. A
+comparison is made only between numbers (bools count as 0/1), exactly (a 400-digit int is
+compared as it is, never through a float), so a comparison with a non-finite or non-numeric
+operand is an error, never True.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Union
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
+MAX_NUMBER = 1e15
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+    r"\s*(?:(?P<num>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)"
-    r"|(?P<op><=|>=|==|!=|<|>|\(|\)))"
+    r"|(?P<op><=|>=|==|!=|<|>|\(|\)))",
+    re.ASCII,
 )
 _KEYWORDS = {"and", "or", "not", "true", "false"}
 
@@ -173,8 +186,9 @@ class _Parser:
         tok = self.take()
         if tok.kind == "num":
             value = float(tok.text)
-            if not math.isfinite(value):
-                raise ExprError(f"number {tok.text} is out of range", tok.col)
+            if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+                shown = tok.text if len(tok.text) <= 24 else tok.text[:20] + "..."
+                raise ExprError(f"number {shown} is out of range (at most 1e15)", tok.col)
             return Num(value)
         if tok.kind == "kw" and tok.text in ("true", "false"):
             return Bool(tok.text == "true")
@@ -233,47 +247,66 @@ def names(node: Node) -> list[str]:
 
 
 def to_text(node: Node) -> str:
-    """Canonical text of an expression, for reasons and reports."""
+    """Canonical text of an expression, for reasons and reports: it parses back to ``node``."""
     if isinstance(node, Num):
-        return _num(node.value)
+        return _literal(node.value)
     if isinstance(node, Bool):
         return "true" if node.value else "false"
     if isinstance(node, Name):
         return node.name
     if isinstance(node, Not):
-        return f"not {to_text(node.operand)}"
+        inner = to_text(node.operand)
+        return f"not ({inner})" if isinstance(node.operand, BoolOp) else f"not {inner}"
     if isinstance(node, BoolOp):
         return f" {node.op} ".join(
             f"({to_text(p)})" if isinstance(p, BoolOp) else to_text(p) for p in node.operands
         )
-    return f"{to_text(node.left)} {node.op} {to_text(node.right)}"
+    return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
 
 
-def _num(value: float) -> str:
+def _operand(node: Node) -> str:
+    return to_text(node) if isinstance(node, (Num, Bool, Name)) else f"({to_text(node)})"
+
+
+def _literal(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)  # shortest text that reads back as the same float
+
+
+def _num(value: float | int) -> str:
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**15 else f"{Decimal(value):.6g}"
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return f"{value:g}"
 
 
-Value = Union[float, bool]  # noqa: UP007
+Value = Union[float, int, bool]  # noqa: UP007
 
 
 class Unknown(Exception):
     """A signal the expression needs has no usable value."""
 
-    def __init__(self, name: str):
-        super().__init__(name)
+    def __init__(self, name: str, reason: str = "no value"):
+        super().__init__(f"{name}: {reason}")
         self.name = name
+        self.reason = reason
+
+
+class BadValue(Unknown):
+    """A value that cannot be compared: not a bool, an int or a finite float."""
 
 
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 
 
-def evaluate(node: Node, values: dict[str, Value]) -> tuple[bool, list[str]]:
+def evaluate(node: Node, values: Mapping[str, object]) -> tuple[bool, list[str]]:
     """Truth of ``node`` and the comparisons that decided it, in words.
 
-    Raises :class:`Unknown` when a needed signal is missing; the caller turns that into
-    UNKNOWN, because stale is not green.
+    Raises :class:`Unknown` when a needed signal is missing, :class:`BadValue` (an
+    ``Unknown``) when its value is not a bool or a finite number; nothing else. The caller
+    turns either into UNKNOWN, because stale is not green.
     """
     result = _eval(node, values)
     return bool(result[0]), result[1]
@@ -285,16 +318,22 @@ def _value(node: Node, values: dict[str, Value]) -> Value:
     if isinstance(node, Bool):
         return node.value
     if isinstance(node, Name):
-        if node.name not in values or values[node.name] is None:
+        value = values.get(node.name)
+        if value is None:
             raise Unknown(node.name)
-        return values[node.name]
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise BadValue(node.name, f"{value} is not a finite number")
+        elif not isinstance(value, int):  # bool is an int
+            raise BadValue(node.name, f"a {type(value).__name__} is not a number")
+        return value
     truth, _ = _eval(node, values)
     return truth
 
 
 def _show(node: Node, value: Value) -> str:
     if isinstance(node, Name):
-        shown = ("true" if value else "false") if isinstance(value, bool) else _num(float(value))
+        shown = ("true" if value else "false") if isinstance(value, bool) else _num(value)
         return f"{node.name} = {shown}"
     return to_text(node)
 
@@ -331,8 +370,8 @@ def _eval(node: Node, values: dict[str, Value]) -> tuple[bool, list[str]]:
     return value != 0, [_show(node, value)]
 
 
-def _compare(op: str, left: Value, right: Value) -> bool:
-    a, b = float(left), float(right)
+def _compare(op: str, a: Value, b: Value) -> bool:
+    # Both sides are bools, ints or finite floats (see _value): Python compares them exactly.
     if op == "<":
         return a < b
     if op == "<=":

@@ -54,6 +54,39 @@ CASES = [
     ("unknown_top_level_key", 19, 1, "gatez", "unknown key 'gatez' (did you mean 'gates"),
     ("window_no_timezone", 5, 19, "cutover.window.start", 'timestamp needs a time zone, e.g. 2026-1'),
     ("window_reversed", 5, 11, "cutover.window", 'window end must be after its start'),
+    # bounds: durations are finite and at most 30 days; each field narrows that
+    ("duration_over_30_days", 22, 15, "gates.lag_ok.hold_for", "duration '99999999999999999999999999999999999999s' is longer than 30 days"),
+    ("duration_400_digits", 22, 15, "gates.lag_ok.hold_for", "duration is 402 characters long"),
+    ("every_zero", 19, 12, "signals.lag_s.every", "must be at least 1s"),
+    ("every_above_ceiling", 19, 12, "signals.lag_s.every", "must be at most 1h"),
+    ("signal_timeout_below_floor", 19, 14, "signals.lag_s.timeout", "must be at least 100ms"),
+    ("connect_timeout_zero", 18, 22, "sources.web.connect_timeout", "must be at least 100ms"),
+    ("statement_timeout_above_ceiling", 18, 24, "sources.db.statement_timeout", "must be at most 1h"),
+    ("hold_for_above_ceiling", 22, 15, "gates.lag_ok.hold_for", "must be at most 24h"),
+    ("max_staleness_zero", 23, 20, "gates.lag_ok.max_staleness", "must be at least 1s"),
+    ("number_not_finite", 18, 22, "signals.lag_s.simulate.base", "input should be a finite number"),
+    ("expr_number_out_of_range", 21, 19, "gates.lag_ok.expr", "expression does not parse: number 1e16 is out of range (at most 1e15)"),
+    # windows are met by readings that cover them
+    ("gate_hold_for_shorter_than_every", 23, 15, "gates.lag_ok.hold_for",
+     "signal 'lag_s' is read every 2m, longer than this gate's hold_for 1m"),
+    ("gate_staleness_shorter_than_every", 24, 20, "gates.lag_ok.max_staleness",
+     "signal 'lag_s' is read every 30s, longer than this gate's max_staleness 20s"),
+    ("gate_default_staleness_shorter_than_every", 22, 5, "gates.lag_ok",
+     "signal 'lag_s' is read every 2m, longer than this gate's max_staleness 1m (the default)"),
+    ("signal_reserved_namespace", 19, 3, "signals.exceptions.open_critical",
+     "'exceptions.open_critical' is in the reserved namespace 'exceptions.'"),
+    # ids, names and codes are single-line tokens
+    ("step_id_trailing_newline", 28, 16, "runbook.phases[0].steps[0].id", "'B1\\n' is not a valid id"),
+    ("signal_name_trailing_newline", 16, 3, "signals['lag_s\\n']", "'lag_s\\n' is not a valid signal name"),
+    ("reason_code_not_a_code", 6, 5, "cutover.reason_codes['SKIP IT\\n']", "'SKIP IT\\n' is not a valid id"),
+    ("role_not_an_id", 9, 5, "operators.roles['db a']", "'db a' is not a valid id"),
+    ("journal_path_not_printable", 4, 12, "cutover.journal", "a path must be non-empty printable text on one line"),
+    # the file itself: every refusal has its place
+    ("yaml_nested_too_deep", 20, 71, "YAML nested deeper than 64 levels", ""),
+    ("yaml_control_character", 28, 30, "character U+0007 is not allowed in YAML", ""),
+    ("yaml_merge_not_a_mapping", 23, 9, "a merge key (<<) takes a mapping or a list of mappings", ""),
+    ("binary_nul_byte", 3, 16, "looks like a binary file, not a YAML plan", ""),
+    ("not_utf8_byte", 3, 20, "not UTF-8 text (bad byte at offset 41)", ""),
 ]
 
 
@@ -70,11 +103,10 @@ def test_broken_plan_reports_place(name, line, col, path, message, capsys):
     assert "Traceback" not in captured.err + captured.out
     assert captured.out == ""
     first = captured.err.splitlines()[0]
-    assert first == f"{plan}:{line}:{col}: {path}: {message}" or first.startswith(
-        f"{plan}:{line}:{col}: {path}: {message}"
-    ), first
+    expected = f"{plan}:{line}:{col}: {path}" + (f": {message}" if message else "")
+    assert first.startswith(expected), first
     # The reported position is inside the file and on a non-blank line.
-    lines = plan.read_text().split("\n")
+    lines = plan.read_bytes().decode("utf-8", "replace").split("\n")
     assert 1 <= line <= len(lines)
     assert lines[line - 1].strip(), f"line {line} of {name} is blank"
 

@@ -108,7 +108,7 @@ def test_unreadable_file(tmp_path):
         err = f.read()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 2, err
-    assert err.strip() == f"{p}: permission denied"
+    assert err.strip() == f"{p}:1:1: permission denied"
 
 
 def test_traceback_free_via_real_process(tmp_path):
@@ -172,3 +172,32 @@ def test_durations_and_defaults():
     assert step.planned == 600.0 and step.critical and step.requires == ["lag_ok"]
     assert plan.journal_path == VALID.parent.resolve() / "journal.jsonl"
     assert "NOT_APPLICABLE" in plan.cutover.reason_codes
+
+
+def test_merge_keys_merge_and_errors_point_where_the_value_was_written(tmp_path):
+    text = VALID.read_text().replace("    type: simulated\n", (
+        "    type: simulated\n"
+        "  web: &web {type: http, url: 'http://127.0.0.1:1', timeout: 2s}\n"
+        "  web2:\n"
+        "    <<: *web\n"
+        "    url: 'http://127.0.0.1:2'\n"))
+    p = tmp_path / "merge.yaml"
+    p.write_text(text)
+    plan, _ = load_plan(p)
+    assert plan.sources["web2"].url == "http://127.0.0.1:2" and plan.sources["web2"].timeout == 2.0
+    p.write_text(text.replace("timeout: 2s}", "timeout: 0s}"))
+    with pytest.raises(PlanError) as exc:
+        load_plan(p)
+    assert exc.value.lines == [f"{p}:15:62: sources.web.timeout: must be at least 100ms",
+                               f"{p}:15:62: sources.web2.timeout: must be at least 100ms"]
+
+
+def test_a_merge_chain_cannot_expand_past_the_node_budget(tmp_path):
+    rows = ["a0: &a0 {k0: 1, k1: 1, k2: 1, k3: 1, k4: 1, k5: 1, k6: 1, k7: 1, k8: 1, k9: 1}"]
+    for i in range(1, 9):
+        rows.append(f"a{i}: &a{i} [" + ", ".join([f"{{<<: *a{i - 1}, x{j}: 1}}" for j in range(10)]) + "]")
+    p = tmp_path / "lol.yaml"
+    p.write_text("\n".join(rows) + "\n")
+    with pytest.raises(PlanError) as exc:
+        load_plan(p)
+    assert len(exc.value.lines) == 1 and "too many YAML nodes" in exc.value.lines[0]

@@ -108,3 +108,102 @@ def test_parse_never_raises_anything_but_expr_error(text):
     values = {name: 1.0 for name in expr.names(node)}
     ok, _ = expr.evaluate(node, values)
     assert isinstance(ok, bool)
+
+
+# -- the evaluation contract: (bool, reasons), or Unknown / BadValue, nothing else ------------
+
+NAMES = ["a", "b", "c", "recon.x"]
+
+
+@st.composite
+def expressions(draw, depth: int = 0) -> str:
+    """Mostly well-formed expression text over a few names, so evaluation is reached often."""
+    kind = draw(st.sampled_from(["cmp", "name", "bool", "num"] + (["and", "or", "not", "paren"] if depth < 4 else [])))
+    if kind == "cmp":
+        left = draw(st.sampled_from(NAMES + ["1", "0.5", "1e15", "true"]))
+        right = draw(st.sampled_from(NAMES + ["5", "0", "2.5e3", "1e15", "false"]))
+        return f"{left} {draw(st.sampled_from(['<', '<=', '>', '>=', '==', '!=']))} {right}"
+    if kind == "name":
+        return draw(st.sampled_from(NAMES))
+    if kind == "bool":
+        return draw(st.sampled_from(["true", "false"]))
+    if kind == "num":
+        return draw(st.sampled_from(["0", "1", "3.5", "1e3"]))
+    if kind == "not":
+        return "not " + draw(expressions(depth + 1))
+    if kind == "paren":
+        return "(" + draw(expressions(depth + 1)) + ")"
+    return f" {kind} ".join(draw(st.lists(expressions(depth + 1), min_size=2, max_size=3)))
+
+
+ANY_VALUE = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.just(10**400), st.just(-(10**400)),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5), st.sampled_from(["5", "nan", "1e999"]),
+    st.lists(st.integers(), max_size=2), st.just(object()),
+)
+
+
+def _usable(value) -> bool:
+    if isinstance(value, int):  # bool included
+        return True
+    return isinstance(value, float) and value == value and abs(value) != float("inf")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.text(st.characters(codec=None, exclude_categories=()), max_size=40),
+                 expressions(), st.integers(1, 3000).map(lambda n: "(" * n + "a" + ")" * n),
+                 st.integers(1, 3000).map(lambda n: "not " * n + "a")))
+def test_parse_returns_a_node_or_expr_error(text):
+    try:
+        node = expr.parse(text)
+    except expr.ExprError as exc:
+        assert exc.column >= 1
+        return
+    assert expr.parse(expr.to_text(node)) == node
+
+
+@settings(max_examples=300, deadline=None)
+@given(expressions(), st.fixed_dictionaries({}, optional={n: ANY_VALUE for n in NAMES}))
+def test_evaluate_returns_or_raises_only_unknown(text, values):
+    node = expr.parse(text)
+    try:
+        ok, reasons = expr.evaluate(node, values)
+    except expr.BadValue as exc:
+        assert exc.name in values and not _usable(values[exc.name])
+        return
+    except expr.Unknown as exc:
+        assert values.get(exc.name) is None
+        return
+    assert isinstance(ok, bool) and all(isinstance(r, str) for r in reasons)
+    assert all(_usable(values[n]) for n in expr.names(node) if n in values)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), "3", "abc", [1], object()])
+@pytest.mark.parametrize("text", ["x < 5", "x > 5", "x != 5", "x == x", "not x < 5", "x", "not x", "x or true"])
+def test_a_bad_operand_is_an_error_never_true(text, bad):
+    with pytest.raises(expr.BadValue) as exc:
+        expr.evaluate(expr.parse(text), {"x": bad})
+    assert exc.value.name == "x" and isinstance(exc.value, expr.Unknown)
+
+
+def test_huge_integers_compare_exactly():
+    big = 10**400
+    assert expr.evaluate(expr.parse("x > 1e15"), {"x": big})[0] is True
+    ok, reasons = expr.evaluate(expr.parse("x < 5"), {"x": -big})
+    assert ok is True and reasons == ["x = -1.00000e+400 < 5"]
+    assert expr.evaluate(expr.parse("x == 1"), {"x": 10**17 + 1})[0] is False
+
+
+@pytest.mark.parametrize("text", ["x < 1e16", "x < 10000000000000001", "x > 1" + "0" * 400, "x < 1e309",
+                                  "x < ٣"])
+def test_number_literals_are_bounded_and_ascii(text):
+    with pytest.raises(expr.ExprError):
+        expr.parse(text)
+    assert expr.parse("x < 1e15") == expr.Compare("<", expr.Name("x"), expr.Num(1e15))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=0, max_value=1e15), st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+def test_to_text_reads_back_the_same_number(value, op):
+    node = expr.parse(f"x {op} {value!r}")
+    assert expr.parse(expr.to_text(node)) == node

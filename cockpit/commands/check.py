@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cockpit.commands.common import load_or_report
+from cockpit.commands.common import emit, load_or_report, one_line
 from cockpit.durations import format_duration
 
 
@@ -12,37 +12,42 @@ def main(args) -> int:
     plan = load_or_report(args.config, for_run=False)
     if plan is None:
         return 2
-    print(summary(plan))
+    emit(*summary(plan))
     return 0
 
 
-def summary(plan) -> str:
+def _names(names) -> str:
+    return ", ".join(one_line(n, 128) for n in names) or "none"
+
+
+def summary(plan) -> list[str]:
+    """The OK summary, one line per entry; every name and title cleaned where it is placed."""
     c = plan.cutover
     steps = plan.runbook.all_steps()
     rb_steps = plan.runbook.rollback_steps()
     planned = sum(s.planned for s in steps)
     lines = [
-        f"{plan.path.name}: OK  {c.name} ({c.id})",
+        f"{one_line(plan.path.name)}: OK  {one_line(c.name, 120)} ({one_line(c.id)})",
         f"  window    {c.window.start:%Y-%m-%d %H:%M}Z .. {c.window.end:%Y-%m-%d %H:%M}Z"
         f"  ({format_duration((c.window.end - c.window.start).total_seconds())})",
-        f"  journal   {plan.journal_path}",
+        f"  journal   {one_line(plan.journal_path, 500)}",
         f"  operators {len(plan.operators.people)} in {len(plan.operators.roles)} roles",
-        "  sources   " + (", ".join(f"{n} ({s.type})" for n, s in plan.sources.items()) or "none"),
-        f"  signals   {len(plan.signals)}: " + (", ".join(plan.signals) or "none"),
-        f"  gates     {len(plan.gates)}: " + (", ".join(plan.gates) or "none"),
+        "  sources   " + _names(f"{n} ({s.type})" for n, s in plan.sources.items()),
+        f"  signals   {len(plan.signals)}: " + _names(plan.signals),
+        f"  gates     {len(plan.gates)}: " + _names(plan.gates),
     ]
     for phase in plan.runbook.phases:
         crit = sum(1 for s in phase.steps if s.critical)
-        lines.append(f"  phase     {phase.id}: {len(phase.steps)} steps ({crit} critical), "
-                     f"planned {format_duration(sum(s.planned for s in phase.steps))}  {phase.title}")
+        lines.append(f"  phase     {one_line(phase.id)}: {len(phase.steps)} steps ({crit} critical), "
+                     f"planned {format_duration(sum(s.planned for s in phase.steps))}  {one_line(phase.title, 120)}")
     for phase in plan.runbook.rollback.phases:
-        lines.append(f"  rollback  {phase.id}: {len(phase.steps)} steps  {phase.title}")
+        lines.append(f"  rollback  {one_line(phase.id)}: {len(phase.steps)} steps  {one_line(phase.title, 120)}")
     recon = plan.reconciliation
     if recon:
-        lines.append(f"  reconcile {recon.source} -> {recon.target}: {len(recon.tables)} tables, "
+        lines.append(f"  reconcile {one_line(recon.source)} -> {one_line(recon.target)}: {len(recon.tables)} tables, "
                      f"{len(recon.domain)} domain checks" + (", storage manifest" if recon.storage else ""))
     lines.append(f"  total     {len(steps)} steps, planned {format_duration(planned)}; {len(rb_steps)} rollback steps")
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""Helpers every verb shares: loading a plan the same way, printing errors the same way."""
+"""Helpers every verb shares: loading a plan the same way, printing the same way.
+
+Every line a verb prints for people goes through :func:`emit` (``fail`` and
+``load_or_report`` included), and every JSON document through :func:`json_text`: a plan
+title, a journal field or a source's error can then never put an escape sequence, a bidi
+override or an invisible character on the operator's terminal, whatever the verb forgot.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,11 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 
 from cockpit.config import Plan, PlanError, load_plan
-from cockpit.text import clean
+from cockpit.text import clean, is_shown
 
 # A process killed by SIGPIPE exits 128+13 in a shell; a verb whose reader went away says the
 # same. Never 0: `cockpit gates plan | head -1` must not read as "all GO" under pipefail.
@@ -60,7 +67,7 @@ class _OneLine(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             text += f": {type(exc).__name__}: {exc}"
-        return " ".join(text.split())
+        return clean(text, LINE_LIMIT, single_line=True)  # a log record may quote a source
 
 
 def _is_utf8(stream) -> bool:
@@ -70,11 +77,41 @@ def _is_utf8(stream) -> bool:
         return False
 
 
+# Longest human line: beyond it the line is cut with "…" (a runaway value, not a report).
+LINE_LIMIT = 10_000
+
+
+def emit(*lines: object, err: bool = False) -> None:
+    """Print each argument as one line of human output, cleaned by ``cockpit.text.clean``.
+
+    A newline inside an argument becomes a space, so an untrusted value can never forge a
+    line of its own. ``err=True`` prints to stderr. JSON goes through :func:`json_text`.
+    """
+    stream = sys.stderr if err else sys.stdout
+    for line in lines:
+        print(clean("" if line is None else line, LINE_LIMIT).replace("\n", " "), file=stream)
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group(0)
+    if is_shown(ch) and ch != "\x7f":
+        return ch
+    return json.dumps(ch, ensure_ascii=True)[1:-1] if not 0xD800 <= ord(ch) <= 0xDFFF else f"\\u{ord(ch):04x}"
+
+
+_NOT_ASCII_PRINTABLE = re.compile(r"[^\x00-\x7e]")
+
+
 def json_text(obj, **kwargs) -> str:
     """JSON for stdout: raw UTF-8 where the stream takes it, ``\\u`` escapes where it does not
-    (either way a JSON parser reads back the very same strings; "?" would corrupt them)."""
+    (either way a JSON parser reads back the very same strings; "?" would corrupt them).
+
+    Characters ``clean`` would not show as they are (C1 controls, bidi and other invisible
+    characters, lone surrogates, DEL) are always written as ``\\u`` escapes: the document
+    stays exact and the terminal it is printed on sees only printable text.
+    """
     kwargs.setdefault("ensure_ascii", not _is_utf8(sys.stdout))
-    return json.dumps(obj, **kwargs)
+    return _NOT_ASCII_PRINTABLE.sub(_escape, json.dumps(obj, **kwargs))
 
 
 def broken_pipe() -> int:
@@ -92,16 +129,14 @@ def load_or_report(path: str, *, for_run: bool = True) -> Plan | None:
     try:
         plan, warnings = load_plan(path, for_run=for_run)
     except PlanError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
+        emit(*exc.lines, err=True)
         return None
-    for line in warnings:
-        print(line, file=sys.stderr)
+    emit(*warnings, err=True)
     return plan
 
 
 def fail(verb: str, message: str) -> int:
-    print(f"cockpit {verb}: {message}", file=sys.stderr)
+    emit(f"cockpit {verb}: {message}", err=True)
     return 2
 
 

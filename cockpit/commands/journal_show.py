@@ -1,6 +1,8 @@
 """``cockpit journal show JOURNAL [--json]``: the timeline, one line per entry.
 
-Every field written by a person or a source goes through ``cockpit.text.clean``. A damaged
+Every field goes through ``cockpit.text.clean`` where it is placed (``one_line``), and every
+line again through ``emit``: the journal is read before it is verified, so nothing in it is
+trusted, not even ``ts`` or ``action``. A damaged
 journal is shown up to the damage, then the problem is named and the exit code is 1.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cockpit.commands.common import fail, json_text, one_line
+from cockpit.commands.common import emit, fail, json_text, one_line
 from cockpit.journal import lines
 
 
@@ -21,7 +23,7 @@ def format_entry(e) -> str:
     else:
         who += f" (@{one_line(actor.host, 64)}"
     who += f" from {one_line(actor.ssh_client, 64)})" if actor.ssh_client else ")"
-    parts = [e.ts, f"#{e.seq}", who, e.action]
+    parts = [one_line(e.ts, 40), f"#{e.seq}", who, one_line(e.action, 40)]
     if e.subject:
         parts.append(one_line(e.subject, 80))
     data = e.data if isinstance(e.data, dict) else {}
@@ -41,20 +43,23 @@ def main(args) -> int:
     try:
         raw = path.read_bytes()
     except IsADirectoryError:
-        return fail("journal show", f"{path} is a directory, not a journal")
+        return fail("journal show", f"{one_line(path, 500)} is a directory, not a journal")
     except OSError as exc:
-        return fail("journal show", f"cannot read {path}: {exc.strerror or exc}")
+        return fail("journal show", f"cannot read {one_line(path, 500)}: {one_line(exc.strerror or exc)}")
     parsed = lines.parse(raw)
     as_json = getattr(args, "json", False)
     for e in parsed.entries:
-        print(json_text(e.to_json()) if as_json else format_entry(e))
+        if as_json:
+            print(json_text(e.to_json()))
+        else:
+            emit(format_entry(e))
     problem = None
     if parsed.damage is not None:
-        problem = f"journal damaged at {parsed.damage}; entries after it are not shown"
+        problem = f"journal damaged at {one_line(parsed.damage, 300)}; entries after it are not shown"
     elif parsed.torn:
         problem = f"incomplete last line ({len(parsed.torn)} bytes, a torn write) not shown"
     if problem:
-        print(f"cockpit journal show: {problem}", file=sys.stderr)
+        emit(f"cockpit journal show: {problem}", err=True)
     return 1 if parsed.damage is not None else 0
 
 

@@ -10,9 +10,10 @@ import difflib
 from typing import Any
 
 from cockpit import expr
-from cockpit.config.plan import builtin_signal_names
+from cockpit.config.plan import RESERVED_NAMESPACES, builtin_signal_names
 from cockpit.config.problems import Problem
 from cockpit.config.yamlpos import Path
+from cockpit.durations import DurationError, parse_duration
 
 _FIELDS_BY_TYPE = {
     "postgres": {"probe", "measure", "standby", "query", "heartbeat"},
@@ -47,7 +48,9 @@ def cross_check(data: Any) -> list[Problem]:
     roles = _d(_d(data.get("operators")).get("roles"))
     out += _check_operators(data, roles)
     out += _check_signals(signals, sources)
+    out += _check_reserved(signals)
     out += _check_gates(data, gates, signals)
+    out += _check_windows(gates, signals)
     out += _check_runbook(data, gates, roles)
     out += _check_recon(data, sources)
     mirror = _d(_d(data.get("cutover")).get("journal_mirror"))
@@ -138,6 +141,67 @@ def _signal_shape(name: str, sig: dict, stype: str, sources: dict) -> list[Probl
             out.append(Problem(path, "a transaction signal needs 'measure: latency_ms' or 'measure: success'"))
     elif stype in ("prometheus", "helpdesk") and not sig.get("query"):
         out.append(Problem(path, f"a {stype} signal needs a 'query'"))
+    return out
+
+
+def _check_reserved(signals: dict) -> list[Problem]:
+    """The cockpit's own signals (recon.*, exceptions.*...) cannot be shadowed by the plan's: a
+    gate would flip between the two values on every poll."""
+    out: list[Problem] = []
+    for name in signals:
+        ns = name.split(".", 1)[0] if isinstance(name, str) else None
+        if ns in RESERVED_NAMESPACES:
+            out.append(Problem(("signals", name), f"'{name}' is in the reserved namespace '{ns}.' "
+                               "(the cockpit's own signals): give the signal another name", at_key=True))
+    return out
+
+
+def _seconds(value: Any, default: float) -> tuple[float, str] | None:
+    """A duration as written (seconds, text), the default when absent, None when invalid
+    (the schema reports that one)."""
+    if value is None:
+        return default, f"{_plain(default)} (the default)"
+    try:
+        return parse_duration(value), str(value).strip()
+    except DurationError:
+        return None
+
+
+def _plain(seconds: float) -> str:
+    from cockpit.durations import format_duration
+
+    return format_duration(seconds)
+
+
+def _check_windows(gates: dict, signals: dict) -> list[Problem]:
+    """A window must be met by readings that cover it: each signal a gate reads is polled at
+    least as often as its ``hold_for`` (when there is one) and its ``max_staleness``."""
+    out: list[Problem] = []
+    for gid, gate in gates.items():
+        gate = _d(gate)
+        try:
+            used = expr.names(expr.parse(gate.get("expr")))
+        except expr.ExprError:
+            continue
+        hold = _seconds(gate.get("hold_for"), 0.0)
+        stale = _seconds(gate.get("max_staleness"), 60.0)
+        for name in used:
+            sig = signals.get(name)
+            if not isinstance(sig, dict) or name.split(".", 1)[0] in RESERVED_NAMESPACES:
+                continue  # built-in (no `every`), unknown (reported above) or reserved
+            every = _seconds(sig.get("every"), 10.0)
+            if every is None:
+                continue
+            if hold is not None and hold[0] > 0 and every[0] > hold[0]:
+                where = ("gates", gid, "hold_for")
+                out.append(Problem(where, f"signal '{name}' is read every {every[1]}, longer than this "
+                                   f"gate's hold_for {hold[1]}: one reading would fill the window; "
+                                   "read it more often or hold longer"))
+            if stale is not None and every[0] > stale[0]:
+                where = ("gates", gid, "max_staleness") if "max_staleness" in gate else ("gates", gid)
+                out.append(Problem(where, f"signal '{name}' is read every {every[1]}, longer than this "
+                                   f"gate's max_staleness {stale[1]}: the gate would be UNKNOWN between "
+                                   "readings; read it more often or allow older data"))
     return out
 
 

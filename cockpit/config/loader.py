@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -16,7 +18,9 @@ from cockpit.config.checks import cross_check
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError, Problem
 from cockpit.config.secrets import check_secrets
-from cockpit.config.yamlpos import Path, Positions, YamlProblem, load
+from cockpit.config.yamlpos import Mark, Path, Positions, YamlProblem, load
+from cockpit.redact import Redactor
+from cockpit.text import clean
 
 MAX_BYTES = 5 * 1024 * 1024
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -36,8 +40,8 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
     try:
         data, pos, dups = load(text)
     except YamlProblem as exc:
-        where = f"{exc.mark.line}:{exc.mark.col}: " if exc.mark else ""
-        raise PlanError([f"{name}:{where}{exc.message}"]) from None
+        mark = exc.mark or Mark(1, 1)
+        raise PlanError([f"{name}:{mark.line}:{mark.col}: {clean(exc.message, 300, single_line=True)}"]) from None
     problems: list[Problem] = [
         Problem(d.path, f"duplicate key '{d.path[-1]}' (first at line {d.first.line})", mark=d.mark)
         for d in dups
@@ -45,15 +49,19 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
     if not isinstance(data, dict):
         raise PlanError([f"{name}:1:1: (top): a plan is a mapping with 'cutover', 'operators', 'runbook', ... at the top"])
     problems += check_secrets(data)
-    data, secrets, env_problems = _substitute(data, env, for_run)
+    data, secrets, origins, env_problems = _substitute(data, env, for_run)
     _anchor_paths(data, fs_path.resolve().parent)
     problems += env_problems
     plan = None
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
-        problems += _schema_problems(exc, data)
+        problems += _schema_problems(exc, data, origins)
     problems += cross_check(data)
+    # Values from the environment may be secrets that landed in the wrong field (a password
+    # in `every:`); no message may carry one, whoever built it.
+    redact = Redactor(secrets)
+    problems = [replace(p, message=redact(p.message)) for p in problems]
     errors = [p.render(name, pos) for p in _ordered(problems, pos) if not p.warning]
     warnings = [p.render(name, pos) for p in _ordered(problems, pos) if p.warning]
     if errors or plan is None:
@@ -73,32 +81,89 @@ def _anchor_paths(data: dict, base: FsPath) -> None:
 
 
 def _read(fs_path: FsPath, name: str) -> str:
+    """The plan's text, read from a regular file only and never more than the cap.
+
+    Every refusal is ``FILE:LINE:COL: reason`` like any other problem of a plan; one about the
+    whole file (missing, unreadable, not a regular file, too big) is at 1:1.
+
+    A device (``/dev/zero``, ``/dev/urandom``) would be read forever and a FIFO would block
+    forever: both are refused before opening, and again on the opened descriptor (the path may
+    change in between). Symlinks are followed; their target must be a regular file.
+    """
     try:
-        if fs_path.is_dir():
-            raise PlanError([f"{name}: is a directory, not a plan file"])
-        size = fs_path.stat().st_size
-        if size > MAX_BYTES:
-            raise PlanError([f"{name}: file is {size / 1048576:.0f} MB; a plan may be at most {MAX_BYTES // 1048576} MB"])
-        raw = fs_path.read_bytes()
+        _regular(os.stat(fs_path), name)
+        fd = os.open(fs_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+        try:
+            size = _regular(os.fstat(fd), name)
+            if size > MAX_BYTES:
+                raise _too_big(name, size)
+            raw = _read_capped(fd)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
-        raise PlanError([f"{name}: no such file"]) from None
+        raise PlanError([f"{name}:1:1: no such file"]) from None
     except PermissionError:
-        raise PlanError([f"{name}: permission denied"]) from None
-    except OSError as exc:
-        raise PlanError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
-    if b"\x00" in raw:
-        raise PlanError([f"{name}: looks like a binary file, not a YAML plan"])
+        raise PlanError([f"{name}:1:1: permission denied"]) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise PlanError([f"{name}:1:1: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
+    if len(raw) > MAX_BYTES:
+        raise _too_big(name, len(raw))
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise PlanError([f"{name}:{_where(raw, nul)}: looks like a binary file, not a YAML plan"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PlanError([f"{name}: not UTF-8 text (bad byte at offset {exc.start})"]) from None
+        raise PlanError([f"{name}:{_where(raw, exc.start)}: not UTF-8 text (bad byte at offset {exc.start})"]) from None
     if not text.strip():
         raise PlanError([f"{name}:1:1: the file is empty: a plan needs at least a 'cutover' section"])
     return text.lstrip("\ufeff")
 
 
-def _substitute(data: Any, env: Mapping[str, str], for_run: bool) -> tuple[Any, set[str], list[Problem]]:
+_KINDS = ((stat.S_ISDIR, "is a directory, not a plan file"), (stat.S_ISFIFO, "is a FIFO"),
+          (stat.S_ISCHR, "is a character device"), (stat.S_ISBLK, "is a block device"),
+          (stat.S_ISSOCK, "is a socket"))
+
+
+def _regular(st: os.stat_result, name: str) -> int:
+    if stat.S_ISREG(st.st_mode):
+        return st.st_size
+    kind = next((words for test, words in _KINDS if test(st.st_mode)), "is not a regular file")
+    if "directory" in kind:
+        raise PlanError([f"{name}:1:1: {kind}"])
+    raise PlanError([f"{name}:1:1: {kind}, not a plan file: a plan is a regular YAML file"])
+
+
+def _read_capped(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while total <= MAX_BYTES:  # one byte past the cap is enough to know it is too big
+        chunk = os.read(fd, min(1 << 20, MAX_BYTES + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _too_big(name: str, size: int) -> PlanError:
+    return PlanError([f"{name}:1:1: file is {size / 1048576:.0f} MB; a plan may be at most {MAX_BYTES // 1048576} MB"])
+
+
+def _where(raw: bytes, offset: int) -> str:
+    """LINE:COL (1-based, columns in characters) of byte ``offset``."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    col = len(raw[line_start:offset].decode("utf-8", "replace")) + 1
+    line = raw.count(b"\n", 0, offset) + 1
+    return f"{line}:{col}"
+
+
+def _substitute(data: Any, env: Mapping[str, str],
+                for_run: bool) -> tuple[Any, set[str], dict[Path, list[str]], list[Problem]]:
+    """``${VAR}`` filled in from ``env``; also the values used (secrets, for redaction) and,
+    per data path, the variables its value came from (so no error message shows it)."""
     secrets: set[str] = set()
+    origins: dict[Path, list[str]] = {}
     problems: list[Problem] = []
 
     def fill(value: Any, path: Path) -> Any:
@@ -115,11 +180,12 @@ def _substitute(data: Any, env: Mapping[str, str], for_run: bool) -> tuple[Any, 
                 problems.append(Problem(path, f"environment variable {var} is not set", warning=not for_run))
                 return m.group(0)
             secrets.add(env[var])
+            origins.setdefault(path, []).append(var)
             return env[var]
 
         return _VAR.sub(one, value)
 
-    return fill(data, ()), secrets, problems
+    return fill(data, ()), secrets, origins, problems
 
 
 _TYPE_WORDS = {
@@ -146,7 +212,7 @@ def _vocabulary() -> list[str]:
     return sorted(words)
 
 
-def _schema_problems(exc: ValidationError, data: Any) -> list[Problem]:
+def _schema_problems(exc: ValidationError, data: Any, origins: dict[Path, list[str]]) -> list[Problem]:
     vocab = _vocabulary()
     out: list[Problem] = []
     seen: set[tuple[Path, str]] = set()
@@ -154,7 +220,8 @@ def _schema_problems(exc: ValidationError, data: Any) -> list[Problem]:
         path, at_key = _real_path(data, err["loc"], err["type"])
         if err["type"] == "union_tag_invalid":
             path = (*path, "type")
-        message = _message(err, path, vocab)
+        hidden = sorted({v for p, names in origins.items() if p[:len(path)] == path for v in names})
+        message = _message(err, path, vocab, hidden)
         if (path, message) in seen:
             continue
         seen.add((path, message))
@@ -183,9 +250,13 @@ def _real_path(data: Any, loc: tuple, kind: str) -> tuple[Path, bool]:
     return tuple(path), at_key
 
 
-def _message(err: dict, path: Path, vocab: list[str]) -> str:
+def _message(err: dict, path: Path, vocab: list[str], hidden: list[str] = ()) -> str:
+    """The problem in words; ``hidden`` names the variables the value came from, and then the
+    value itself is never put into the message (it may be a secret in the wrong field)."""
     kind = err["type"]
     got = err.get("input")
+    if hidden:
+        return _hidden_message(err, kind, got, hidden)
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
         close = difflib.get_close_matches(key, [w for w in vocab if w != key], n=1, cutoff=0.75)
@@ -208,6 +279,25 @@ def _message(err: dict, path: Path, vocab: list[str]) -> str:
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     return msg[:1].lower() + msg[1:]
+
+
+def _hidden_message(err: dict, kind: str, got: Any, hidden: list[str]) -> str:
+    shown = "the value of " + ", ".join(f"${{{v}}}" for v in hidden) + " (from the environment, not shown)"
+    if kind in _TYPE_WORDS:
+        return f"{_TYPE_WORDS[kind]}, got {shown}"
+    if kind == "literal_error":
+        return f"expected {err.get('ctx', {}).get('expected', 'one of the allowed values')}, got {shown}"
+    if kind == "union_tag_invalid":
+        return f"unknown type, {shown}: expected one of {', '.join(plan_mod_source_types())}"
+    msg = str(err.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if isinstance(got, str) and got:
+        # Our validators quote the value (repr); the redactor below removes any other trace.
+        msg = msg.replace(repr(got), shown).replace(got, shown)
+    msg = Redactor([got] if isinstance(got, str) else [])(msg)
+    return f"{msg[:1].lower()}{msg[1:]}" if shown in msg else f"{shown} is not valid here: {msg[:1].lower()}{msg[1:]}"
 
 
 def plan_mod_source_types() -> tuple[str, ...]:

@@ -9,10 +9,14 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
-from cockpit.config.base import Duration, Ident, SignalName, Strict
+from cockpit.config.base import Ident, PathText, SignalName, Strict, duration
 from cockpit.config.recon import Reconciliation
 from cockpit.config.runbook import Runbook
 from cockpit.config.sources import Signal, Source
+from cockpit.redact import Redactor
+
+HoldFor = duration("0s", "24h")
+MaxStaleness = duration("1s", "24h")
 
 DEFAULT_REASON_CODES: dict[str, str] = {
     "NOT_APPLICABLE": "step does not apply to this cutover",
@@ -68,9 +72,9 @@ class JournalMirror(Strict):
 class Cutover(Strict):
     id: Ident
     name: str
-    journal: str
+    journal: PathText
     window: Window
-    reason_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
+    reason_codes: dict[Ident, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
     journal_mirror: JournalMirror | None = None
     rehearsal: bool = False
 
@@ -91,7 +95,7 @@ class Role(Strict):
 
 
 class Operators(Strict):
-    roles: dict[str, Role]
+    roles: dict[Ident, Role]
     people: list[Person] = []
 
 
@@ -99,8 +103,11 @@ class Gate(Strict):
     expr: str
     title: str = ""
     description: str = ""
-    hold_for: Duration = 0.0
-    max_staleness: Duration = 60.0
+    hold_for: HoldFor = 0.0
+    """How long the condition must hold on fresh data before GO: 0s to 24h."""
+    max_staleness: MaxStaleness = 60.0
+    """Readings older than this make the gate UNKNOWN: 1s to 24h (more than 0, and at least
+    the poll interval of every signal the gate reads, see config.checks)."""
 
 
 class Plan(Strict):
@@ -115,6 +122,7 @@ class Plan(Strict):
 
     _path: Path = PrivateAttr(default=Path("plan.yaml"))
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+    _redactor: Redactor | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path:
@@ -134,15 +142,22 @@ class Plan(Strict):
         return self.resolve(self.cutover.journal)
 
     def redact(self, text: str) -> str:
-        """Remove every value that came from the environment (tokens, passwords, DSNs)."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        """Remove every value that came from the environment (tokens, passwords, DSNs), their
+        fragments and encoded forms: the rule is :mod:`cockpit.redact`'s."""
+        # On the poll path: read the private attributes from their dict, since pydantic's
+        # attribute lookup for them costs microseconds each.
+        private = self.__pydantic_private__
+        redactor, secrets = private["_redactor"], private["_secrets"]
+        if redactor is None or (redactor.secrets is not secrets and redactor.secrets != secrets):
+            redactor = private["_redactor"] = Redactor(secrets)
+        return redactor(text)
 
     def role_of(self, operator: str) -> str | None:
         return next((p.role for p in self.operators.people if p.name == operator), None)
 
+
+# Namespaces of the cockpit's own signals: a plan may not declare a signal in them.
+RESERVED_NAMESPACES = ("recon", "exceptions", "runbook", "cockpit")
 
 # Signals every plan can use without declaring them: they are produced by the cockpit itself.
 BUILTIN_SIGNALS = (

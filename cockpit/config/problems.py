@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cockpit.config.yamlpos import Mark, Path, Positions
+from cockpit.text import clean
+
+MESSAGE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -24,16 +28,25 @@ class Problem:
             quote = 1 if style in ("'", '"') else 0
             col = mark.col + quote + self.column_offset - 1
         prefix = "warning: " if self.warning else ""
-        return f"{filename}:{mark.line}:{col}: {dotted(self.path)}: {prefix}{self.message}"
+        # Keys and values quoted in a message come from the plan: one cleaned line, always.
+        return f"{filename}:{mark.line}:{col}: " + clean(f"{dotted(self.path)}: {prefix}{self.message}",
+                                                        MESSAGE_LIMIT, single_line=True)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.$-]+")
 
 
 def dotted(path: Path) -> str:
+    """``runbook.phases[0].steps[1].id``; a key that is not a plain token is shown quoted,
+    escapes visible (``signals['lag_s\\n']``), so the place is never ambiguous."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
+            out += ("." if out else "") + part
         else:
-            out += ("." if out else "") + str(part)
+            out += f"[{str(part)!r}]"
     return out or "(top)"
 
 

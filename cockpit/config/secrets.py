@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from cockpit.config.problems import Problem
 from cockpit.config.yamlpos import Path
 
-_ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+_ENV_ONLY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _SECRET_KEYS = {"password", "passwd", "token", "secret", "api_key", "apikey", "client_secret", "private_key"}
 _SECRET_HEADER = re.compile(r"(authorization|cookie|token|secret|api[-_]?key|password)", re.I)
 _DSN_PASSWORD = re.compile(r"(?:^|\s)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.I)
@@ -33,7 +33,7 @@ def _walk(node: Any, path: Path, problems: list[Problem]) -> None:
         for key, value in node.items():
             child = (*path, key)
             if isinstance(key, str) and key.lower() in _SECRET_KEYS and isinstance(value, str):
-                if not _ENV_ONLY.match(value.strip()):
+                if not _ENV_ONLY.fullmatch(value.strip()):
                     problems.append(Problem(child, f"secret written inline: put it in an environment variable and write ${{{_env_name(path, key)}}}"))
                 continue
             if key == "dsn" and isinstance(value, str):

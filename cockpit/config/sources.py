@@ -6,15 +6,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from cockpit.config.base import Duration, Strict
+from cockpit.config.base import PathText, Strict, duration
+
+# Bounds (both included), refused at the field's line outside them:
+ConnectTimeout = duration("100ms", "5m")  # connecting to a source
+ReadTimeout = duration("100ms", "10m")  # one HTTP read, one signal's read
+StatementTimeout = duration("100ms", "1h")  # one probe query on PostgreSQL
+PollInterval = duration("1s", "1h")  # a floor, so a source is never polled in a tight loop
 
 
 class PostgresSource(Strict):
     type: Literal["postgres"]
     dsn: str
     description: str = ""
-    connect_timeout: Duration = 5.0
-    statement_timeout: Duration = 10.0
+    connect_timeout: ConnectTimeout = 5.0
+    """Connecting (libpq ``connect_timeout``): 100ms to 5m."""
+    statement_timeout: StatementTimeout = 10.0
+    """Each probe query (server-side ``statement_timeout``): 100ms to 1h."""
     max_concurrent: int = Field(default=2, ge=1, le=16)
     application_name: str = "cutover-cockpit"
 
@@ -25,9 +33,11 @@ class HttpSource(Strict):
     description: str = ""
     headers: dict[str, str] = {}
     verify_tls: bool = True
-    ca_file: str | None = None
-    connect_timeout: Duration = 3.0
-    timeout: Duration = 5.0
+    ca_file: PathText | None = None
+    connect_timeout: ConnectTimeout = 3.0
+    """Connecting: 100ms to 5m."""
+    timeout: ReadTimeout = 5.0
+    """The whole read (every request of a transaction): 100ms to 10m."""
     max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     max_redirects: int = Field(default=5, ge=0, le=20)
 
@@ -38,9 +48,11 @@ class PrometheusSource(Strict):
     description: str = ""
     headers: dict[str, str] = {}
     verify_tls: bool = True
-    ca_file: str | None = None
-    connect_timeout: Duration = 3.0
-    timeout: Duration = 5.0
+    ca_file: PathText | None = None
+    connect_timeout: ConnectTimeout = 3.0
+    """Connecting: 100ms to 5m."""
+    timeout: ReadTimeout = 5.0
+    """The whole read (every request of a transaction): 100ms to 10m."""
     max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     max_redirects: int = Field(default=5, ge=0, le=20)
 
@@ -52,9 +64,11 @@ class HelpdeskSource(Strict):
     description: str = ""
     headers: dict[str, str] = {}
     verify_tls: bool = True
-    ca_file: str | None = None
-    connect_timeout: Duration = 3.0
-    timeout: Duration = 5.0
+    ca_file: PathText | None = None
+    connect_timeout: ConnectTimeout = 3.0
+    """Connecting: 100ms to 5m."""
+    timeout: ReadTimeout = 5.0
+    """The whole read (every request of a transaction): 100ms to 10m."""
     max_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
     max_redirects: int = Field(default=5, ge=0, le=20)
 
@@ -109,8 +123,11 @@ class Signal(Strict):
     title: str = ""
     unit: str = ""
     panel: Literal["replication", "clinical", "helpdesk", "recon", "other"] | None = None
-    every: Duration = 10.0
-    timeout: Duration = 5.0
+    every: PollInterval = 10.0
+    """Poll interval: 1s to 1h (a gate over the signal must allow it, see config.checks)."""
+    timeout: ReadTimeout = 5.0
+    """One read, after which the reading is an error: 100ms to 10m. It may exceed ``every``:
+    polls of one signal never overlap (the next starts a full interval after a late one)."""
     history: int = Field(default=720, ge=2, le=100_000)
     # postgres
     probe: Literal["replication_lag", "heartbeat", "sql"] | None = None
