@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("COCKPIT_DEBUG"):
             raise
-        print(f"cockpit {args.verb}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from cockpit.text import clean  # the message may quote a source's or a file's text
+
+        print(clean(f"cockpit {args.verb}: internal error: {type(exc).__name__}: {exc}", 500,
+                    single_line=True), file=sys.stderr)
         return 2
 
 

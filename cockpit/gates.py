@@ -286,7 +286,7 @@ class GateBook:
             truth, reasons = expr.evaluate(g.node, values)
         except expr.Unknown as exc:  # every name was checked above; kept as a backstop
             g.true_since = None
-            return status(GateState.UNKNOWN, f"{exc.name}: no reading yet")
+            return status(GateState.UNKNOWN, f"{exc.name}: {exc.reason}")
         why = "; ".join(reasons)
         if not truth:
             g.true_since = None

@@ -230,18 +230,27 @@ async def test_an_exception_escaping_a_read_is_one_reading_not_the_end(tmp_path,
 # -- windows are met by readings, not by the clock ------------------------------------------
 
 async def test_hold_for_is_not_met_by_a_single_observation(tmp_path):
-    # every 2m, hold_for 1m: one reading at t=0 used to make the gate GO at t=60s.
-    plan = load(tmp_path, {"lag": {"every": "2m", "timeout": "5s", "simulate": {"base": 1}}},
+    # Before: one reading at t=0 made a `hold_for: 1m` gate GO at t=60s though nothing was
+    # observed during the window (here the second read hangs until its timeout).
+    plan = load(tmp_path, {"lag": {"every": "1m", "timeout": "30s", "simulate": {"base": 1}}},
                 {"a": {"expr": "lag < 5", "hold_for": "1m", "max_staleness": "3m"}})
     clock = ManualClock()
     engine = Engine(plan, clock, spread=False)
     await engine.start()
     try:
         await clock.advance(0)
-        for _ in range(119):
+        engine.sources["sim"].set_override("lag", hang=True)
+        for _ in range(89):
             await clock.advance(1)
             assert engine.gates["a"].state is GateState.HOLD, clock.monotonic()
-        await clock.advance(1)  # the second reading, two minutes after the first
+        await clock.advance(1)  # the hung read times out: an error, not evidence
+        assert engine.gates["a"].state is GateState.UNKNOWN
+        engine.sources["sim"].set_override("lag", value=1)
+        for _ in range(89):  # the next reading, at 120 s, opens a new window...
+            await clock.advance(1)
+            if clock.monotonic() >= 120:
+                assert engine.gates["a"].state is GateState.HOLD, clock.monotonic()
+        await clock.advance(1)  # ...and the one at 180 s, a minute later, meets it
         assert engine.gates["a"].state is GateState.GO
     finally:
         await engine.stop()

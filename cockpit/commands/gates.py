@@ -20,7 +20,7 @@ import sys
 from datetime import UTC, datetime
 
 from cockpit.clock import RealClock
-from cockpit.commands.common import broken_pipe, json_text, load_or_report
+from cockpit.commands.common import broken_pipe, emit, json_text, load_or_report
 from cockpit.gates import GateState, GateStatus
 
 ONE_SHOT_NOTE = ("note: one poll cannot observe a hold_for window, so such gates show HOLD; "
@@ -124,7 +124,7 @@ async def _watch(plan, args) -> int:
         return broken_pipe()
     statuses = list(engine.gates.values())
     go = sum(1 for s in statuses if s.passes())
-    print(f"stopped: {go} of {len(statuses)} gates GO", file=sys.stderr)
+    emit(f"stopped: {go} of {len(statuses)} gates GO", err=True)
     return 0 if go == len(statuses) else 1
 
 
@@ -141,7 +141,10 @@ def _reader_left(stream) -> bool:
 
 
 def table(statuses: list[GateStatus], *, colour: bool = False) -> str:
-    """One line per gate: symbol and state word, gate id, reason (readable without colour)."""
+    """One line per gate: symbol and state word, gate id, reason (readable without colour).
+
+    Printed as is, because the colour codes are ours: gate ids are plan ids (single tokens)
+    and reasons are cleaned when the gate is evaluated (``GateStatus.reason``)."""
     if not statuses:
         return "no gates in this plan"
     width = max(len(s.label()) for s in statuses)
@@ -187,4 +190,4 @@ def _paint(text: str, state: GateState, colour: bool) -> str:
 
 
 def _warn(message: str) -> None:
-    print(f"cockpit gates: warning: {message}", file=sys.stderr)
+    emit(f"cockpit gates: warning: {message}", err=True)

@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from cockpit.commands.common import fail, load_or_report
+from cockpit.commands.common import emit, fail, load_or_report
 from cockpit.journal import JournalError, JournalLocked
 from cockpit.journal.entry import _os_user
 
@@ -76,7 +76,7 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         seq, digest = cockpit.journal.head
     finally:
         cockpit.journal.close()
-    print(f"journal {journal_path}  head #{seq} {digest}")
+    emit(f"journal {journal_path}  head #{seq} {digest}")
     return 0
 
 
