@@ -15,6 +15,7 @@ from cockpit.config import plan as plan_mod
 from cockpit.config.checks import cross_check
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError, Problem
+from cockpit.config.runbook import env_declarations
 from cockpit.config.secrets import check_secrets
 from cockpit.config.yamlpos import Path, Positions, YamlProblem, load
 
@@ -46,6 +47,7 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
         raise PlanError([f"{name}:1:1: (top): a plan is a mapping with 'cutover', 'operators', 'runbook', ... at the top"])
     problems += check_secrets(data)
     data, secrets, env_problems = _substitute(data, env, for_run)
+    env_problems += _passed_env(data, env, for_run, secrets)
     _anchor_paths(data, fs_path.resolve().parent)
     problems += env_problems
     plan = None
@@ -120,6 +122,18 @@ def _substitute(data: Any, env: Mapping[str, str], for_run: bool) -> tuple[Any, 
         return _VAR.sub(one, value)
 
     return fill(data, ()), secrets, problems
+
+
+def _passed_env(data: Any, env: Mapping[str, str], for_run: bool, secrets: set[str]) -> list[Problem]:
+    """Variables a step's ``env`` passes to its commands are secrets like ``${VAR}`` ones: the
+    redactor must know their values before a command prints one."""
+    problems: list[Problem] = []
+    for path, var in env_declarations(data):
+        if var in env:
+            secrets.add(env[var])
+        else:
+            problems.append(Problem(path, f"environment variable {var} is not set", warning=not for_run))
+    return problems
 
 
 _TYPE_WORDS = {
