@@ -37,6 +37,7 @@ from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook import Refused
 from cockpit.runbook.commands import StepRun
 from cockpit.tui import layout as layouts
+from cockpit.tui.crash import one_line
 from cockpit.tui.palette import CockpitCommands
 from cockpit.tui.panels.audit import AuditPanel
 from cockpit.tui.panels.evidence import SignalPanel
@@ -147,6 +148,11 @@ class CockpitApp(App):
         self.recording_shown = False
         self._recording_timer = None
         self._quitting = False
+
+    def _handle_exception(self, error: Exception) -> None:
+        # The one door Textual sends every unhandled error through (handlers, workers, timers,
+        # compose): it would print a Traceback with its locals; see cockpit.tui.crash.
+        super()._handle_exception(one_line(error))
 
     # -- building ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
