@@ -270,7 +270,7 @@ async def test_memory_held_is_bounded_by_the_tail_whatever_the_output(tmp_path):
         tracemalloc.stop()
     assert result.ok, result.problem
     assert result.size > 12 * MIB
-    assert run.lines_shown > 100000
+    assert run.lines_seen > 100000 and run.lines_shown < run.lines_seen
     assert peaks["lines"] <= 500 and peaks["chars"] <= 500 * 200
     # What waits for the end of its line is one held piece (1 MiB) and the pipe's read-ahead.
     assert peaks["bytes"] <= cmd.HOLD_BYTES + cmd.PIPE_HIGH + 2 * 256 * 1024

@@ -76,6 +76,9 @@ def test_any_output_is_saved_as_documented_and_shown_clean(case):
     secrets, data, chunks = case
     redact = replacer(secrets)
     transcript = Transcript(redact, line_chars=LINE_CHARS, hold_bytes=HOLD, window=WINDOW)
+    # The runner's: only what can still be in a tail of TAIL lines is made into shown lines.
+    tailed = Transcript(redact, line_chars=LINE_CHARS, hold_bytes=HOLD, window=WINDOW,
+                        show_last=TAIL)
     tail: deque[str] = deque(maxlen=TAIL)
     shown_all: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,11 +87,13 @@ def test_any_output_is_saved_as_documented_and_shown_clean(case):
             saved, shown = transcript.feed(chunk)
             out.write(saved)
             shown_all += shown
-            tail.extend(shown)
+            t_saved, t_shown = tailed.feed(chunk)
+            assert t_saved == saved and len(t_shown) <= TAIL
+            tail.extend(t_shown)
         saved, shown = transcript.flush()
         out.write(saved)
         shown_all += shown
-        tail.extend(shown)
+        tail.extend(tailed.flush()[1])
         out.close()
         file_bytes = out.path.read_bytes()
         assert hashlib.sha256(file_bytes).hexdigest() == out.sha256
@@ -101,9 +106,10 @@ def test_any_output_is_saved_as_documented_and_shown_clean(case):
     for s in secrets:
         assert s.encode() not in file_bytes
 
-    # One shown line per line of output, whatever its length.
-    assert len(shown_all) == len(re.findall(rb"[^\n]*\n|[^\n]+$", data))
-    assert len(tail) <= TAIL
+    # One shown line per line of output, whatever its length; the tail is the last of them.
+    n_lines = len(re.findall(rb"[^\n]*\n|[^\n]+$", data))
+    assert len(shown_all) == n_lines == transcript.lines_seen == tailed.lines_seen
+    assert list(tail) == shown_all[-TAIL:]
     for line in shown_all:
         assert len(line) <= LINE_CHARS
         assert not CONTROLS.search(line), repr(line)

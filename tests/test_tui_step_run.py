@@ -207,3 +207,21 @@ async def test_a_crash_prints_one_line_and_no_local_variable(tmp_path, capfd):
     assert app.return_code == 1
     assert "RuntimeError: failed after" in str(raised.value)
     assert "cockpit: internal error, the cockpit stopped: RuntimeError: failed after" in err
+
+
+async def test_closing_the_log_while_output_streams_keeps_the_run_and_the_cockpit(
+        tmp_path, caplog):
+    cockpit, app = await open_on_b02(tmp_path, "seq 100000")
+    async with app.run_test(size=SIZE) as pilot:
+        await confirm_b01(app, pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen)
+                    and app.screen.lines_seen > 1000, "output to stream")
+        screen = app.screen
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.run_worker_active, "the run to end")
+        await written(app, pilot)
+        assert app.is_running and screen not in app.screen_stack
+        assert len(screen._pending) <= TAIL_LINES
+        assert last_run(cockpit).data["exit_code"] == 0, cockpit.journal.entries[-1].note
+    assert "the view stopped taking lines" not in caplog.text

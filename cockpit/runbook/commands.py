@@ -59,7 +59,7 @@ from cockpit.runbook.output import (
 log = logging.getLogger(__name__)
 
 TAIL_LINES = 1000  # shown lines kept in memory
-PIPE_HIGH = 256 * 1024  # bytes read ahead of the saving thread before the pipe is paused
+PIPE_HIGH = 1 << 20  # bytes read ahead of the saving thread before the pipe is paused
 DRAIN_S = 2.0  # after the group is killed, how long its output may take to reach its end
 REAP_S = 5.0  # how long to wait for a killed group to be gone
 
@@ -222,11 +222,13 @@ class _Pipe(asyncio.SubprocessProtocol):
 class StepRun:
     """One run of a step's commands. ``await run()`` once, on the loop that calls the rest.
 
-    ``on_line(line)`` gets every shown line on the loop (clean, redacted, at most
-    ``line_chars``); ``tail`` holds the last ``tail_lines`` of them. ``stop(reason)`` kills the
+    ``on_line(line)`` gets shown lines on the loop (clean, redacted, at most ``line_chars``):
+    of each batch of output, only the last ``tail_lines`` (all a view keeping that tail would
+    keep); ``tail`` holds the last ``tail_lines`` of them; ``lines_seen`` counts every line. ``stop(reason)`` kills the
     running command now and makes the run end failed with "stopped: <reason>". If the task
-    running ``run()`` is cancelled, the group is killed at once and ``abandoned()`` (blocking,
-    from any thread) closes the saved output with a note and gives the result.
+    running ``run()`` is cancelled (or ``run()`` fails on a bug), the group is killed at once and
+    ``abandoned()`` (blocking, from any thread) closes the saved output with a note and gives
+    the result.
     """
 
     def __init__(self, commands: Sequence[str], *, cwd: Path, redact: Callable[[str], str],
@@ -246,8 +248,9 @@ class StepRun:
         self.file_limit = file_limit
         self.tail: deque[str] = deque(maxlen=tail_lines)
         self.lines_shown = 0  # every line handed to on_line, not only those still in the tail
+        # Only what can still be in the tail is made into shown lines (see Transcript).
         self.transcript = Transcript(redact, line_chars=line_chars, hold_bytes=hold_bytes,
-                                     window=window)
+                                     window=window, show_last=tail_lines)
         self.pgid: int | None = None  # of the command running now
         self._pipe: _Pipe | None = None
         self._file: OutputFile | None = None
@@ -268,6 +271,11 @@ class StepRun:
         """SIGKILL the running command's group now (synchronous)."""
         if self.pgid is not None:
             _killpg(self.pgid)
+
+    @property
+    def lines_seen(self) -> int:
+        """Lines of output (and the cockpit's notes) so far, whether shown or not."""
+        return self.transcript.lines_seen
 
     def held(self) -> tuple[int, int, int]:
         """What this run holds in memory: (shown lines in the tail, their characters, bytes of
@@ -304,9 +312,11 @@ class StepRun:
                 if problem:
                     break
             return await self._finish(exit_code, problem)
-        except asyncio.CancelledError:
+        except BaseException as exc:  # cancelled (the cockpit ends under it), or a bug
             self.kill()
-            why = f"stopped: {self._stop_reason}" if self._stop_reason else "cancelled"
+            why = (f"stopped: {self._stop_reason}" if self._stop_reason
+                   else "cancelled" if isinstance(exc, asyncio.CancelledError)
+                   else f"internal error: {type(exc).__name__}")
             self._abandoned = self._io.submit(self._close_sync, None, why, abandoned=True)
             raise
         finally:
@@ -334,6 +344,21 @@ class StepRun:
         pgid = self.pgid = transport.get_pid()
         _register(pgid)
         self._pipe = pipe
+        try:
+            code, problem = await self._watch(transport, pipe, pgid, deadline)
+        except BaseException:
+            # Cancelled, or a bug: the group dies now; reaping it goes on without this run.
+            _killpg(pgid)
+            loop.create_task(self._cleanup(transport, pipe, pgid))
+            raise
+        await self._cleanup(transport, pipe, pgid)
+        await self._say(NOTE + (problem or f"exit {code}"))
+        return code, problem
+
+    async def _watch(self, transport, pipe: _Pipe, pgid: int, deadline: float
+                     ) -> tuple[int | None, str]:
+        """Until the shell exits, the deadline passes, the run is stopped or the output cannot
+        be saved; then the group is killed and what it printed is read to its end."""
         pump = asyncio.ensure_future(self._pump(pipe))
         ended = asyncio.ensure_future(pipe.exited.wait())
         stopped = asyncio.ensure_future(self._stop.wait())
@@ -356,32 +381,24 @@ class StepRun:
                     problem = f"stopped: {self._stop_reason}"
                 if ended in done and not problem:
                     code, problem = _exit(transport.get_returncode())
-        except asyncio.CancelledError:
-            self.kill()
+            left_behind = False
+            if code is not None:  # the shell exited by itself (so asyncio has reaped it)
+                _reap_children(pgid)
+                left_behind = _group_present(pgid)
+            _killpg(pgid)
+            if not pump.done():
+                await asyncio.wait({pump}, timeout=DRAIN_S)
+            if not pump.done():
+                problem = problem or ("a process that left the command's process group "
+                                      "still holds its output open: not killed")
+        finally:
             for task in (pump, ended, stopped):
                 task.cancel()
-            loop.create_task(self._cleanup(transport, pipe, pgid))
-            raise
-        ended.cancel()
-        stopped.cancel()
-        left_behind = False
-        if code is not None:  # the shell exited by itself (so asyncio has reaped it)
-            _reap_children(pgid)
-            left_behind = _group_present(pgid)
-        _killpg(pgid)
-        if not pump.done():
-            await asyncio.wait({pump}, timeout=DRAIN_S)
-        if not pump.done():
-            pump.cancel()
-            problem = problem or ("a process that left the command's process group still "
-                                  "holds its output open: not killed")
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump  # its error, if any, is the problem already
         self._show(await self._on_io(self._flush_sync))
         if left_behind:
             await self._say(NOTE + "the command left processes running: killed")
-        await self._cleanup(transport, pipe, pgid)
-        await self._say(NOTE + (problem or f"exit {code}"))
         return (None if problem and code == 0 else code), problem
 
     async def _cleanup(self, transport, pipe: _Pipe, pgid: int) -> None:

@@ -47,8 +47,9 @@ class Transcript:
     """Output bytes in, as they come; out: the bytes to save and the lines to show.
 
     Saved: the output with every line (up to and including its ``\\n``) passed through
-    ``redact`` as text; bytes that are not UTF-8 are kept as they came. A line longer than
-    ``hold_bytes`` is redacted in pieces, cut only where ``redact`` changes nothing within
+    ``redact`` as text, whole (the complete lines of one ``feed`` together); bytes that are
+    not UTF-8 are kept as they came. A line longer than ``hold_bytes`` is redacted in
+    pieces, cut only where ``redact`` changes nothing within
     ``window`` characters either side (so no secret shorter than that straddles the cut); a
     piece with no such place anywhere is withheld, and a note line says how many bytes were.
     The cockpit's own lines (``note``) start on a line of their own.
@@ -60,13 +61,18 @@ class Transcript:
     """
 
     def __init__(self, redact: Callable[[str], str], *, line_chars: int = LINE_CHARS,
-                 hold_bytes: int = HOLD_BYTES, window: int = WINDOW):
+                 hold_bytes: int = HOLD_BYTES, window: int = WINDOW,
+                 show_last: int | None = None):
         self._redact = redact
         self.line_chars = line_chars
         # A held line is cut at least ``window`` characters in from either end, and a
         # character is at most four bytes.
         self.hold_bytes = max(hold_bytes, 4 * (2 * window + 1))
         self.window = window
+        # Of the lines one ``feed`` completes, only the last ``show_last`` are made into shown
+        # lines (a view keeping a tail of that length sees the same); None: all of them.
+        self.show_last = show_last
+        self.lines_seen = 0  # lines of output (and notes) so far, shown or not
         self._pending = bytearray()
         self._cut = False  # the line being read was cut for its length: its first piece shown
         self._at_line_start = True  # of what was handed out to save
@@ -81,12 +87,12 @@ class Transcript:
         saved: list[bytes] = []
         shown: list[str] = []
         pending = self._pending
-        start, scan = 0, len(pending)  # what was held has no newline: look only at the new
+        scan = len(pending)  # what was held has no newline: look only at the new
         pending += data
-        while (end := pending.find(b"\n", scan)) != -1:
-            self._piece(_decode(pending[start:end + 1]), True, saved, shown)
-            start = scan = end + 1
-        del pending[:start]
+        end = pending.rfind(b"\n", scan)
+        if end != -1:
+            self._lines(_decode(pending[:end + 1]), saved, shown)
+            del pending[:end + 1]
         while len(self._pending) > self.hold_bytes:
             self._cut_long_line(saved, shown)
         return self._out(saved), shown
@@ -116,10 +122,23 @@ class Transcript:
             self._at_line_start = data.endswith(b"\n")
         return data
 
+    def _lines(self, text: str, saved: list[bytes], shown: list[str]) -> None:
+        """Complete lines (``text`` ends with a newline), redacted together: a secret has no
+        newline in it, so none straddles what is cut here."""
+        saved.append(_encode(self._redact(text)))
+        lines = text.split("\n")[:-1]
+        self.lines_seen += len(lines) - self._cut  # a cut line was counted at its first piece
+        first = 1 if self._cut else 0
+        if self.show_last is not None:
+            first = max(first, len(lines) - self.show_last)
+        shown.extend(self.show(self._redact(line)) for line in lines[first:])
+        self._cut = False
+
     def _piece(self, text: str, complete: bool, saved: list[bytes], shown: list[str]) -> None:
         redacted = self._redact(text)
         saved.append(_encode(redacted))
         if not self._cut:
+            self.lines_seen += 1
             shown.append(self.show(redacted))
         self._cut = not complete
 
@@ -142,7 +161,8 @@ class Transcript:
             saved.append(lead + f"{NOTE}{withheld} bytes withheld: no place to cut this long "
                                  "line without splitting a secret\n".encode())
             if not self._cut:
-                shown.append(self.show(text[:cut]))
+                self.lines_seen += 1
+                shown.append(self.show(self._redact(text[:cut])))
             self._cut = True
         self._pending = bytearray(_encode(text[cut:]))
 

@@ -737,7 +737,8 @@ class CockpitApp(App):
         run = StepRun(step.run, cwd=self.plan.base_dir, redact=self.plan.redact,
                       runs_dir=self.runs_dir, timeout_s=step.run_timeout,
                       name=f"{step.id}-{self.journal.head[0] + 1}-{stamp}.log",
-                      env_names=self.plan.runbook.env_for(step), on_line=screen.add_line)
+                      env_names=self.plan.runbook.env_for(step))
+        run.on_line = lambda line: screen.add_line(line, run.lines_seen)
         self._step_run = run
         try:
             result = await run.run()
@@ -746,6 +747,13 @@ class CockpitApp(App):
             # as what it was, on the writer thread, which the unmount waits for.
             self.writer.fire(f"step.run of {step.id}", self._journal_abandoned, step.id, run)
             raise
+        except Exception as exc:  # noqa: BLE001 - a bug in the runner: say so, journal, go on
+            self.writer.fire(f"step.run of {step.id}", self._journal_abandoned, step.id, run)
+            self.notify(shown(f"{type(exc).__name__}: {exc}", 300), severity="error",
+                        title="run failed: the step is marked failed", markup=False, timeout=15)
+            if screen in self.screen_stack:
+                screen.finish(None, Text("✖ internal error: see the notification", end=""))
+            return
         finally:
             self._step_run = None
             self.run_worker_active = False

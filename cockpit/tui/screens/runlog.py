@@ -52,10 +52,10 @@ class RunScreen(CockpitModal):
             with Horizontal(classes="modal-buttons"):
                 yield Button("Close (esc)", id="cancel", variant="primary")
 
-    def add_line(self, line: str) -> None:
-        """One shown line (clean already). Held until the next flush; only the newest
-        ``tail_lines`` are ever held or shown."""
-        self.lines_seen += 1
+    def add_line(self, line: str, seen: int | None = None) -> None:
+        """One shown line (clean already); ``seen``: lines of output so far, shown or not.
+        Held until the next flush; only the newest ``tail_lines`` are ever held or shown."""
+        self.lines_seen = self.lines_seen + 1 if seen is None else seen
         self._pending.append(line or " ")  # a Log drops an empty line
         if self._flush_timer is None and self.is_mounted:
             self._flush_timer = self.set_timer(FLUSH_S, self._flush)
