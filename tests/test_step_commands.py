@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import resource
 import stat
 import time
 import tracemalloc
@@ -147,6 +148,27 @@ async def test_output_that_cannot_be_saved_runs_nothing_and_says_so(tmp_path):
     result = await step_run(tmp_path, [f"touch {marker}"]).run()
     assert not marker.exists()
     assert result.problem.startswith("cannot save the output") and result.path is None
+
+
+async def test_output_that_stops_being_saved_mid_run_kills_the_command(tmp_path):
+    # A real kernel refusal: the process may write files of at most 2 MiB (EFBIG past it;
+    # Python ignores SIGXFSZ). The command's own writes go to a pipe and are not limited.
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2 * MIB, hard))
+    try:
+        run = step_run(tmp_path, ["sleep 300 & seq 1000000; sleep 300"])
+        task = asyncio.ensure_future(run.run())
+        while run.pgid is None and not task.done():
+            await asyncio.sleep(0.001)
+        pgid = run.pgid
+        result = await task
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert result.exit_code is None
+    assert result.problem.startswith("output error: cannot write"), result.problem
+    assert "File too large" in result.problem
+    assert result.path is None and result.sha256 is None  # an incomplete file is no evidence
+    assert pgid is not None and await group_gone(pgid)
 
 
 async def test_a_failing_command_ends_the_run_with_its_exit_code(tmp_path):

@@ -225,3 +225,26 @@ async def test_closing_the_log_while_output_streams_keeps_the_run_and_the_cockpi
         assert len(screen._pending) <= TAIL_LINES
         assert last_run(cockpit).data["exit_code"] == 0, cockpit.journal.entries[-1].note
     assert "the view stopped taking lines" not in caplog.text
+
+
+async def test_a_bug_in_the_runner_is_shown_and_journalled_and_the_cockpit_stays(
+        tmp_path, monkeypatch):
+    from cockpit.runbook import commands
+
+    async def broken_finish(self, exit_code, problem):
+        raise RuntimeError("a bug after the commands ran")
+
+    monkeypatch.setattr(commands.StepRun, "_finish", broken_finish)
+    cockpit, app = await open_on_b02(tmp_path, "echo pgid=$$; sleep 300 &")
+    async with app.run_test(size=SIZE) as pilot:
+        await confirm_b01(app, pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: not app.run_worker_active, "the run to end")
+        await cockpit.writes_settled()
+        await pilot.pause()
+        assert app.is_running
+        assert "RuntimeError: a bug after the commands ran" in list(app._notifications)[-1].message
+        run, fail = cockpit.journal.entries[-2:]
+        assert (run.action, run.data["exit_code"]) == ("step.run", None)
+        assert fail.note == "command failed: internal error: RuntimeError"
+    assert await group_gone(saved_pgid(tmp_path))
