@@ -224,6 +224,17 @@ async def test_stop_kills_the_whole_group_and_ends_the_run_failed(tmp_path):
     assert await group_gone(pgid)
 
 
+async def test_a_run_stopped_or_past_its_deadline_starts_no_further_command(tmp_path):
+    marker = tmp_path / "ran"
+    run = step_run(tmp_path, [f"touch {marker}"])
+    run.stop("the cockpit quit")
+    result = await run.run()
+    assert result.problem == "stopped: the cockpit quit" and not marker.exists()
+    run = step_run(tmp_path, ["true", f"touch {marker}"], timeout_s=0.0)
+    result = await run.run()
+    assert result.problem == "timed out after 0s" and not marker.exists()
+
+
 async def test_cancelling_the_run_kills_the_group_and_still_closes_the_output(tmp_path):
     run = step_run(tmp_path, [SPAWNS + "; sleep 300"])
     task = asyncio.ensure_future(run.run())

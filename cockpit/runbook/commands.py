@@ -223,12 +223,12 @@ class StepRun:
     """One run of a step's commands. ``await run()`` once, on the loop that calls the rest.
 
     ``on_line(line)`` gets shown lines on the loop (clean, redacted, at most ``line_chars``):
-    of each batch of output, only the last ``tail_lines`` (all a view keeping that tail would
-    keep); ``tail`` holds the last ``tail_lines`` of them; ``lines_seen`` counts every line. ``stop(reason)`` kills the
-    running command now and makes the run end failed with "stopped: <reason>". If the task
-    running ``run()`` is cancelled (or ``run()`` fails on a bug), the group is killed at once and
-    ``abandoned()`` (blocking, from any thread) closes the saved output with a note and gives
-    the result.
+    of each batch of output, only the last ``tail_lines`` (all that a view keeping that tail
+    would keep); ``tail`` holds the last ``tail_lines`` of them; ``lines_seen`` counts every
+    line. ``stop(reason)`` kills the running command now and makes the run end failed with
+    "stopped: <reason>". If the task running ``run()`` is cancelled (or ``run()`` fails on a
+    bug), the group is killed at once and ``abandoned()`` (blocking, from any thread) closes
+    the saved output with a note and gives the result.
     """
 
     def __init__(self, commands: Sequence[str], *, cwd: Path, redact: Callable[[str], str],
@@ -305,8 +305,16 @@ class StepRun:
             exit_code: int | None = 0
             problem = ""
             for command in self.commands:
+                if self._stop.is_set():
+                    exit_code, problem = None, f"stopped: {self._stop_reason}"
+                elif time.monotonic() >= deadline:
+                    exit_code, problem = None, f"timed out after {format_duration(self.timeout_s)}"
+                if problem:
+                    await self._say(NOTE + problem)
+                    break
                 await self._say(f"$ {command}")
                 if self._write_error:
+                    exit_code = None
                     break
                 exit_code, problem = await self._one(command, env, deadline)
                 if problem:
