@@ -28,15 +28,11 @@ process group) of its own. Rules, all in this module:
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
 import contextlib
-import ctypes
 import logging
 import os
 import signal
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +41,7 @@ from pathlib import Path
 
 from cockpit.config.runbook import BASE_ENV
 from cockpit.durations import format_duration
+from cockpit.runbook import processes
 from cockpit.runbook.output import (
     FILE_LIMIT,
     HOLD_BYTES,
@@ -55,11 +52,11 @@ from cockpit.runbook.output import (
     OutputFile,
     Transcript,
 )
+from cockpit.runbook.processes import PIPE_HIGH, kill_all
 
 log = logging.getLogger(__name__)
 
 TAIL_LINES = 1000  # shown lines kept in memory
-PIPE_HIGH = 1 << 20  # bytes read ahead of the saving thread before the pipe is paused
 DRAIN_S = 2.0  # after the group is killed, how long its output may take to reach its end
 REAP_S = 5.0  # how long to wait for a killed group to be gone
 
@@ -96,128 +93,6 @@ def command_env(names: Sequence[str], environ: Mapping[str, str] | None = None) 
     return env
 
 
-# -- process groups: the kill rule ------------------------------------------------------------
-_live: set[int] = set()
-_live_lock = threading.Lock()
-
-
-def kill_all() -> None:
-    """SIGKILL every command group still running. Synchronous and safe from any thread."""
-    with _live_lock:
-        groups = list(_live)
-    for pgid in groups:
-        _killpg(pgid)
-
-
-atexit.register(kill_all)
-
-
-def _killpg(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _group_present(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a member we may not signal (it changed its user): still there
-        return True
-    return True
-
-
-def _reap_children(pgid: int) -> None:
-    """Reap the group's members that are our children (orphans we adopted as subreaper).
-    Only after the shell itself was reaped by asyncio, which waits for it by its pid."""
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-pgid, os.WNOHANG)[0]:
-            pass
-
-
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def _subreaper(on: bool) -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
-
-
-def _register(pgid: int) -> None:
-    with _live_lock:
-        _live.add(pgid)
-
-
-def _unregister(pgid: int) -> None:
-    with _live_lock:
-        _live.discard(pgid)
-        last = not _live
-    if last:
-        _subreaper(False)
-
-
-# -- reading a command's pipe ------------------------------------------------------------------
-class _Pipe(asyncio.SubprocessProtocol):
-    """The command's one output pipe and its exit, as they come (asyncio's public protocol):
-    chunks wait here, at most ``PIPE_HIGH`` bytes before reading pauses, until taken."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.SubprocessTransport | None = None
-        self.exited = asyncio.Event()
-        self.closed = asyncio.Event()  # end of the output (every writer closed the pipe)
-        self.error: Exception | None = None
-        self._chunks: deque[bytes] = deque()
-        self._held = 0
-        self._paused = False
-        self._ready = asyncio.Event()
-
-    @property
-    def held(self) -> int:
-        return self._held
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        self._chunks.append(data)
-        self._held += len(data)
-        self._ready.set()
-        if self._held >= PIPE_HIGH and not self._paused:
-            self._pipe_reading(False)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:
-            self.error = exc
-            self.closed.set()
-            self._ready.set()
-
-    def process_exited(self) -> None:
-        self.exited.set()
-
-    async def read(self) -> bytes:
-        """What has come since the last read; b"" at the end of the output."""
-        while not self._chunks and not self.closed.is_set():
-            self._ready.clear()
-            await self._ready.wait()
-        if not self._chunks and self.error is not None:
-            raise OSError(f"reading the output: {self.error}")
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        self._held = 0
-        if self._paused:
-            self._pipe_reading(True)
-        return data
-
-    def _pipe_reading(self, on: bool) -> None:
-        pipe = self.transport.get_pipe_transport(1) if self.transport else None
-        if pipe is not None:
-            with contextlib.suppress(RuntimeError, AttributeError):
-                pipe.resume_reading() if on else pipe.pause_reading()
-        self._paused = not on
-
-
 # -- one run of a step's commands ----------------------------------------------------------------
 class StepRun:
     """One run of a step's commands. ``await run()`` once, on the loop that calls the rest.
@@ -252,7 +127,7 @@ class StepRun:
         self.transcript = Transcript(redact, line_chars=line_chars, hold_bytes=hold_bytes,
                                      window=window, show_last=tail_lines)
         self.pgid: int | None = None  # of the command running now
-        self._pipe: _Pipe | None = None
+        self._pipe: processes.Pipe | None = None
         self._file: OutputFile | None = None
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="step-output")
         self._stop = asyncio.Event()
@@ -270,7 +145,7 @@ class StepRun:
     def kill(self) -> None:
         """SIGKILL the running command's group now (synchronous)."""
         if self.pgid is not None:
-            _killpg(self.pgid)
+            processes.killpg(self.pgid)
 
     @property
     def lines_seen(self) -> int:
@@ -339,10 +214,10 @@ class StepRun:
     async def _one(self, command: str, env: dict[str, str], deadline: float
                    ) -> tuple[int | None, str]:
         loop = asyncio.get_running_loop()
-        _subreaper(True)
+        processes.subreaper(True)
         try:
             transport, pipe = await loop.subprocess_exec(
-                _Pipe, "/bin/sh", "-c", command, cwd=str(self.cwd), env=env,
+                processes.Pipe, "/bin/sh", "-c", command, cwd=str(self.cwd), env=env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
@@ -350,20 +225,20 @@ class StepRun:
             await self._say(NOTE + problem)
             return None, problem
         pgid = self.pgid = transport.get_pid()
-        _register(pgid)
+        processes.register(pgid)
         self._pipe = pipe
         try:
             code, problem = await self._watch(transport, pipe, pgid, deadline)
         except BaseException:
             # Cancelled, or a bug: the group dies now; reaping it goes on without this run.
-            _killpg(pgid)
+            processes.killpg(pgid)
             loop.create_task(self._cleanup(transport, pipe, pgid))
             raise
         await self._cleanup(transport, pipe, pgid)
         await self._say(NOTE + (problem or f"exit {code}"))
         return code, problem
 
-    async def _watch(self, transport, pipe: _Pipe, pgid: int, deadline: float
+    async def _watch(self, transport, pipe: processes.Pipe, pgid: int, deadline: float
                      ) -> tuple[int | None, str]:
         """Until the shell exits, the deadline passes, the run is stopped or the output cannot
         be saved; then the group is killed and what it printed is read to its end."""
@@ -391,9 +266,9 @@ class StepRun:
                     code, problem = _exit(transport.get_returncode())
             left_behind = False
             if code is not None:  # the shell exited by itself (so asyncio has reaped it)
-                _reap_children(pgid)
-                left_behind = _group_present(pgid)
-            _killpg(pgid)
+                processes.reap_children(pgid)
+                left_behind = processes.group_present(pgid)
+            processes.killpg(pgid)
             if not pump.done():
                 await asyncio.wait({pump}, timeout=DRAIN_S)
             if not pump.done():
@@ -409,26 +284,26 @@ class StepRun:
             await self._say(NOTE + "the command left processes running: killed")
         return (None if problem and code == 0 else code), problem
 
-    async def _cleanup(self, transport, pipe: _Pipe, pgid: int) -> None:
+    async def _cleanup(self, transport, pipe: processes.Pipe, pgid: int) -> None:
         """Once the shell is reaped (asyncio waits for it by pid), reap and wait out the rest
         of its group, then let the group go. Bounded: a member stuck in the kernel is left."""
         try:
-            _killpg(pgid)
+            processes.killpg(pgid)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(REAP_S):
                     await pipe.exited.wait()
                     while True:
-                        _reap_children(pgid)
-                        if not _group_present(pgid):
+                        processes.reap_children(pgid)
+                        if not processes.group_present(pgid):
                             break
                         await asyncio.sleep(0.01)
         finally:
             if self.pgid == pgid:
                 self.pgid = None
             transport.close()
-            _unregister(pgid)
+            processes.unregister(pgid)
 
-    async def _pump(self, pipe: _Pipe) -> None:
+    async def _pump(self, pipe: processes.Pipe) -> None:
         while data := await pipe.read():
             self._show(await self._on_io(self._take, data))
 
@@ -520,3 +395,7 @@ def _exit(returncode: int | None) -> tuple[int | None, str]:
             name = f"signal {-returncode}"
         return None, f"killed by {name}"
     return returncode, "" if returncode == 0 else f"exit {returncode}"
+
+
+__all__ = ["PIPE_HIGH", "TAIL_LINES", "MissingVariable", "RunResult", "StepRun", "command_env",
+           "kill_all"]
