@@ -16,7 +16,7 @@ from cockpit.tui.panels.header import HeaderBar
 from cockpit.tui.panels.runbook import RunbookPanel
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.forms import OverrideScreen
-from cockpit.tui.screens.info import QuitScreen, TooSmallScreen
+from cockpit.tui.screens.info import TooSmallScreen
 from cockpit.tui.screens.runlog import RunScreen
 from tests.test_tui_support import (
     actions,
@@ -325,30 +325,6 @@ async def test_run_failure_marks_step_failed(tmp_path):
         assert (fail.action, fail.subject) == ("step.fail", "B02")
         assert "exit 3" in fail.note
         assert app.screen.check_action("offer_confirm", ()) is False
-
-
-async def test_quit_while_command_runs_asks_first(tmp_path):
-    plan = plan_variant(tmp_path, {'"echo checking snapshot catalogue"': '"sleep 30"'})
-    cockpit, app = await start(tmp_path, plan)
-    async with app.run_test(size=SIZE) as pilot:
-        await refreshed(app, pilot)
-        await confirm_plain(pilot, app)
-        await pilot.press("r")
-        await pilot.pause()
-        await pilot.press("escape")  # close the log view; the command keeps running
-        await pilot.pause()
-        assert app.run_worker_active
-        await pilot.press("q")
-        await pilot.pause()
-        assert isinstance(app.screen, QuitScreen)
-        await pilot.press("escape")
-        await pilot.pause()
-        assert app.is_running and app.run_worker_active
-        await pilot.press("q")
-        await pilot.pause()
-        await pilot.press("y")
-        await pilot.pause()
-    assert not any(a == "step.run" for a, _ in actions(cockpit))
 
 
 async def test_restart_shows_the_same_state(tmp_path):

@@ -17,6 +17,7 @@ from cockpit.config import plan as plan_mod
 from cockpit.config.checks import cross_check
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError, Problem
+from cockpit.config.runbook import env_declarations
 from cockpit.config.secrets import check_secrets
 from cockpit.config.yamlpos import Mark, Path, Positions, YamlProblem, load
 from cockpit.redact import Redactor
@@ -50,6 +51,7 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
         raise PlanError([f"{name}:1:1: (top): a plan is a mapping with 'cutover', 'operators', 'runbook', ... at the top"])
     problems += check_secrets(data)
     data, secrets, origins, env_problems = _substitute(data, env, for_run)
+    env_problems += _passed_env(data, env, for_run, secrets)
     _anchor_paths(data, fs_path.resolve().parent)
     problems += env_problems
     plan = None
@@ -186,6 +188,18 @@ def _substitute(data: Any, env: Mapping[str, str],
         return _VAR.sub(one, value)
 
     return fill(data, ()), secrets, origins, problems
+
+
+def _passed_env(data: Any, env: Mapping[str, str], for_run: bool, secrets: set[str]) -> list[Problem]:
+    """Variables a step's ``env`` passes to its commands are secrets like ``${VAR}`` ones: the
+    redactor must know their values before a command prints one."""
+    problems: list[Problem] = []
+    for path, var in env_declarations(data):
+        if var in env:
+            secrets.add(env[var])
+        else:
+            problems.append(Problem(path, f"environment variable {var} is not set", warning=not for_run))
+    return problems
 
 
 _TYPE_WORDS = {

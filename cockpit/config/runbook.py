@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from cockpit.config.base import Duration, Ident, Strict
+
+# What every step command gets without asking (cockpit.runbook.commands builds it); nothing in
+# it is a credential. A plan may not declare these in ``env``: they are given anyway, and a
+# declared value is redacted from the output as a secret (a home folder never is one).
+BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+            "TERM")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name: letters, digits "
+                         "and '_', not starting with a digit")
+    if value in BASE_ENV:
+        raise ValueError(f"{value!r} is always given to step commands: do not declare it in env")
+    return value
+
+
+def _distinct(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{name!r} is declared twice")
+        seen.add(name)
+    return names
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+# The variables passed through from the cockpit's environment to a step's commands; nothing
+# else of it is. Their values count as secrets (redacted from the output and the screen).
+EnvNames = Annotated[list[EnvName], AfterValidator(_distinct)]
 
 
 class Step(Strict):
@@ -16,6 +49,7 @@ class Step(Strict):
     description: str = ""
     run: list[str] = []
     run_timeout: Duration = 900.0
+    env: EnvNames = []
     requires: list[str] = []
     planned: Duration
     critical: bool = False
@@ -38,6 +72,7 @@ class Rollback(Strict):
 class Runbook(Strict):
     phases: list[Phase] = Field(min_length=1)
     rollback: Rollback
+    env: EnvNames = []  # passed to every step's commands (rollback steps too)
 
     def all_steps(self) -> list[Step]:
         return [s for p in self.phases for s in p.steps]
@@ -51,6 +86,10 @@ class Runbook(Strict):
                 return s
         return None
 
+    def env_for(self, step: Step) -> list[str]:
+        """The variables ``step``'s commands get from the cockpit's environment."""
+        return list(dict.fromkeys([*self.env, *step.env]))
+
     def phase_of(self, step_id: str) -> Phase | None:
         for p in self.phases + self.rollback.phases:
             if any(s.id == step_id for s in p.steps):
@@ -63,3 +102,28 @@ class Runbook(Strict):
         if marked:
             return marked[0]
         return next((p for p in self.phases if p.id == "during"), None)
+
+
+def env_declarations(data: Any) -> Iterator[tuple[tuple, str]]:
+    """(YAML path, name) of every well-formed variable name an ``env`` list in the raw plan
+    data declares: the loader takes their values as secrets, as it does ``${VAR}``."""
+    runbook = data.get("runbook") if isinstance(data, dict) else None
+    if not isinstance(runbook, dict):
+        return
+    yield from _names(runbook.get("env"), ("runbook", "env"))
+    books = [(("runbook",), runbook)]
+    if isinstance(runbook.get("rollback"), dict):
+        books.append((("runbook", "rollback"), runbook["rollback"]))
+    for where, book in books:
+        phases = book.get("phases")
+        for i, phase in enumerate(phases if isinstance(phases, list) else []):
+            steps = phase.get("steps") if isinstance(phase, dict) else None
+            for j, step in enumerate(steps if isinstance(steps, list) else []):
+                if isinstance(step, dict):
+                    yield from _names(step.get("env"), (*where, "phases", i, "steps", j, "env"))
+
+
+def _names(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+    for k, name in enumerate(value if isinstance(value, list) else []):
+        if isinstance(name, str) and _ENV_NAME.match(name) and name not in BASE_ENV:
+            yield (*path, k), name

@@ -410,7 +410,8 @@ class Operations:
 
     @_serialized
     def record_run(self, step_id: str, exit_code: int | None, sha256: str | None,
-                   output_path: str | None, duration_s: float | None) -> Entry:
+                   output_path: str | None, duration_s: float | None,
+                   size: int | None = None) -> Entry:
         step = self._step(step_id)
         self._writable()
         why = self._may_work(step)
@@ -419,6 +420,8 @@ class Operations:
         data = {"exit_code": exit_code, "sha256": sha256,
                 "output_path": None if output_path is None else str(output_path),
                 "duration_s": None if duration_s is None else round(float(duration_s), 3)}
+        if size is not None:  # bytes of the saved output (the output itself stays on disk)
+            data["size"] = int(size)
         return self._append("step.run", subject=step.id, data=self._safe(data))
 
     @_serialized

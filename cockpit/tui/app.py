@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import select
 import signal
@@ -37,7 +36,9 @@ from cockpit.journal.writer import JournalWriter
 from cockpit.recon.queue import record_run, titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook import Refused
+from cockpit.runbook.commands import StepRun
 from cockpit.tui import layout as layouts
+from cockpit.tui.crash import one_line
 from cockpit.tui.palette import CockpitCommands
 from cockpit.tui.panels.audit import AuditPanel
 from cockpit.tui.panels.evidence import SignalPanel
@@ -74,7 +75,7 @@ OWN_ACTIONS = frozenset({"cursor", "confirm", "skip", "fail", "override", "run",
 REFRESH_S = 1.0
 RECORDING_NOTICE_S = 0.3  # a write slower than this says so in the header
 WRITES = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note", "reconcile")
-RUN_OUTPUT_LIMIT = 50 * 1024 * 1024  # bytes kept of a command's output
+RUN_UNMOUNT_S = 10.0  # how long the unmount waits for a killed run to hand over its entry
 
 
 class CockpitApp(App):
@@ -129,6 +130,8 @@ class CockpitApp(App):
         self.pane = ""  # compact layout: which extra panel is shown ("" = none)
         self.layout_name = ""
         self.run_worker_active = False
+        self._step_run: StepRun | None = None  # the step's commands running now
+        self._run_worker = None
         self.recon_running = False
         self.recon_progress = None  # newest runner.RunProgress of the run going on
         self.recon_started = 0.0  # time.monotonic() when it started (the runner's time base)
@@ -152,6 +155,11 @@ class CockpitApp(App):
         """The cockpit on an open ``cockpit.session.Session`` (sharing its writer thread)."""
         return cls(session.plan, session.journal, session.ops, session.engine, session.clock,
                    readonly=session.readonly, writer=session.writer, **kwargs)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # The one door Textual sends every unhandled error through (handlers, workers, timers,
+        # compose): it would print a Traceback with its locals; see cockpit.tui.crash.
+        super()._handle_exception(one_line(error))
 
     # -- building ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -180,6 +188,11 @@ class CockpitApp(App):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost)
 
     async def on_unmount(self) -> None:
+        self._stop_run("the cockpit ended")
+        worker = self._run_worker
+        if worker is not None and not worker.is_finished:
+            with contextlib.suppress(Exception):  # cancelled: it hands its journal entry over
+                await asyncio.wait_for(worker.wait(), RUN_UNMOUNT_S)
         await self.engine.stop()
         # Whoever closes the journal after the app may do so: nothing of ours is in flight.
         await self.writer.settled()
@@ -260,6 +273,7 @@ class CockpitApp(App):
     def terminal_lost(self) -> None:
         if not self._terminal_lost:
             self._terminal_lost = True
+            self._stop_run("the terminal was lost")  # first: nothing after it may wedge
             if self.on_terminal_lost is not None:
                 self.on_terminal_lost()
             for worker in self.workers:
@@ -589,23 +603,27 @@ class CockpitApp(App):
                 if yes:
                     if self.recon_cancel is not None:
                         self.recon_cancel.set()
+                    self._stop_run("the cockpit quit")
                     for worker in self.workers:
-                        if worker.group != "journal":
+                        if worker.group not in ("journal", "run"):
                             worker.cancel()
-                    self._exit_when_written()
+                    self._quit_after_run()
 
             self.push_screen(QuitScreen("A reconciliation is still running.",
                                         "The run is stopped and not journalled."), callback=stop)
             return
         if self.run_worker_active:
             def done(yes: bool | None) -> None:
-                if yes:
-                    for worker in self.workers:
-                        if worker.group != "journal":
-                            worker.cancel()
+                if yes and self.run_worker_active:
+                    self._quitting = True
+                    self._stop_run("the cockpit quit")
+                    self._quit_after_run()  # once the stopped run is journalled
+                elif yes:
                     self._exit_when_written()
 
-            self.push_screen(QuitScreen("A command is still running."), callback=done)
+            self.push_screen(QuitScreen("A command is still running.",
+                                        "The command is killed and the step marked failed."),
+                             callback=done)
             return
         self._exit_when_written()
 
@@ -743,97 +761,76 @@ class CockpitApp(App):
 
         self.push_screen(screen, callback=done)
         self.run_worker_active = True
-        self.run_commands(step, screen)
+        self._run_worker = self.run_commands(step, screen)
 
     @work(exclusive=True, group="run")
     async def run_commands(self, step, screen: RunScreen) -> None:
-        started = time.monotonic()
-        output = bytearray()
-        exit_code: int | None = None
-        problem = ""
-        deadline = started + float(step.run_timeout)
+        """``cockpit.runbook.commands`` runs them (environment, output file, kill rules);
+        this streams the shown lines to the modal and journals the outcome."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.now()))
+        run = StepRun(step.run, cwd=self.plan.base_dir, redact=self.plan.redact,
+                      runs_dir=self.runs_dir, timeout_s=step.run_timeout,
+                      name=f"{step.id}-{self.journal.head[0] + 1}-{stamp}.log",
+                      env_names=self.plan.runbook.env_for(step))
+        run.on_line = lambda line: screen.add_line(line, run.lines_seen)
+        self._step_run = run
         try:
-            for command in step.run:
-                output += f"$ {self.plan.redact(command)}\n".encode()
-                screen.add_line(shown(f"$ {command}", 1000))
-                exit_code, problem = await self._run_one(command, deadline, step.run_timeout,
-                                                         output, screen)
-                if exit_code != 0:
-                    break
+            result = await run.run()
         except asyncio.CancelledError:
-            self.run_worker_active = False
+            # The cockpit is ending under the run (its group is killed already): journalled
+            # as what it was, on the writer thread, which the unmount waits for.
+            self.writer.fire(f"step.run of {step.id}", self._journal_abandoned, step.id, run)
             raise
-        duration = time.monotonic() - started
-        self.run_worker_active = False
-        # The saved output and its journal entry, in that order, on the writer thread: both
-        # fsync, and neither may hold the keys.
-        try:
-            path, digest = await self._journalled(self._save_output, step.id, bytes(output))
-        except OSError as exc:
-            self.notify(shown(f"could not save the output: {exc}", 300),
-                        title="run: NOT recorded", severity="error", markup=False, timeout=10)
-            self.refresh_panels()
+        except Exception as exc:  # noqa: BLE001 - a bug in the runner: say so, journal, go on
+            self.writer.fire(f"step.run of {step.id}", self._journal_abandoned, step.id, run)
+            self.notify(shown(f"{type(exc).__name__}: {exc}", 300), severity="error",
+                        title="run failed: the step is marked failed", markup=False, timeout=15)
+            if screen in self.screen_stack:
+                screen.finish(None, Text("✖ internal error: see the notification", end=""))
             return
+        finally:
+            self._step_run = None
+            self.run_worker_active = False
         recorded = await self._record("run", lambda: self.ops.record_run(
-            step.id, exit_code, digest, str(path), duration))
+            step.id, result.exit_code, result.sha256,
+            None if result.path is None else str(result.path), result.duration_s,
+            size=result.size))
         outcome = Text(end="")
-        if exit_code == 0:
-            outcome.append(f"✔ exit 0 in {format_duration(duration)}", style="bold green")
+        if result.ok:
+            outcome.append(f"✔ exit 0 in {format_duration(result.duration_s)}", style="bold green")
             outcome.append("  · y: confirm the step")
         else:
-            outcome.append(f"✖ {problem or f'exit {exit_code}'}", style="bold red")
+            outcome.append_text(safe(f"✖ {result.problem}", 300, style="bold red"))
             if recorded and await self._record("fail", lambda: self.ops.fail(
-                    step.id, f"command failed: {problem or f'exit {exit_code}'}")):
+                    step.id, f"command failed: {result.problem}")):
                 outcome.append("  · step marked failed")
-        outcome.append(f"\noutput {path.name} sha256 {digest[:12]}", style="dim")
+        if result.path is not None:
+            outcome.append_text(safe(f"\noutput {result.path.name} sha256 {result.sha256[:12]}",
+                                     300, single_line=False, style="dim"))
+        else:
+            outcome.append("\nthe output could not be saved", style="bold red")
         if screen in self.screen_stack:
-            screen.finish(exit_code, outcome)
+            screen.finish(0 if result.ok else result.exit_code, outcome)
 
-    async def _run_one(self, command: str, deadline: float, timeout_s: float,
-                       output: bytearray, screen: RunScreen) -> tuple[int | None, str]:
-        # The plan author wrote shell lines; /bin/sh runs them as written, in the plan's folder.
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", command, cwd=str(self.plan.base_dir),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                assert proc.stdout is not None
-                async for raw in proc.stdout:
-                    if len(output) < RUN_OUTPUT_LIMIT:
-                        output += raw
-                    if not screen.finished:
-                        screen.add_line(shown(raw.decode("utf-8", "replace").rstrip("\r\n"),
-                                              1000))
-                return await proc.wait(), ""
-        except TimeoutError:
-            _kill(proc)
-            await proc.wait()
-            return None, f"timed out after {format_duration(timeout_s)}"
-        except asyncio.CancelledError:
-            _kill(proc)
-            raise
+    def _journal_abandoned(self, step_id: str, run: StepRun) -> None:
+        result = run.abandoned()
+        self.ops.record_run(step_id, result.exit_code, result.sha256,
+                            None if result.path is None else str(result.path),
+                            result.duration_s, size=result.size)
+        self.ops.fail(step_id, f"command failed: {result.problem}")
 
-    def _save_output(self, step_id: str, output: bytes) -> tuple[Path, str]:
-        # The saved evidence must not keep an environment secret a command printed either.
-        output = bytes(output)
-        for secret in getattr(self.plan, "_secrets", ()):
-            if len(secret) >= 4:
-                output = output.replace(secret.encode(), b"***")
-        digest = hashlib.sha256(bytes(output)).hexdigest()
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.now()))
-        path = self.runs_dir / f"{step_id}-{self.journal.head[0] + 1}-{stamp}.log"
-        with open(path, "wb") as f:
-            f.write(output)
-            f.flush()
-            os.fsync(f.fileno())
-        return path, digest
+    def _stop_run(self, reason: str) -> None:
+        """Kill the running command now; its worker journals it as stopped."""
+        if self._step_run is not None:
+            self._step_run.stop(reason)
 
-
-def _kill(proc) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    @work(group="quit")
+    async def _quit_after_run(self) -> None:
+        worker = self._run_worker
+        if worker is not None and not worker.is_finished:
+            with contextlib.suppress(Exception):
+                await worker.wait()
+        self._exit_when_written()
 
 
 def _label(status) -> str:
