@@ -71,7 +71,8 @@ async def run_app(command: str, tmp: Path) -> dict:
 
     from cockpit.commands.demo import DEMO_PLAN, seed
     from cockpit.config import load_plan
-    from cockpit.tui.session import open_cockpit
+    from cockpit.session import open_cockpit
+    from cockpit.tui.app import CockpitApp
 
     text = DEMO_PLAN.read_text().replace('"echo checking snapshot catalogue"', f"'{command}'")
     text = text.replace("run_timeout: 30s", "run_timeout: 1h")
@@ -80,7 +81,7 @@ async def run_app(command: str, tmp: Path) -> dict:
     cockpit = open_cockpit(plan, tmp / "journal.jsonl", "demo.lead")
     seed(cockpit)
     cockpit.ops.confirm("B01", {})
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         app.selected = "B02"

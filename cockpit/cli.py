@@ -114,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _internal_error(verb: str, exc: BaseException) -> str:
+    """One cleaned line. The message may quote a source's or a file's text, or a value from
+    the environment (a DSN, a token): every environment value is redacted from it, which is
+    more than a plan's own redactor would take out, and the right side to err on here."""
+    from cockpit.redact import Redactor
+    from cockpit.text import clean
+
+    redact = Redactor(v for v in os.environ.values() if len(v) >= 8)
+    return clean(redact(f"cockpit {verb}: internal error: {type(exc).__name__}: {exc}"), 500,
+                 single_line=True)
+
+
 def _python_handles_sigint() -> None:
     """From here on a Ctrl-C is a ``KeyboardInterrupt`` the verb may handle (see
     ``cockpit.entry``, which ends the process at once while it is still starting)."""
@@ -159,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("COCKPIT_DEBUG"):
             raise
-        from cockpit.text import clean  # the message may quote a source's or a file's text
-
-        print(clean(f"cockpit {args.verb}: internal error: {type(exc).__name__}: {exc}", 500,
-                    single_line=True), file=sys.stderr)
+        print(_internal_error(args.verb, exc), file=sys.stderr)
         return 2
 
 

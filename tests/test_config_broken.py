@@ -64,6 +64,7 @@ CASES = [
     ("statement_timeout_above_ceiling", 18, 24, "sources.db.statement_timeout", "must be at most 1h"),
     ("hold_for_above_ceiling", 22, 15, "gates.lag_ok.hold_for", "must be at most 24h"),
     ("max_staleness_zero", 23, 20, "gates.lag_ok.max_staleness", "must be at least 1s"),
+    ("run_timeout_zero", 29, 87, "runbook.phases[0].steps[0].run_timeout", "must be at least 1s"),
     ("number_not_finite", 18, 22, "signals.lag_s.simulate.base", "input should be a finite number"),
     ("expr_number_out_of_range", 21, 19, "gates.lag_ok.expr", "expression does not parse: number 1e16 is out of range (at most 1e15)"),
     # windows are met by readings that cover them

@@ -53,3 +53,24 @@ def test_normal_end_disarms_the_watchdog(tmp_path):
     cockpit.journal.close()
     actions = [json.loads(line)["action"] for line in journal.read_text().splitlines()]
     assert actions.count("session.end") == 1
+
+
+def test_an_app_that_crashed_is_journalled_as_an_internal_error_not_quit(tmp_path, monkeypatch,
+                                                                          capsys):
+    # The TUI cannot run without a terminal here; the app's run is replaced by what Textual
+    # leaves behind after an unhandled error (return code 1). Journal and session are real.
+    from cockpit.commands.demo import demo_plan
+    from cockpit.tui.app import CockpitApp
+
+    def crashed(self, *args, **kwargs):
+        self._return_code = 1
+
+    monkeypatch.setattr(CockpitApp, "run", crashed)
+    monkeypatch.setattr(run_mod, "refusal", lambda *a: None)
+    journal = tmp_path / "journal.jsonl"
+    code = run_mod.launch("demo", demo_plan(), journal, "demo.lead")
+    assert code == 1
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert entries[-1]["action"] == "session.end"
+    assert entries[-1]["data"] == {"reason": "internal error"}
+    assert "head #" in capsys.readouterr().out

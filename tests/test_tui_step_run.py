@@ -15,6 +15,7 @@ import pytest
 from textual.widgets import Log
 
 from cockpit.runbook.commands import TAIL_LINES
+from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.info import QuitScreen
 from cockpit.tui.screens.runlog import RunScreen
 from tests.test_tui_support import actions, make_cockpit, plan_variant, settle, written
@@ -30,7 +31,7 @@ async def open_on_b02(tmp_path, command: str):
     plan = plan_variant(tmp_path, {B02_FIRST: f"'{command}'"})
     cockpit = make_cockpit(tmp_path, plan)
     await settle(cockpit)
-    app = cockpit.app(start_engine=False)
+    app = CockpitApp.of(cockpit, start_engine=False)
     return cockpit, app
 
 

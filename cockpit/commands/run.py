@@ -71,13 +71,15 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         ending = _SessionEnd(cockpit)
         app.on_terminal_lost = ending.arm_watchdog
         app.run()
-        lost = app.return_code == 129
-        ending.end("terminal lost" if lost else "quit")
+        code = app.return_code or 0
+        # An abnormal end is journalled as what it was, never as "quit".
+        reason = {0: "quit", 129: "terminal lost"}.get(code, "internal error")
+        ending.end(reason)
         seq, digest = cockpit.journal.head
     finally:
         cockpit.journal.close()
     emit(f"journal {journal_path}  head #{seq} {digest}")
-    return 0
+    return 0 if reason == "quit" else (129 if code == 129 else 1)
 
 
 # After a lost terminal, how long the app may take to wind down before the watchdog ends

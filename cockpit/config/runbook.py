@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from cockpit.config.base import Duration, Ident, Strict
+from cockpit.config.base import Duration, Ident, Strict, duration
 
 # What every step command gets without asking (cockpit.runbook.commands builds it); nothing in
 # it is a credential. A plan may not declare these in ``env``: they are given anyway, and a
@@ -48,7 +48,8 @@ class Step(Strict):
     owner: str
     description: str = ""
     run: list[str] = []
-    run_timeout: Duration = 900.0
+    run_timeout: duration("1s", "24h") = 900.0
+    """The whole of the step's commands, after which the group is killed: 1s to 24h."""
     env: EnvNames = []
     requires: list[str] = []
     planned: Duration

@@ -24,7 +24,8 @@ FILE_LIMIT = 1 << 30  # bytes of output saved; past it a note says the rest was 
 NOTE = "[cockpit] "  # the cockpit's own lines in a saved output start with this
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_LINE_SEPARATORS = re.compile("[\u2028\u2029]")  # a Log would split a line at these
+# A Log would split a line at these; clean() turns VT, FF, NEL and U+2028/9 into newlines.
+_LINE_SEPARATORS = re.compile("[\n\u2028\u2029]")
 
 
 class OutputError(Exception):
