@@ -65,7 +65,7 @@ CHECKS = [
                 columns=["severity", "allergen_code"]),
     DomainCheck(id="meds_per_patient", check="per_parent_count", table="medication_orders",
                 parent_key="patient_id", severity="critical", category="needs_clinical_approval"),
-    DomainCheck(id="future_dob", check="sql", table="ehr.patients",
+    DomainCheck(id="future_dob", check="sql", table="ehr.patients", keys=["patient_id"],
                 sql="SELECT patient_id FROM ehr.patients WHERE dob > DATE '2030-01-01';"),
 ]
 
@@ -171,3 +171,56 @@ async def test_cap_marks_result_truncated(pair, monkeypatch) -> None:
     monkeypatch.setattr(domain, "MAX_FINDINGS_PER_CHECK", 2)
     res = await _run(pair, CHECKS[1])
     assert res.truncated and len(res.findings) == 2
+
+
+# -- sql checks: only declared keys leave the database ---------------------------------------
+
+NAMES_SQL = ("SELECT patient_id, given_name, family_name, mrn FROM ehr.patients "
+             "WHERE dob > DATE '2030-01-01' OR patient_id IN (1, 2)")
+
+
+async def test_sql_check_shows_only_its_declared_keys(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL,
+                        keys=["patient_id"])
+    res = await _run(pair, check)
+    assert {f.keys for f in res.findings} == {("1",), ("2",), ("11",)}
+    text = repr([f.to_json() for f in res.findings])
+    for value in (*FAKE_NAMES, "Smith", "Ann", "MRN-0001", "MRN-0011"):
+        assert value not in text
+    assert all(f.columns == ("patient_id", "given_name", "family_name", "mrn") for f in res.findings)
+    assert all(f.detail == "returned by the check's query (3 row(s) in all)" for f in res.findings)
+    assert res.rows_transferred == 3
+
+
+async def test_sql_check_keys_of_identifying_tables_are_hashed(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL,
+                        keys=["mrn"], identifying_key=True)
+    res = await _run(pair, check)
+    assert {f.keys for f in res.findings} == {(hash_key(f"MRN-{i:04d}", SALT),) for i in (1, 2, 11)}
+    tables = [t.model_copy(update={"identifying_key": True}) if t.name == "patients" else t
+              for t in RECON_TABLES]
+    plain = check.model_copy(update={"identifying_key": False, "keys": ["patient_id"]})
+    res = await _run(pair, plain, recon_for([plain], tables))
+    assert {f.keys for f in res.findings} == {(hash_key(str(i), SALT),) for i in (1, 2, 11)}
+
+
+async def test_sql_check_declared_key_not_returned_is_an_error(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL,
+                        keys=["patient_id", "encounter_id"])
+    with pytest.raises(CheckError, match="declared key column.s. encounter_id not returned"):
+        await _run(pair, check)
+
+
+async def test_sql_check_without_keys_is_counted_only(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL)
+    (f,) = (await _run(pair, check)).findings
+    assert f.keys == () and f.detail == "3 row(s) returned by the check's query (no keys declared)"
+    empty = check.model_copy(update={"sql": "SELECT * FROM ehr.patients WHERE false"})
+    assert (await _run(pair, empty)).findings == []
+
+
+def test_keys_belong_to_sql_checks_only() -> None:
+    with pytest.raises(ValueError, match="'keys' names a sql check's result columns"):
+        DomainCheck(id="d", check="duplicates", table="t", columns=["mrn"], keys=["id"])
+    with pytest.raises(ValueError, match="lists a column twice"):
+        DomainCheck(id="d", check="sql", sql="SELECT 1 AS id", keys=["id", "id"])

@@ -53,7 +53,7 @@ from cockpit.recon import segments
 from cockpit.recon.canonical import ColumnInfo, Incomparable, RowPlan, Side, bucket_expr, plan_rows
 from cockpit.recon.findings import Finding, hash_key
 from cockpit.recon.schema import BadName, Relation, resolve_relation
-from cockpit.recon.session import describe_error, is_statement_timeout, snapshot
+from cockpit.recon.session import describe_error, fetch, is_statement_timeout, snapshot
 from cockpit.text import clean
 
 __all__ = ["ContentResult", "compare_table"]
@@ -130,18 +130,16 @@ class _Meta:
 
 
 class _Runner:
-    """Issues queries and counts them; every statement is composed, never parameterised, so a
-    plan's ``where`` may contain ``%``."""
+    """Issues queries (through ``session.fetch``: one statement, read-only, rolled back) and
+    counts them; every statement is composed, never parameterised, so a plan's ``where`` may
+    contain ``%``. Results are binary: hashes arrive as 8 bytes, not decimal text to parse."""
 
     def __init__(self, result: ContentResult) -> None:
         self.result = result
 
     async def rows(self, conn: psycopg.AsyncConnection, query: sql.Composable) -> list[tuple]:
         self.result.queries += 1
-        # Binary results: hashes arrive as 8 bytes, not as decimal text to parse.
-        async with conn.cursor(binary=True) as cur:
-            await cur.execute(query)
-            rows = await cur.fetchall()
+        rows = await fetch(conn, query)
         self.result.rows_transferred += len(rows)
         return rows
 
@@ -167,7 +165,8 @@ async def _both(src: Coroutine[Any, Any, Any], dst: Coroutine[Any, Any, Any]) ->
 
 def _filters(table: ReconTable, side: str) -> list[sql.Composable]:
     """The plan's filters, same rule as the counts layer: ``where`` on both sides, and
-    ``<side>_where`` on that side; SQL written by the plan author (trusted like the plan)."""
+    ``<side>_where`` on that side; SQL written by the plan author, made harmless by the way
+    every statement runs (``session.fetch``)."""
     own = table.source_where if side == "source" else table.target_where
     return [sql.SQL("({})").format(sql.SQL(p)) for p in (table.where, own) if p]
 
@@ -609,4 +608,6 @@ def _lookup_ok(plan: RowPlan, src: _Meta, dst: _Meta) -> bool:
 def _failure_text(side: str, exc: BaseException) -> str:
     if is_statement_timeout(exc):
         return f"{side}: statement timeout; rows not compared"
+    if isinstance(exc, TimeoutError):  # the client's deadline (session.fetch)
+        return f"{side}: query timed out past statement_timeout; rows not compared"
     return f"{side}: {describe_error(exc)}; rows not compared"

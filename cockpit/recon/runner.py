@@ -25,6 +25,7 @@ from cockpit.config.recon import LAYERS, DomainCheck, Reconciliation, ReconTable
 from cockpit.recon import domain as domain_layer
 from cockpit.recon.counts import compare_counts
 from cockpit.recon.findings import Finding
+from cockpit.recon.keysecret import KeySecretError, load_key_secret
 from cockpit.recon.queue import suggest_category
 from cockpit.recon.schema import BadName, compare_schema, resolve_relation, table_missing
 from cockpit.recon.session import (
@@ -246,7 +247,7 @@ class _Pool:
 
 
 def _error_text(exc: BaseException, timeout_s: float, redact: Callable[[str], str]) -> str:
-    if is_statement_timeout(exc):
+    if is_statement_timeout(exc) or isinstance(exc, TimeoutError):
         return f"query timed out after {timeout_s:g}s (statement_timeout)"
     if isinstance(exc, (ReconDbError, domain_layer.CheckError, BadName)):
         return clean(redact(str(exc)), 300, single_line=True)
@@ -254,11 +255,12 @@ def _error_text(exc: BaseException, timeout_s: float, redact: Callable[[str], st
 
 
 class _Run:
-    def __init__(self, plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel):
+    def __init__(self, plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel,
+                 key_secret: bytes | None):
         self.plan = plan
         self.recon = recon
         self.layers = layers
-        self.salt = plan.cutover.id
+        self.salt = key_secret  # hashes identifying keys (keysecret); None: none to hash
         self.progress = progress
         self.cancel = cancel
         self.report = ReconReport(layers={name: LayerSummary() for name in layers})
@@ -453,13 +455,23 @@ async def run_reconciliation(
     layers: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
     cancel=None,
+    key_secret: bytes | None = None,
 ) -> ReconReport:
-    """Run the selected layers; ``cancel`` is an event (``is_set()``) that stops new work."""
+    """Run the selected layers; ``cancel`` is an event (``is_set()``) that stops new work.
+
+    ``key_secret`` hashes identifying keys; by default it is the cutover's (``keysecret``),
+    loaded or created only when the content or domain layer runs.
+    """
     recon: Reconciliation | None = plan.reconciliation
     if recon is None:
         raise ReconInputError("the plan has no reconciliation section")
     chosen, checks, chosen_layers, partial = select(recon, tables, layers)
-    run = _Run(plan, recon, chosen_layers, progress, cancel)
+    if key_secret is None and {"content", "domain"} & set(chosen_layers):
+        try:
+            key_secret = load_key_secret(plan.journal_path, plan.cutover.id)
+        except KeySecretError as exc:
+            raise ReconInputError(clean(str(exc), 300, single_line=True)) from None
+    run = _Run(plan, recon, chosen_layers, progress, cancel, key_secret)
     run.report.partial = partial
     for side in ("source", "target"):
         name = getattr(recon, side)
