@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cockpit.config.recon import ReconTable
 from cockpit.recon import segments
@@ -120,3 +122,56 @@ def test_split_sums_compare_like_exact_sums():
     other: segments.BucketSums = {}
     segments.add_split_sums(other, [(0, 4, sum(a for a, _ in halves), sum(b for _, b in halves) + 1)])
     assert segments.mismatched(split, other) == [0]
+
+
+class _Fake:
+    """Rows in fixed batches, like ``session.Stream``."""
+
+    def __init__(self, rows, size):
+        self.batches = [rows[i:i + size] for i in range(0, len(rows), size)]
+
+    async def batch(self):
+        return self.batches.pop(0) if self.batches else []
+
+
+async def _pairs(a, b, size_a=2, size_b=3):
+    out = []
+    await segments.merge_sorted(_Fake(a, size_a), _Fake(b, size_b), lambda r: r[0],
+                                lambda x, y: out.append((x, y)))
+    return out
+
+
+async def test_merge_sorted_pairs_rows_across_batch_boundaries():
+    a = [(1, "a"), (2, "a"), (4, "a"), (5, "a"), (9, "a")]
+    b = [(2, "b"), (3, "b"), (4, "b"), (9, "b"), (10, "b"), (11, "b")]
+    got = await _pairs(a, b)
+    keys = [((x or y)[0], x is not None, y is not None) for x, y in got]
+    assert keys == [(1, True, False), (2, True, True), (3, False, True), (4, True, True),
+                    (5, True, False), (9, True, True), (10, False, True), (11, False, True)]
+    for size_a in (1, 2, 7):
+        for size_b in (1, 4, 9):
+            assert await _pairs(a, b, size_a, size_b) == got
+    assert await _pairs([], []) == []
+    assert [x for x, _ in await _pairs(a, [])] == a
+
+
+async def test_merge_sorted_shows_duplicates_and_refuses_disorder():
+    got = await _pairs([(1,), (1,), (2,)], [(1,), (2,)])
+    assert [((x or y)[0], x is not None, y is not None) for x, y in got] == [
+        (1, True, True), (1, True, False), (2, True, True)]
+    with pytest.raises(segments.OutOfOrder):
+        await _pairs([(1,), (3,), (2,)], [(5,)])
+    with pytest.raises(segments.OutOfOrder):
+        await _pairs([(9,)], [(1,), (3,), (2,)], 1, 1)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.none(), st.text(st.characters(blacklist_categories=["Cs"],
+                                                           blacklist_characters="\x00"),
+                                             max_size=6)), min_size=1, max_size=20))
+def test_text_order_is_the_servers_convert_to_order(pg_db, keys):
+    """What the locate query's ORDER BY sorts by, whatever the database's collation."""
+    rows = pg_db.execute(
+        "SELECT k FROM unnest(%s::text[]) k "
+        "ORDER BY pg_catalog.convert_to(k, 'UTF8') NULLS LAST", (keys,))
+    assert [r[0] for r in rows] == sorted(keys, key=lambda k: segments.text_order((k,)))

@@ -6,9 +6,14 @@ and distinctive so a test can prove they never leave the databases.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cockpit.config.recon import DomainCheck, Reconciliation, ReconTable
+from cockpit.recon import domain as domain_module
 from cockpit.recon.domain import CheckError, run_check, sides_of
 from cockpit.recon.findings import hash_key
 from cockpit.recon.session import open_readonly, snapshot
@@ -224,3 +229,79 @@ def test_keys_belong_to_sql_checks_only() -> None:
         DomainCheck(id="d", check="duplicates", table="t", columns=["mrn"], keys=["id"])
     with pytest.raises(ValueError, match="lists a column twice"):
         DomainCheck(id="d", check="sql", sql="SELECT 1 AS id", keys=["id", "id"])
+
+
+# -- per_parent_count: compared in the databases ---------------------------------------------
+
+PPC = DomainCheck(id="enc_per_patient", check="per_parent_count", table="enc",
+                  parent_key="patient_id")
+PPC_RECON = Reconciliation(source="a", target="b", domain=[PPC])
+
+
+async def _ppc(pair_dbs, check=PPC, recon=PPC_RECON):
+    cl, (src, dst) = pair_dbs
+    conns = {"source": await open_readonly(cl.dsn(src), statement_timeout_s=30),
+             "target": await open_readonly(cl.dsn(dst), statement_timeout_s=30)}
+    try:
+        async with snapshot(conns["source"]), snapshot(conns["target"]):
+            return await run_check(check, conns, recon, SALT)
+    finally:
+        for c in conns.values():
+            await c.close()
+
+
+async def test_per_parent_count_transfers_buckets_not_parents(pair) -> None:
+    cl, (src, dst) = pair
+    for db in (src, dst):
+        cl.execute("CREATE TABLE enc (id int PRIMARY KEY, patient_id int);"
+                   "INSERT INTO enc SELECT g, 1 + g % 15000 FROM generate_series(1, 20000) g;"
+                   "ANALYZE enc", dbname=db)
+    assert (await _ppc(pair)).findings == []
+    cl.execute("UPDATE enc SET patient_id = 77 WHERE id = 4000", dbname=dst)  # was 4001
+    res = await _ppc(pair)
+    assert {(f.keys, f.detail) for f in res.findings} == {
+        (("4001",), "source 2, target 1"), (("77",), "source 2, target 3")}
+    # 100 bucket sums per side, then the parents of two buckets: not 15,000 parents a side.
+    assert res.rows_transferred < 2 * (100 + 2 * 200), res.rows_transferred
+
+
+PARENTS = st.one_of(st.none(), st.integers(1, 12))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(children=st.lists(PARENTS, max_size=40),
+       edits=st.lists(st.tuples(st.sampled_from(["move", "delete", "add"]), st.integers(0, 99),
+                                PARENTS), max_size=6),
+       per_bucket=st.sampled_from([1, 3, 200]), batch=st.sampled_from([1, 4, 50_000]))
+def test_per_parent_count_finds_exactly_the_parents_that_differ(pair, monkeypatch, children,
+                                                                 edits, per_bucket, batch):
+    from cockpit.recon import segments
+
+    monkeypatch.setattr(segments, "ROWS_PER_BUCKET", per_bucket)
+    monkeypatch.setattr(domain_module, "PARENT_BATCH", batch)
+    target = list(children)
+    for op, i, parent in edits:
+        if op == "add" or not target:
+            target.append(parent)
+        elif op == "move":
+            target[i % len(target)] = parent
+        else:
+            del target[i % len(target)]
+    cl, (src, dst) = pair
+    for db, rows in ((src, children), (dst, target)):
+        cl.execute("DROP TABLE IF EXISTS enc; CREATE TABLE enc (id int, patient_id int)", dbname=db)
+        if rows:
+            cl.execute("INSERT INTO enc SELECT i, p FROM unnest(%s::int[]) WITH ORDINALITY u(p, i)",
+                       (rows,), dbname=db)
+    res = asyncio.run(_ppc(pair))
+
+    def counts(rows):
+        out: dict = {}
+        for p in rows:
+            out[p] = out.get(p, 0) + 1
+        return out
+
+    a, b = counts(children), counts(target)
+    want = {(("(null)" if p is None else str(p),), f"source {a.get(p, 0)}, target {b.get(p, 0)}")
+            for p in a.keys() | b.keys() if a.get(p, 0) != b.get(p, 0)}
+    assert {(f.keys, f.detail) for f in res.findings} == want

@@ -6,8 +6,9 @@ Nothing here talks to a database, so each rule can be tested on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 ROWS_PER_BUCKET = 200
 GUESS_ROWS_PER_PAGE = 60
@@ -25,6 +26,86 @@ MAX_SUB_BUCKETS = 1_000_000
 
 Key = tuple[str | None, ...]
 BucketSums = dict[int, tuple[int, int]]  # bucket -> (row count, sum of row hashes)
+
+
+class Batches(Protocol):
+    """Rows of one side in batches (``session.Stream``); ``[]`` once there are no more."""
+
+    async def batch(self) -> list[tuple]: ...
+
+
+class OutOfOrder(ValueError):
+    """A side's rows did not arrive in the order asked for; the merge cannot be trusted."""
+
+
+async def merge_sorted(
+    src: Batches,
+    dst: Batches,
+    order: Callable[[tuple], Any],
+    pair: Callable[[tuple | None, tuple | None], None],
+) -> None:
+    """Call ``pair(source row, target row)`` for rows with equal ``order(row)`` (None for the
+    side that lacks it), from two streams each sorted by ``order``, holding one batch per side:
+    memory stays bounded however many rows or differences there are. A row whose order key
+    equals the one before it on the same side comes as its own pair, so a caller sees
+    duplicates; one that is smaller raises ``OutOfOrder``. The loop awaits only to refill a
+    batch (a row costs no coroutine switch)."""
+    a_rows, b_rows = await src.batch(), await dst.batch()
+    a_keys, b_keys = [order(r) for r in a_rows], [order(r) for r in b_rows]
+    i = j = 0
+    last_a = last_b = None
+    while True:
+        if i == len(a_rows) and a_rows:
+            a_rows = await src.batch()
+            a_keys, i = [order(r) for r in a_rows], 0
+        if j == len(b_rows) and b_rows:
+            b_rows = await dst.batch()
+            b_keys, j = [order(r) for r in b_rows], 0
+        na, nb = len(a_rows), len(b_rows)
+        if not na and not nb:
+            return
+        # Within both current batches: no awaiting.
+        while i < na and j < nb:
+            ka, kb = a_keys[i], b_keys[j]
+            if ka < kb:
+                if last_a is not None and ka < last_a:
+                    raise OutOfOrder("source rows arrived out of order")
+                last_a = ka
+                pair(a_rows[i], None)
+                i += 1
+            elif kb < ka:
+                if last_b is not None and kb < last_b:
+                    raise OutOfOrder("target rows arrived out of order")
+                last_b = kb
+                pair(None, b_rows[j])
+                j += 1
+            else:
+                if (last_a is not None and ka < last_a) or (last_b is not None and kb < last_b):
+                    raise OutOfOrder("rows arrived out of order")
+                last_a, last_b = ka, kb
+                pair(a_rows[i], b_rows[j])
+                i += 1
+                j += 1
+        if not nb:  # the target is done: the rest of the source batch
+            for k in range(i, na):
+                if last_a is not None and a_keys[k] < last_a:
+                    raise OutOfOrder("source rows arrived out of order")
+                last_a = a_keys[k]
+                pair(a_rows[k], None)
+            i = na
+        elif not na:
+            for k in range(j, nb):
+                if last_b is not None and b_keys[k] < last_b:
+                    raise OutOfOrder("target rows arrived out of order")
+                last_b = b_keys[k]
+                pair(None, b_rows[k])
+            j = nb
+
+
+def text_order(key: Sequence[str | None]) -> tuple:
+    """Python's order of ``ORDER BY convert_to(part, 'UTF8') NULLS LAST`` over key parts:
+    bytewise on UTF-8 whatever the database's encoding or collation."""
+    return tuple((v is None, b"" if v is None else v.encode("utf-8")) for v in key)
 
 
 def choose_buckets(estimated_rows: float, cap: int, pages: int = 0) -> int:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import re
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -51,7 +52,7 @@ from cockpit.text import clean
 
 __all__ = [
     "ReconDbError", "describe_error", "fetch", "fetch_described", "open_readonly", "snapshot",
-    "PINNED_SETTINGS",
+    "stream", "PINNED_SETTINGS",
 ]
 
 APPLICATION_NAME = "cutover-cockpit-recon"
@@ -87,6 +88,9 @@ _GUARDS: weakref.WeakKeyDictionary[psycopg.AsyncConnection, dict[str, Any]] = (
 )
 _CHECKED = ("default_transaction_read_only", "statement_timeout", "lock_timeout",
             "idle_in_transaction_session_timeout")
+
+
+_CURSOR_NAMES = itertools.count(1)
 
 
 def _ms(seconds: float) -> int:
@@ -196,17 +200,79 @@ async def fetch_described(
 ) -> tuple[tuple[str, ...], list[tuple]]:
     """``(column names, rows)`` of one statement (see :func:`fetch`). Results come in binary
     (which is what forces the extended protocol): cast to text in SQL what must be text."""
+    guard = _guard(conn)
+    async with asyncio.timeout(guard["deadline_s"]), conn.cursor(binary=True) as cur:
+        await cur.execute(query, params)
+        names = tuple(d.name for d in cur.description or ())
+        rows = await cur.fetchall() if cur.description is not None else []
+    return names, rows
+
+
+def _guard(conn: psycopg.AsyncConnection) -> dict[str, Any]:
     if conn.info.transaction_status != TransactionStatus.INTRANS:
         # Outside the read-only snapshot a set_config() would stay in force: never.
         raise ReconDbError("internal error: a reconciliation query outside its read-only snapshot")
     guard = _GUARDS.get(conn)
     if guard is None:
         raise ReconDbError("internal error: a session not opened by open_readonly")
-    async with asyncio.timeout(guard["deadline_s"]), conn.cursor(binary=True) as cur:
-        await cur.execute(query, params)
-        names = tuple(d.name for d in cur.description or ())
-        rows = await cur.fetchall() if cur.description is not None else []
-    return names, rows
+    return guard
+
+
+class Stream:
+    """The rows of one statement, a batch at a time, through a server-side cursor (``DECLARE``
+    goes on the extended protocol too), with the next batch fetched while the caller works on
+    this one. Each ``FETCH`` has the client deadline. Use through :func:`stream`."""
+
+    def __init__(self, conn: psycopg.AsyncConnection, size: int) -> None:
+        self.conn = conn
+        self.size = size
+        self.deadline_s = _guard(conn)["deadline_s"]
+        self.cursor = conn.cursor(name=f"cockpit_recon_{next(_CURSOR_NAMES)}", binary=True)
+        self._next: asyncio.Task | None = None
+        self.done = False
+
+    async def _fetch(self) -> list[tuple]:
+        async with asyncio.timeout(self.deadline_s):
+            return await self.cursor.fetchmany(self.size)
+
+    async def start(self, query: sql.Composable) -> None:
+        async with asyncio.timeout(self.deadline_s):
+            await self.cursor.execute(query)
+        self._next = asyncio.ensure_future(self._fetch())
+
+    async def batch(self) -> list[tuple]:
+        """The next rows, or [] once there are no more."""
+        if self.done or self._next is None:
+            return []
+        rows = await self._next
+        self._next = None
+        if len(rows) < self.size:
+            self.done = True
+        else:
+            self._next = asyncio.ensure_future(self._fetch())
+        return rows
+
+    async def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            with contextlib.suppress(BaseException):
+                await self._next
+        # The snapshot's ROLLBACK closes the portal in any case; close it now when we can.
+        if not self.conn.closed and self.conn.info.transaction_status == TransactionStatus.INTRANS:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await self.cursor.close()
+
+
+@contextlib.asynccontextmanager
+async def stream(conn: psycopg.AsyncConnection, query: sql.Composable,
+                 size: int = 20_000) -> AsyncIterator[Stream]:
+    """:class:`Stream` of ``query``'s rows, by the rules of :func:`fetch`."""
+    reader = Stream(conn, size)
+    try:
+        await reader.start(query)
+        yield reader
+    finally:
+        await reader.close()
 
 
 @contextlib.asynccontextmanager
