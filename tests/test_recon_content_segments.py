@@ -48,23 +48,6 @@ def test_sums_keep_duplicates_that_xor_would_cancel():
     assert total == {1: (3, 2)}
 
 
-def test_batches_cap_expected_rows():
-    sizes = {1: 400, 2: 400, 3: 400, 4: 5000, 5: 1}
-    assert segments.batches([1, 2, 3, 4, 5], sizes, 1000) == [[1, 2], [3], [4], [5]]
-    assert segments.batches([], sizes, 1000) == []
-
-
-def test_diff_rows():
-    src = [("1", 10, 1, 2), ("2", 20, 1, 2), ("3", 30, 5, 6)]
-    dst = [("2", 21, 1, 3), ("3", 30, 5, 6), ("4", 40, 0, 0)]
-    diff = segments.diff_rows(src, dst, 1)
-    assert diff.missing == [("1",)]
-    assert diff.extra == [("4",)]
-    assert diff.changed == [(("2",), (1,))]
-    dups = segments.diff_rows([("1", 1), ("1", 1)], [], 1)
-    assert dups.duplicate_source == 1
-
-
 def col(name, typ="text", typname="text", cat="S", oid=25):
     return ColumnInfo(name=name, type=typ, typname=typname, category=cat, type_oid=oid)
 
@@ -109,19 +92,6 @@ def test_refine_factor_only_when_fetching_would_cost_more_than_a_scan():
     # Every bucket hit: still bounded.
     f = segments.refine_factor(1_000_000, 4096, 4096, 1_000_000)
     assert f >= 2 and 4096 * f <= segments.MAX_SUB_BUCKETS
-
-
-def test_split_sums_compare_like_exact_sums():
-    h = [-(2**63), 2**63 - 1, 12345, -1]
-    exact: segments.BucketSums = {}
-    split: segments.BucketSums = {}
-    segments.add_sums(exact, [(0, 4, sum(h))])
-    halves = [(x >> 32, (x & 0xFFFFFFFF) - 2**31) for x in h]
-    segments.add_split_sums(split, [(0, 4, sum(a for a, _ in halves), sum(b for _, b in halves))])
-    assert split[0] == (4, sum(h) - 4 * 2**31)
-    other: segments.BucketSums = {}
-    segments.add_split_sums(other, [(0, 4, sum(a for a, _ in halves), sum(b for _, b in halves) + 1)])
-    assert segments.mismatched(split, other) == [0]
 
 
 class _Fake:

@@ -149,17 +149,29 @@ def hostile_filter(draw) -> str:
     return head + tail + draw(st.text(max_size=10))
 
 
+_ADMIN: dict[str, psycopg.Connection] = {}
+
+
+def _admin(cluster, dbname: str) -> psycopg.Connection:
+    """One plain (superuser) connection per database for the test's own looks."""
+    conn = _ADMIN.get(dbname)
+    if conn is None or conn.closed:
+        conn = _ADMIN[dbname] = cluster.connect(dbname, autocommit=True)
+    return conn
+
+
 def _state(cluster, dbname: str) -> tuple:
-    return tuple(cluster.execute(STATE, dbname=dbname)[0])
+    return tuple(_admin(cluster, dbname).execute(STATE).fetchone())
 
 
 def _no_locks_left(cluster, dbname: str) -> bool:
     """Every recon session gone, and no lock of any kind held in the database."""
-    return cluster.scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-cockpit-recon' "
-        "AND datname = %s", (dbname,)) == 0 and cluster.scalar(
-        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-        "WHERE d.datname = %s AND l.pid <> pg_backend_pid()", (dbname,)) == 0
+    (sessions, locks), = _admin(cluster, dbname).execute(
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = 'cutover-cockpit-recon'), "
+        "(SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()) AND pid <> pg_backend_pid())").fetchall()
+    return sessions == 0 and locks == 0
 
 
 @pytest.fixture
@@ -169,6 +181,9 @@ def victims(pg_shared):
         pg_shared.execute(SCHEMA, dbname=n)
     yield pg_shared, names
     for n in names:
+        conn = _ADMIN.pop(n, None)
+        if conn is not None:
+            conn.close()
         pg_shared.drop_database(n)
 
 

@@ -6,17 +6,24 @@ How it works, per table, on both sides at once (one REPEATABLE READ READ ONLY sn
    the hash expression per column from the two sides' types and the configured normalisers).
 2. Bucket pass, the only full scan in a clean run: ``GROUP BY bucket`` with ``count(*)`` and
    ``sum(row_hash)``, where ``bucket = hash(key) % B``. ``sum`` (exact ``numeric``) rather than
-   XOR, with the count beside it, so duplicate rows never cancel out. It runs as a few TID-range
-   chunks of the heap, only so progress can be reported between them; the sums add up.
+   XOR, with the count beside it, so duplicate rows never cancel out. The row hash is keyed by
+   the row's key (``canonical``), so values moved between two rows of a bucket change its sum.
+   It runs as a few TID-range chunks of the heap, only so progress can be reported between
+   them; the sums add up.
 3. Refine, only when the mismatched buckets hold many rows (``segments.refine_factor``): one
    filtered scan sums just their rows into sub-buckets (``hash(key) % (B * f)``), so that
    only the mismatched sub-buckets are fetched. B itself stays small: the bucket pass's hash
    aggregate slows the clean table down with every extra group (cache misses, then spills).
-4. Locate: only for buckets (or sub-buckets) whose (count, sum) differ, fetch (key, row hash)
-   and diff them in the client: missing, extra, changed. Then name the changed columns from per-column hashes
-   of the changed keys only: looked up through the key's unique index when it is a single
-   column, otherwise carried inline with the locate query (few rows) or fetched by one more
-   scan restricted to their buckets. Hashes only: no column value ever leaves a database.
+4. Locate: only for buckets (or sub-buckets) whose (count, sum) differ, read (key, row hash)
+   and diff them in the client: missing, extra, changed. Then name the changed columns from
+   per-column hashes of the changed keys only: looked up through the key's unique index when
+   it is a single column, otherwise carried inline with the locate query (few rows) or fetched
+   by one more scan restricted to their buckets. Hashes only: no column value ever leaves a
+   database.
+
+Memory is bounded whatever the number of differences: the refine sums and the locate rows are
+read through server-side cursors, both sides sorted alike (sub-bucket; key bytes in UTF-8) and
+merged a batch at a time (``segments.merge_sorted``); only the differing keys are kept.
 
 Costs: a clean table is one scan per side (measured within a few % of a bare
 ``sum(hash_record_extended(t.*, 0))``); a table with differences adds one filtered scan that
@@ -347,7 +354,9 @@ class _Table:
         """Sums per sub-bucket of the mismatched buckets only (``fine`` is a multiple of ``b``,
         so a row's bucket is its sub-bucket modulo ``b``), streamed in sub-bucket order from
         both sides and compared as they come: only the mismatched ones are kept, with their
-        sizes. Sums as in ``segments.add_split_sums``."""
+        sizes. The sum comes as the sums of the hashes' high and low 32-bit halves, each an
+        int4 whose sum PostgreSQL keeps in an int8 (no numeric state per group); equal halves
+        mean equal exact sums, so comparing the halves is at least as strict."""
 
         def query(side: Side, meta: _Meta, side_conds) -> sql.Composable:
             sub = bucket_expr(side.key_hash, fine)

@@ -14,13 +14,17 @@ keyed hash, never as text; row keys are hashed too when the table's key identifi
 
 ``per_parent_count`` is compared inside the databases, like the content layer: per bucket of
 parent key, the child count and the sum of a hash of each child's parent key; only the parents
-of buckets that differ are fetched, a bounded batch of buckets at a time.
+of buckets that differ are read, streamed from both sides in the same order and merged, and
+reading stops at the findings cap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from psycopg import sql
 
@@ -30,13 +34,13 @@ from cockpit.recon.canonical import bucket_expr
 from cockpit.recon.counts import where_clause
 from cockpit.recon.findings import Finding, hash_key
 from cockpit.recon.schema import Relation, primary_key_of, resolve_relation
-from cockpit.recon.session import fetch, fetch_described
+from cockpit.recon.session import fetch, fetch_described, stream
 from cockpit.text import clean
 
 MAX_FINDINGS_PER_CHECK = 1000
 MAX_KEYS_PER_DUPLICATE = 50
-# Parents fetched per side in one query of the per-parent comparison (bounded memory).
-PARENT_BATCH = 50_000
+# Parents read per side at a time by the per-parent comparison (streamed: bounded memory).
+PARENT_BATCH = 20_000
 
 KINDS = {"duplicates": "duplicate", "orphans": "orphan", "required": "required_null",
          "per_parent_count": "count_mismatch", "sql": "offending_row"}
@@ -339,7 +343,6 @@ async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> N
 
     async def bucket_sums(side: str) -> segments.BucketSums:
         tgt = sides[side]
-        collect.result.queries += 1
         rows = await fetch(conns[side], sql.SQL(
             "SELECT b, count(*), sum(h) FROM (SELECT {b} AS b, {h} AS h FROM {t}{w} OFFSET 0) s "
             "GROUP BY b").format(b=bucket_expr(hashed(tgt, side), buckets), h=hashed(tgt, side),
@@ -349,32 +352,62 @@ async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> N
         segments.add_sums(sums, ((b, n, h or 0) for b, n, h in rows))
         return sums
 
-    src_sums, dst_sums = await bucket_sums("source"), await bucket_sums("target")
+    collect.result.queries += 2
+    src_sums, dst_sums = await _both(bucket_sums("source"), bucket_sums("target"))
     bad = segments.mismatched(src_sums, dst_sums)
-    per_bucket = max(1.0, estimate / buckets)
-    sizes = {b: max(1, int(per_bucket)) for b in bad}
+    if not bad:
+        return
+    wanted = sql.Literal("{" + ",".join(str(int(b)) for b in bad) + "}")
 
-    async def counts(side: str, group: Sequence[int]) -> dict[str | None, int]:
+    def counts(side: str) -> sql.Composable:
+        """Child count per parent of the differing buckets, in the parents' byte order."""
         tgt = sides[side]
-        collect.result.queries += 1
         member = sql.SQL("{} = ANY({}::int8[])").format(
-            bucket_expr(hashed(tgt, side), buckets),
-            sql.Literal("{" + ",".join(str(int(b)) for b in group) + "}"))
-        rows = await fetch(conns[side], sql.SQL("SELECT {p}, count(*) FROM {t}{w} GROUP BY 1").format(
-            p=parent(tgt, side), t=tgt.rel.ident, w=_and(tgt.where, member)))
-        collect.result.rows_transferred += len(rows)
-        return dict(rows)
+            bucket_expr(hashed(tgt, side), buckets), wanted)
+        return sql.SQL("SELECT {p}, count(*) FROM {t}{w} GROUP BY 1 "
+                       "ORDER BY pg_catalog.convert_to({p}, 'UTF8') NULLS LAST").format(
+            p=parent(tgt, side), t=tgt.rel.ident, w=_and(tgt.where, member))
 
-    for group in segments.batches(bad, sizes, PARENT_BATCH):
-        src, dst = await counts("source", group), await counts("target", group)
-        for p in sorted(src.keys() | dst.keys(), key=_sort_key):
-            ns, nt = src.get(p, 0), dst.get(p, 0)
-            if ns != nt and not collect.add("both", (key_of(p),), (check.parent_key,),
-                                            f"source {ns}, target {nt}"):
-                return
+    def pair(s_row: tuple | None, d_row: tuple | None) -> None:
+        p = (s_row or d_row)[0]  # type: ignore[index]
+        ns, nt = (s_row[1] if s_row else 0), (d_row[1] if d_row else 0)
+        if ns != nt and not collect.add("both", (key_of(p),), (check.parent_key,),
+                                        f"source {ns}, target {nt}"):
+            raise _Full()
+
+    collect.result.queries += 2
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            streams = await _both(
+                stack.enter_async_context(stream(conns["source"], counts("source"), PARENT_BATCH)),
+                stack.enter_async_context(stream(conns["target"], counts("target"), PARENT_BATCH)))
+            await segments.merge_sorted(*(_Counted(x, collect.result) for x in streams),
+                                        lambda r: segments.text_order((r[0],)), pair)
+    except _Full:
+        pass  # the cap: the collector marked the result truncated
 
 
-def _sort_key(x: str | None) -> tuple:
-    """Order of ``COLLATE "C"``: bytewise, NULL last."""
-    return (x is None, (x or "").encode("utf-8"))
+class _Full(Exception):
+    """The check's findings reached the cap: stop reading."""
 
+
+class _Counted:
+    """A stream whose rows are counted as transferred."""
+
+    def __init__(self, inner, result: DomainResult) -> None:
+        self.inner, self.result = inner, result
+
+    async def batch(self) -> list[tuple]:
+        rows = await self.inner.batch()
+        self.result.rows_transferred += len(rows)
+        return rows
+
+
+async def _both(a: Coroutine[Any, Any, Any], b: Coroutine[Any, Any, Any]) -> tuple[Any, Any]:
+    """Both sides at once (two connections); a failure cancels the other side."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            ta, tb = tg.create_task(a), tg.create_task(b)
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None
+    return ta.result(), tb.result()

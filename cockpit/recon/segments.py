@@ -144,19 +144,6 @@ def refine_factor(expected_rows: int, mismatched: int, buckets: int, table_rows:
     return factor if factor >= 2 else 1
 
 
-def add_split_sums(into: BucketSums, rows: Iterable[tuple[int, int, int, int]]) -> None:
-    """Fold (bucket, count, sum of high halves, sum of low halves) rows into ``into``.
-
-    The halves are ``h >> 32`` and ``(h & 0xffffffff) - 2^31``, both int4, whose sums PostgreSQL
-    keeps in a plain int8 (no numeric state per group, 8-byte results the client reads fast).
-    ``hi * 2^32 + lo`` is the exact sum less ``count * 2^31``, so with the count compared beside
-    it this is the exact-sum comparison of the bucket pass.
-    """
-    for bucket, count, hi, lo in rows:
-        c, h = into.get(bucket, (0, 0))
-        into[bucket] = (c + count, h + (int(hi) << 32) + int(lo))
-
-
 def heap_chunks(
     pages: int, chunkable: bool, block_size: int = 8192
 ) -> list[tuple[int | None, int | None]]:
@@ -190,31 +177,11 @@ def mismatched(src: BucketSums, dst: BucketSums) -> list[int]:
     return sorted(b for b in src.keys() | dst.keys() if src.get(b, (0, 0)) != dst.get(b, (0, 0)))
 
 
-def batches(buckets: Sequence[int], sizes: dict[int, int], max_rows: int) -> list[list[int]]:
-    """Split mismatched buckets into groups of at most ``max_rows`` expected rows (one bucket
-    that alone is bigger still forms a group), so the client never holds a whole table."""
-    out: list[list[int]] = []
-    cur: list[int] = []
-    cur_rows = 0
-    for b in buckets:
-        n = sizes.get(b, 0)
-        if cur and cur_rows + n > max_rows:
-            out.append(cur)
-            cur, cur_rows = [], 0
-        cur.append(b)
-        cur_rows += n
-    if cur:
-        out.append(cur)
-    return out
-
-
 @dataclass
 class RowDiff:
     missing: list[Key] = field(default_factory=list)
     extra: list[Key] = field(default_factory=list)
     changed: list[tuple[Key, tuple[int, ...]]] = field(default_factory=list)  # column indexes
-    duplicate_source: int = 0
-    duplicate_target: int = 0
 
 
 def index_rows(rows: Iterable[tuple], key_len: int) -> tuple[dict[Key, tuple], int]:
@@ -227,28 +194,6 @@ def index_rows(rows: Iterable[tuple], key_len: int) -> tuple[dict[Key, tuple], i
             dups += 1
         out[key] = tuple(row[key_len:])
     return out, dups
-
-
-def diff_rows(src_rows: Iterable[tuple], dst_rows: Iterable[tuple], key_len: int) -> RowDiff:
-    """Missing, extra and changed keys between two sets of (key..., row hash, col hashes...).
-
-    Column hashes, when present, name the differing columns by index; absent (the row hash
-    only), a changed row carries no indexes and the caller fetches them separately.
-    """
-    src, dups_s = index_rows(src_rows, key_len)
-    dst, dups_d = index_rows(dst_rows, key_len)
-    diff = RowDiff(duplicate_source=dups_s, duplicate_target=dups_d)
-    for key, s in src.items():
-        d = dst.get(key)
-        if d is None:
-            diff.missing.append(key)
-        elif s[0] != d[0]:
-            diff.changed.append((key, differing(s[1:], d[1:])))
-    diff.extra = [k for k in dst if k not in src]
-    diff.missing.sort(key=sort_key)
-    diff.extra.sort(key=sort_key)
-    diff.changed.sort(key=lambda kc: sort_key(kc[0]))
-    return diff
 
 
 def differing(a: Sequence, b: Sequence) -> tuple[int, ...]:

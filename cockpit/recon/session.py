@@ -173,8 +173,10 @@ async def open_readonly(
         raise ReconDbError(f"cannot connect: {describe_error(exc, dsn)}") from None
     try:
         async with conn.cursor() as cur:
-            for name, value in settings.items():
-                await cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+            # One statement (bound parameters: the extended protocol) for all of them.
+            await cur.execute(
+                "SELECT " + ", ".join("pg_catalog.set_config(%s, %s, false)" for _ in settings),
+                [x for pair in settings.items() for x in pair])
         async with conn.cursor() as cur:
             await cur.execute(
                 sql.SQL("SELECT {}").format(sql.SQL(", ").join(
