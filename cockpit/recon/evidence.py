@@ -27,7 +27,9 @@ Exactly the units this run attempted appear (``counts`` units carry ``source_row
 ``target_rows``, ``content`` units all five figures, when measured). Earlier entries (no
 ``format``) are still read: their per-table figures where the run completed them, and their
 ``failed_checks`` only when the run covered the whole plan, as an aggregate that stays in the
-sum (conservatively: it can only add failures) until every unit has been measured again.
+sum (conservatively: it can only add failures) until every unit has been measured again. For a
+plan that configures no tables (or no units at all), the latest earlier-format run's own
+``mismatched_rows`` (``failed_checks``) is the only evidence there is, and is used as such.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class ReconEvidence:
     tables: tuple[str, ...] = ()
     # (wall ts, failed_checks) of an earlier-format run over the whole plan.
     legacy_failed: tuple[float, int] | None = None
+    # (wall ts, failed_checks, mismatched_rows) of the latest earlier-format run: the only
+    # evidence for a plan that configures no reconciliation units (the demo's seeded run).
+    legacy_last: tuple[float, Any, Any] | None = None
 
     @classmethod
     def for_plan(cls, plan) -> ReconEvidence:
@@ -105,14 +110,15 @@ class ReconEvidence:
     def fold(self, ts: float, data: Mapping[str, Any]) -> ReconEvidence:
         """The evidence after one ``recon.run`` entry (pure)."""
         units = dict(self.units)
-        legacy = self.legacy_failed
+        legacy, last = self.legacy_failed, self.legacy_last
         if data.get("format") == FORMAT and isinstance(data.get("units"), dict):
             for uid, u in data["units"].items():
                 if isinstance(uid, str) and isinstance(u, dict):
                     units[uid] = _measurement(ts, u)
         else:
             legacy = self._fold_legacy(ts, data, units) or legacy
-        return ReconEvidence(MappingProxyType(units), self.configured, self.tables, legacy)
+            last = (ts, _number(data.get("failed_checks")), _number(data.get("mismatched_rows")))
+        return ReconEvidence(MappingProxyType(units), self.configured, self.tables, legacy, last)
 
     def _fold_legacy(self, ts: float, data: Mapping[str, Any], units: dict) -> tuple | None:
         layers = data.get("layers")
@@ -150,9 +156,15 @@ class ReconEvidence:
                 found.append(m)
         return found, missing
 
+    def _legacy_only(self, index: int, what: str) -> Figure:
+        last = self.legacy_last
+        if last is not None and last[index] is not None:
+            return Figure(last[index], last[0])
+        return Figure(None, None, f"no reconciliation {what} configured")
+
     def failed_checks(self) -> Figure:
         if not self.configured:
-            return Figure(None, None, "no reconciliation checks configured")
+            return self._legacy_only(1, "checks")
         legacy = self.legacy_failed
         newer: list[Measurement] = []
         uncovered: list[str] = []
@@ -175,7 +187,7 @@ class ReconEvidence:
 
     def mismatched_rows(self) -> Figure:
         if not self.tables:
-            return Figure(None, None, "no reconciliation tables configured")
+            return self._legacy_only(2, "tables")
         found, missing = self._latest(unit_id("content", t) for t in self.tables)
         if missing:
             return Figure(None, None, _not_yet(missing))
