@@ -361,9 +361,9 @@ async def test_progress_over_heap_chunks(recon_pair, monkeypatch):
 async def test_large_difference_path_batches_and_names_columns_separately(recon_pair, monkeypatch):
     from cockpit.recon import content
 
-    # Force what happens with many mismatched rows: several locate batches, and column
+    # Force what happens with many mismatched rows: many stream batches, and column
     # hashes fetched for the changed keys in a separate pass rather than inline.
-    monkeypatch.setattr(content, "LOCATE_BATCH_ROWS", 50)
+    monkeypatch.setattr(content, "STREAM_BATCH_ROWS", 7)
     monkeypatch.setattr(content, "INLINE_COLUMN_HASH_ROWS", 0)
     recon_pair.both("CREATE TABLE comp (a int, b text, v text, w int, PRIMARY KEY (a, b))")
     recon_pair.both(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cockpit.config.recon import ReconTable
 from cockpit.recon import segments
@@ -44,23 +46,6 @@ def test_sums_keep_duplicates_that_xor_would_cancel():
     segments.add_sums(total, [(1, 1, 5)])
     segments.add_sums(total, [(1, 2, -3)])
     assert total == {1: (3, 2)}
-
-
-def test_batches_cap_expected_rows():
-    sizes = {1: 400, 2: 400, 3: 400, 4: 5000, 5: 1}
-    assert segments.batches([1, 2, 3, 4, 5], sizes, 1000) == [[1, 2], [3], [4], [5]]
-    assert segments.batches([], sizes, 1000) == []
-
-
-def test_diff_rows():
-    src = [("1", 10, 1, 2), ("2", 20, 1, 2), ("3", 30, 5, 6)]
-    dst = [("2", 21, 1, 3), ("3", 30, 5, 6), ("4", 40, 0, 0)]
-    diff = segments.diff_rows(src, dst, 1)
-    assert diff.missing == [("1",)]
-    assert diff.extra == [("4",)]
-    assert diff.changed == [(("2",), (1,))]
-    dups = segments.diff_rows([("1", 1), ("1", 1)], [], 1)
-    assert dups.duplicate_source == 1
 
 
 def col(name, typ="text", typname="text", cat="S", oid=25):
@@ -109,14 +94,54 @@ def test_refine_factor_only_when_fetching_would_cost_more_than_a_scan():
     assert f >= 2 and 4096 * f <= segments.MAX_SUB_BUCKETS
 
 
-def test_split_sums_compare_like_exact_sums():
-    h = [-(2**63), 2**63 - 1, 12345, -1]
-    exact: segments.BucketSums = {}
-    split: segments.BucketSums = {}
-    segments.add_sums(exact, [(0, 4, sum(h))])
-    halves = [(x >> 32, (x & 0xFFFFFFFF) - 2**31) for x in h]
-    segments.add_split_sums(split, [(0, 4, sum(a for a, _ in halves), sum(b for _, b in halves))])
-    assert split[0] == (4, sum(h) - 4 * 2**31)
-    other: segments.BucketSums = {}
-    segments.add_split_sums(other, [(0, 4, sum(a for a, _ in halves), sum(b for _, b in halves) + 1)])
-    assert segments.mismatched(split, other) == [0]
+class _Fake:
+    """Rows in fixed batches, like ``session.Stream``."""
+
+    def __init__(self, rows, size):
+        self.batches = [rows[i:i + size] for i in range(0, len(rows), size)]
+
+    async def batch(self):
+        return self.batches.pop(0) if self.batches else []
+
+
+async def _pairs(a, b, size_a=2, size_b=3):
+    out = []
+    await segments.merge_sorted(_Fake(a, size_a), _Fake(b, size_b), lambda r: r[0],
+                                lambda x, y: out.append((x, y)))
+    return out
+
+
+async def test_merge_sorted_pairs_rows_across_batch_boundaries():
+    a = [(1, "a"), (2, "a"), (4, "a"), (5, "a"), (9, "a")]
+    b = [(2, "b"), (3, "b"), (4, "b"), (9, "b"), (10, "b"), (11, "b")]
+    got = await _pairs(a, b)
+    keys = [((x or y)[0], x is not None, y is not None) for x, y in got]
+    assert keys == [(1, True, False), (2, True, True), (3, False, True), (4, True, True),
+                    (5, True, False), (9, True, True), (10, False, True), (11, False, True)]
+    for size_a in (1, 2, 7):
+        for size_b in (1, 4, 9):
+            assert await _pairs(a, b, size_a, size_b) == got
+    assert await _pairs([], []) == []
+    assert [x for x, _ in await _pairs(a, [])] == a
+
+
+async def test_merge_sorted_shows_duplicates_and_refuses_disorder():
+    got = await _pairs([(1,), (1,), (2,)], [(1,), (2,)])
+    assert [((x or y)[0], x is not None, y is not None) for x, y in got] == [
+        (1, True, True), (1, True, False), (2, True, True)]
+    with pytest.raises(segments.OutOfOrder):
+        await _pairs([(1,), (3,), (2,)], [(5,)])
+    with pytest.raises(segments.OutOfOrder):
+        await _pairs([(9,)], [(1,), (3,), (2,)], 1, 1)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.none(), st.text(st.characters(blacklist_categories=["Cs"],
+                                                           blacklist_characters="\x00"),
+                                             max_size=6)), min_size=1, max_size=20))
+def test_text_order_is_the_servers_convert_to_order(pg_db, keys):
+    """What the locate query's ORDER BY sorts by, whatever the database's collation."""
+    rows = pg_db.execute(
+        "SELECT k FROM unnest(%s::text[]) k "
+        "ORDER BY pg_catalog.convert_to(k, 'UTF8') NULLS LAST", (keys,))
+    assert [r[0] for r in rows] == sorted(keys, key=lambda k: segments.text_order((k,)))

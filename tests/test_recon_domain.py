@@ -6,9 +6,14 @@ and distinctive so a test can prove they never leave the databases.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cockpit.config.recon import DomainCheck, Reconciliation, ReconTable
+from cockpit.recon import domain as domain_module
 from cockpit.recon.domain import CheckError, run_check, sides_of
 from cockpit.recon.findings import hash_key
 from cockpit.recon.session import open_readonly, snapshot
@@ -65,7 +70,7 @@ CHECKS = [
                 columns=["severity", "allergen_code"]),
     DomainCheck(id="meds_per_patient", check="per_parent_count", table="medication_orders",
                 parent_key="patient_id", severity="critical", category="needs_clinical_approval"),
-    DomainCheck(id="future_dob", check="sql", table="ehr.patients",
+    DomainCheck(id="future_dob", check="sql", table="ehr.patients", keys=["patient_id"],
                 sql="SELECT patient_id FROM ehr.patients WHERE dob > DATE '2030-01-01';"),
 ]
 
@@ -171,3 +176,132 @@ async def test_cap_marks_result_truncated(pair, monkeypatch) -> None:
     monkeypatch.setattr(domain, "MAX_FINDINGS_PER_CHECK", 2)
     res = await _run(pair, CHECKS[1])
     assert res.truncated and len(res.findings) == 2
+
+
+# -- sql checks: only declared keys leave the database ---------------------------------------
+
+NAMES_SQL = ("SELECT patient_id, given_name, family_name, mrn FROM ehr.patients "
+             "WHERE dob > DATE '2030-01-01' OR patient_id IN (1, 2)")
+
+
+async def test_sql_check_shows_only_its_declared_keys(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL,
+                        keys=["patient_id"])
+    res = await _run(pair, check)
+    assert {f.keys for f in res.findings} == {("1",), ("2",), ("11",)}
+    text = repr([f.to_json() for f in res.findings])
+    for value in (*FAKE_NAMES, "Smith", "Ann", "MRN-0001", "MRN-0011"):
+        assert value not in text
+    assert all(f.columns == ("patient_id", "given_name", "family_name", "mrn") for f in res.findings)
+    assert all(f.detail == "returned by the check's query (3 row(s) in all)" for f in res.findings)
+    assert res.rows_transferred == 3
+
+
+async def test_sql_check_keys_of_identifying_tables_are_hashed(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL,
+                        keys=["mrn"], identifying_key=True)
+    res = await _run(pair, check)
+    assert {f.keys for f in res.findings} == {(hash_key(f"MRN-{i:04d}", SALT),) for i in (1, 2, 11)}
+    tables = [t.model_copy(update={"identifying_key": True}) if t.name == "patients" else t
+              for t in RECON_TABLES]
+    plain = check.model_copy(update={"identifying_key": False, "keys": ["patient_id"]})
+    res = await _run(pair, plain, recon_for([plain], tables))
+    assert {f.keys for f in res.findings} == {(hash_key(str(i), SALT),) for i in (1, 2, 11)}
+
+
+async def test_sql_check_declared_key_not_returned_is_an_error(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL,
+                        keys=["patient_id", "encounter_id"])
+    with pytest.raises(CheckError, match="declared key column.s. encounter_id not returned"):
+        await _run(pair, check)
+
+
+async def test_sql_check_without_keys_is_counted_only(pair) -> None:
+    check = DomainCheck(id="names", check="sql", table="ehr.patients", sql=NAMES_SQL)
+    (f,) = (await _run(pair, check)).findings
+    assert f.keys == () and f.detail == "3 row(s) returned by the check's query (no keys declared)"
+    empty = check.model_copy(update={"sql": "SELECT * FROM ehr.patients WHERE false"})
+    assert (await _run(pair, empty)).findings == []
+
+
+def test_keys_belong_to_sql_checks_only() -> None:
+    with pytest.raises(ValueError, match="'keys' names a sql check's result columns"):
+        DomainCheck(id="d", check="duplicates", table="t", columns=["mrn"], keys=["id"])
+    with pytest.raises(ValueError, match="lists a column twice"):
+        DomainCheck(id="d", check="sql", sql="SELECT 1 AS id", keys=["id", "id"])
+
+
+# -- per_parent_count: compared in the databases ---------------------------------------------
+
+PPC = DomainCheck(id="enc_per_patient", check="per_parent_count", table="enc",
+                  parent_key="patient_id")
+PPC_RECON = Reconciliation(source="a", target="b", domain=[PPC])
+
+
+async def _ppc(pair_dbs, check=PPC, recon=PPC_RECON):
+    cl, (src, dst) = pair_dbs
+    conns = {"source": await open_readonly(cl.dsn(src), statement_timeout_s=30),
+             "target": await open_readonly(cl.dsn(dst), statement_timeout_s=30)}
+    try:
+        async with snapshot(conns["source"]), snapshot(conns["target"]):
+            return await run_check(check, conns, recon, SALT)
+    finally:
+        for c in conns.values():
+            await c.close()
+
+
+async def test_per_parent_count_transfers_buckets_not_parents(pair) -> None:
+    cl, (src, dst) = pair
+    for db in (src, dst):
+        cl.execute("CREATE TABLE enc (id int PRIMARY KEY, patient_id int);"
+                   "INSERT INTO enc SELECT g, 1 + g % 15000 FROM generate_series(1, 20000) g;"
+                   "ANALYZE enc", dbname=db)
+    assert (await _ppc(pair)).findings == []
+    cl.execute("UPDATE enc SET patient_id = 77 WHERE id = 4000", dbname=dst)  # was 4001
+    res = await _ppc(pair)
+    assert {(f.keys, f.detail) for f in res.findings} == {
+        (("4001",), "source 2, target 1"), (("77",), "source 2, target 3")}
+    # 100 bucket sums per side, then the parents of two buckets: not 15,000 parents a side.
+    assert res.rows_transferred < 2 * (100 + 2 * 200), res.rows_transferred
+
+
+PARENTS = st.one_of(st.none(), st.integers(1, 12))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(children=st.lists(PARENTS, max_size=40),
+       edits=st.lists(st.tuples(st.sampled_from(["move", "delete", "add"]), st.integers(0, 99),
+                                PARENTS), max_size=6),
+       per_bucket=st.sampled_from([1, 3, 200]), batch=st.sampled_from([1, 4, 50_000]))
+def test_per_parent_count_finds_exactly_the_parents_that_differ(pair, monkeypatch, children,
+                                                                 edits, per_bucket, batch):
+    from cockpit.recon import segments
+
+    monkeypatch.setattr(segments, "ROWS_PER_BUCKET", per_bucket)
+    monkeypatch.setattr(domain_module, "PARENT_BATCH", batch)
+    target = list(children)
+    for op, i, parent in edits:
+        if op == "add" or not target:
+            target.append(parent)
+        elif op == "move":
+            target[i % len(target)] = parent
+        else:
+            del target[i % len(target)]
+    cl, (src, dst) = pair
+    for db, rows in ((src, children), (dst, target)):
+        cl.execute("DROP TABLE IF EXISTS enc; CREATE TABLE enc (id int, patient_id int)", dbname=db)
+        if rows:
+            cl.execute("INSERT INTO enc SELECT i, p FROM unnest(%s::int[]) WITH ORDINALITY u(p, i)",
+                       (rows,), dbname=db)
+    res = asyncio.run(_ppc(pair))
+
+    def counts(rows):
+        out: dict = {}
+        for p in rows:
+            out[p] = out.get(p, 0) + 1
+        return out
+
+    a, b = counts(children), counts(target)
+    want = {(("(null)" if p is None else str(p),), f"source {a.get(p, 0)}, target {b.get(p, 0)}")
+            for p in a.keys() | b.keys() if a.get(p, 0) != b.get(p, 0)}
+    assert {(f.keys, f.detail) for f in res.findings} == want

@@ -29,7 +29,7 @@ DOMAIN = [
     {"id": "allergy_required", "check": "required", "table": "ehr.allergies", "columns": ["severity"]},
     {"id": "meds_per_patient", "check": "per_parent_count", "table": "medication_orders",
      "parent_key": "patient_id", "severity": "critical"},
-    {"id": "future_dob", "check": "sql", "table": "ehr.patients",
+    {"id": "future_dob", "check": "sql", "table": "ehr.patients", "keys": ["patient_id"],
      "sql": "SELECT patient_id FROM ehr.patients WHERE dob > DATE '2030-01-01'"},
 ]
 TABLES = [

@@ -133,3 +133,45 @@ def test_describe_error_redacts_dsn_and_passwords():
     err = RuntimeError(f"could not use {dsn} (password=hunter2)")
     text = describe_error(err, dsn)
     assert "Sekr1t" not in text and "hunter2" not in text and "\n" not in text
+
+
+async def test_fetch_runs_one_statement_only_inside_a_snapshot(pg_db):
+    from cockpit.recon.session import fetch
+
+    pg_db.execute("CREATE TABLE t (id int primary key)")
+    conn = await open_readonly(pg_db.dsn, statement_timeout_s=5)
+    try:
+        with pytest.raises(ReconDbError, match="outside its read-only snapshot"):
+            await fetch(conn, "SELECT 1")
+        async with snapshot(conn):
+            assert await fetch(conn, "SELECT 1") == [(1,)]
+            with pytest.raises(psycopg.errors.SyntaxError, match="multiple commands"):
+                await fetch(conn, "SELECT 1; COMMIT; SET default_transaction_read_only = off")
+        async with snapshot(conn):
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                await fetch(conn, "WITH i AS (INSERT INTO t VALUES (1) RETURNING id) SELECT * FROM i")
+        assert not conn.closed
+    finally:
+        await conn.close()
+    assert pg_db.scalar("SELECT count(*) FROM t") == 0
+
+
+async def test_snapshot_end_releases_advisory_locks_and_drops_a_changed_session(pg_db):
+    from cockpit.recon.session import fetch
+
+    conn = await open_readonly(pg_db.dsn, statement_timeout_s=5)
+    try:
+        async with snapshot(conn):
+            await fetch(conn, "SELECT pg_advisory_lock(42)")
+        assert not conn.closed
+        async with conn.cursor() as cur:
+            await cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                              "AND pid = pg_backend_pid()")
+            assert (await cur.fetchone())[0] == 0
+        # A setting changed outside any snapshot (not possible through fetch): not trusted.
+        await conn.execute("SET statement_timeout = 0")
+        async with snapshot(conn):
+            pass
+        assert conn.closed
+    finally:
+        await conn.close()

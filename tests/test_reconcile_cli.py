@@ -19,7 +19,7 @@ from cockpit.cli import main
 from cockpit.journal import Journal
 from tests.fixtures.pg import free_port
 from tests.test_recon_domain import FAKE_NAMES, seed_pair
-from tests.test_recon_runner import BASE_PLAN, dbs, write_plan  # noqa: F401 - fixture
+from tests.test_recon_runner import BASE_PLAN, TABLES, dbs, write_plan  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,3 +153,54 @@ def test_progress_on_a_terminal_and_no_traceback(dbs, tmp_path) -> None:  # noqa
     assert proc.returncode == 1
     assert "reconcile: " in err and "/9 checks" in err and "rows" in err
     _no_phi(out.decode(), err)
+
+
+def _readings(plan_path: Path) -> dict:
+    from cockpit.clock import RealClock
+    from cockpit.config import load_plan
+    from cockpit.runbook import builtin_readings, replay
+
+    plan, _ = load_plan(plan_path, for_run=True)
+    journal = Journal.open(plan.journal_path, cutover_id=plan.cutover.id, readonly=True)
+    try:
+        return builtin_readings(replay(plan, journal.entries), RealClock())
+    finally:
+        journal.close()
+
+
+def test_partial_runs_keep_what_they_did_not_measure(dbs, tmp_path, capsys) -> None:  # noqa: F811
+    """After a failing full run, ``--layer schema`` measured no domain check: failed_checks
+    keeps their failures (it read 0 before, turning a NO-GO gate GO with nothing fixed)."""
+    cl, (src, dst) = dbs
+    plan = write_plan(tmp_path, cl.dsn(src), cl.dsn(dst))
+    code, out, _ = run(capsys, str(plan), "--json")
+    full = json.loads(out)
+    assert code == 1 and full["failed_checks"] == 5 and full["mismatched_rows"] == 5
+    assert full["format"] == 2 and full["units"]["domain:duplicate_mrn"]["failed"] is True
+    assert full["units"]["content:patients"] == {
+        "layer": "content", "table": "patients", "check": None, "failed": False, "error": None,
+        "findings": 2, "missing": 0, "extra": 0, "changed": 2, "source_rows": 20,
+        "target_rows": 20}
+    first = _readings(plan)
+    assert first["recon.failed_checks"].value == 5 and first["recon.mismatched_rows"].value == 5
+
+    code, out, _ = run(capsys, str(plan), "--layer", "schema", "--json")
+    partial = json.loads(out)
+    assert code == 0 and partial["failed_checks"] == 0  # of this run's four schema checks
+    assert set(partial["units"]) == {f"schema:{t['name']}" for t in TABLES}
+    after = _readings(plan)
+    assert after["recon.failed_checks"].value == 5
+    assert after["recon.failed_checks"].ts == first["recon.failed_checks"].ts
+    assert after["recon.mismatched_rows"].value == 5
+
+    # Fix the target's documents, re-run only that table's content: the sum follows, aged by
+    # the oldest measurement in it.
+    cl.execute("INSERT INTO ehr.documents VALUES (3, 'Discharge letter Zebulon Quillfeather 3')",
+               dbname=dst)
+    code, out, _ = run(capsys, str(plan), "--table", "documents", "--layer", "content")
+    assert code == 0, out
+    last = _readings(plan)
+    assert last["recon.mismatched_rows"].value == 4
+    assert last["recon.mismatched_rows"].ts == first["recon.mismatched_rows"].ts
+    assert last["recon.documents.missing"].value == 0
+    assert last["recon.documents.missing"].ts > first["recon.documents.missing"].ts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cockpit.config.base import Duration, Ident, Strict
 
@@ -56,9 +56,23 @@ class DomainCheck(Strict):
     parent_key: str | None = None
     side: Literal["source", "target", "both"] = "target"
     sql: str | None = None
+    # A ``sql`` check's result columns that name the offending row; only these leave the
+    # database (hashed when they identify a person); every other column is only counted.
+    keys: list[str] = []
+    # The ``keys`` identify a person (an MRN): shown hashed, like an identifying table's keys.
+    identifying_key: bool = False
     severity: Severity = "major"
     category: Category = "manual_review"
     title: str = ""
+
+    @model_validator(mode="after")
+    def _keys_only_for_sql(self) -> DomainCheck:
+        if self.keys and self.check != "sql":
+            raise ValueError("'keys' names a sql check's result columns; "
+                             f"a '{self.check}' check takes 'key' (the table's key columns)")
+        if len(set(self.keys)) != len(self.keys):
+            raise ValueError("'keys' lists a column twice")
+        return self
 
 
 class Storage(Strict):

@@ -10,10 +10,20 @@ expression; what has to be chosen per column is which expression.
 - Every other column goes in as a canonical text form: normalised (``AT TIME ZONE 'UTC'``,
   ``round(x::numeric, scale)``, ``btrim``, ``lower``, ``nullif(x, '')``) and cast to text under
   the pinned session settings (``session.PINNED_SETTINGS``).
-- The row hash is ``hash_record_extended(ROW(e1, e2, ...), 0)``. A record hash combines one hash
-  per field by position and hashes NULL fields as NULL, so ``'12','3'`` never equals
-  ``'1','23'`` and NULL never equals ``''`` without relying on a separator character that must
-  not occur in the data (it measured as fast as concatenating with a separator).
+- The row hash is ``hash_record_extended(ROW(k1, .., e1, e2, ...), seed)`` with the row's key
+  as the seed. A record hash combines one hash per field by position (``31 * h + h'``) and
+  hashes NULL fields as 0, so ``'12','3'`` never equals ``'1','23'`` and NULL never equals
+  ``''`` without relying on a separator character that must not occur in the data.
+- Why the key, and why as the seed: a bucket is compared as (count, sum of row hashes), and
+  the record hash is linear in its fields' hashes. Without the key, moving a row's values (or
+  one column's, an allergy onto the wrong patient) between two keys of one bucket left the sum
+  unchanged, and so did a NULL -> '' change in one row beside a '' -> NULL change in another.
+  Each field's hash function takes the seed into its mixing, so a field's hash is a non-linear
+  function of (value, key): a value moved to another key changes the sum. The key fields are in
+  the record too, so a key change is seen even when every other column is NULL. The seed is the
+  key itself for an integer key (no hash to compute, and exact: ``hashint8extended`` folds 64
+  bits to 32, so keys 1 and 2^32 share a hash), else the key hash the bucket uses (64 bits).
+  A NULL key part seeds as 0; the NULL key field in the record still tells it apart from 0.
 - Enums, domains and other user-defined types always go through text: their hash functions
   hash OIDs, which differ between the two databases.
 
@@ -178,6 +188,13 @@ def _key_pair(src: ColumnInfo, dst: ColumnInfo, s: sql.Composable, d: sql.Compos
     return sql.SQL(as_text).format(s), sql.SQL(as_text).format(d), "text"
 
 
+def _seed(exprs: list[sql.Composable], kinds: list[str], key_hash: sql.Composable,
+          nullable: bool) -> sql.Composable:
+    """The row hash's seed: the integer key itself, else the key hash (see the docstring)."""
+    seed = exprs[0] if len(exprs) == 1 and kinds[0] == "int" else key_hash
+    return sql.SQL("coalesce({}, 0)").format(seed) if nullable else seed
+
+
 def _key_hash(exprs: list[sql.Composable], kinds: list[str]) -> sql.Composable:
     if len(exprs) == 1:
         fn = {"int": "hashint8extended", "uuid": "uuid_hash_extended", "text": "hashtextextended"}
@@ -272,17 +289,16 @@ def plan_rows(
             if lookups[0] != lookups[1]:
                 lookups = (None, None)
 
-    def side(keys, key_names, row, lookup) -> Side:
+    def side(keys, key_names, row, lookup, cols: dict[str, ColumnInfo]) -> Side:
         key_idents = [sql.Identifier(c) for c in key_names]
-        row_hash = (
-            sql.SQL("hash_record_extended(ROW({}), 0)").format(sql.SQL(", ").join(row))
-            if row
-            else sql.SQL("0::int8")
-        )
+        key_hash = _key_hash(keys, kinds)
+        nullable = not all(cols[c].notnull for c in key_names)
+        row_hash = sql.SQL("hash_record_extended(ROW({}), {})").format(
+            sql.SQL(", ").join([*keys, *row]), _seed(keys, kinds, key_hash, nullable))
         col_hashes = tuple(sql.SQL("hash_record_extended(ROW({}), 0)").format(e) for e in row)
         return Side(
             key_texts=tuple(sql.SQL("({})::text").format(i) for i in key_idents),
-            key_hash=_key_hash(keys, kinds),
+            key_hash=key_hash,
             row_hash=row_hash,
             column_hashes=col_hashes,
             lookup=(key_names[0], lookup) if lookup else None,
@@ -291,8 +307,8 @@ def plan_rows(
     return RowPlan(
         key=tuple(key),
         columns=tuple(wanted),
-        source=side(k_src, list(key), row_src, lookups[0]),
-        target=side(k_dst, [target_of[c] for c in key], row_dst, lookups[1]),
+        source=side(k_src, list(key), row_src, lookups[0], src_cols),
+        target=side(k_dst, [target_of[c] for c in key], row_dst, lookups[1], dst_cols),
         raw_columns=tuple(raw),
         text_columns=tuple(text),
     )

@@ -6,17 +6,24 @@ How it works, per table, on both sides at once (one REPEATABLE READ READ ONLY sn
    the hash expression per column from the two sides' types and the configured normalisers).
 2. Bucket pass, the only full scan in a clean run: ``GROUP BY bucket`` with ``count(*)`` and
    ``sum(row_hash)``, where ``bucket = hash(key) % B``. ``sum`` (exact ``numeric``) rather than
-   XOR, with the count beside it, so duplicate rows never cancel out. It runs as a few TID-range
-   chunks of the heap, only so progress can be reported between them; the sums add up.
+   XOR, with the count beside it, so duplicate rows never cancel out. The row hash is keyed by
+   the row's key (``canonical``), so values moved between two rows of a bucket change its sum.
+   It runs as a few TID-range chunks of the heap, only so progress can be reported between
+   them; the sums add up.
 3. Refine, only when the mismatched buckets hold many rows (``segments.refine_factor``): one
    filtered scan sums just their rows into sub-buckets (``hash(key) % (B * f)``), so that
    only the mismatched sub-buckets are fetched. B itself stays small: the bucket pass's hash
    aggregate slows the clean table down with every extra group (cache misses, then spills).
-4. Locate: only for buckets (or sub-buckets) whose (count, sum) differ, fetch (key, row hash)
-   and diff them in the client: missing, extra, changed. Then name the changed columns from per-column hashes
-   of the changed keys only: looked up through the key's unique index when it is a single
-   column, otherwise carried inline with the locate query (few rows) or fetched by one more
-   scan restricted to their buckets. Hashes only: no column value ever leaves a database.
+4. Locate: only for buckets (or sub-buckets) whose (count, sum) differ, read (key, row hash)
+   and diff them in the client: missing, extra, changed. Then name the changed columns from
+   per-column hashes of the changed keys only: looked up through the key's unique index when
+   it is a single column, otherwise carried inline with the locate query (few rows) or fetched
+   by one more scan restricted to their buckets. Hashes only: no column value ever leaves a
+   database.
+
+Memory is bounded whatever the number of differences: the refine sums and the locate rows are
+read through server-side cursors, both sides sorted alike (sub-bucket; key bytes in UTF-8) and
+merged a batch at a time (``segments.merge_sorted``); only the differing keys are kept.
 
 Costs: a clean table is one scan per side (measured within a few % of a bare
 ``sum(hash_record_extended(t.*, 0))``); a table with differences adds one filtered scan that
@@ -40,6 +47,7 @@ says they identify a person).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -53,15 +61,18 @@ from cockpit.recon import segments
 from cockpit.recon.canonical import ColumnInfo, Incomparable, RowPlan, Side, bucket_expr, plan_rows
 from cockpit.recon.findings import Finding, hash_key
 from cockpit.recon.schema import BadName, Relation, resolve_relation
-from cockpit.recon.session import describe_error, is_statement_timeout, snapshot
+from cockpit.recon.session import describe_error, fetch, is_statement_timeout, snapshot, stream
 from cockpit.text import clean
 
 __all__ = ["ContentResult", "compare_table"]
 
 LAYER = "content"
 ERROR_SEVERITY = "critical"  # a table that could not be checked may hide missing rows
-# Rows per side fetched in one locate query; more mismatched rows are split into batches.
-LOCATE_BATCH_ROWS = 1_000_000
+# Rows per side held at a time while refining and locating (streamed through a server-side
+# cursor, both sides sorted alike and merged): memory does not grow with the differences.
+STREAM_BATCH_ROWS = 20_000
+# Changed keys whose column hashes are looked up in one query.
+NAME_BATCH_KEYS = 10_000
 # Up to this many expected rows per side, column hashes come with the locate query itself.
 INLINE_COLUMN_HASH_ROWS = 200_000
 NULL_KEY_TEXT = "NULL"
@@ -130,18 +141,16 @@ class _Meta:
 
 
 class _Runner:
-    """Issues queries and counts them; every statement is composed, never parameterised, so a
-    plan's ``where`` may contain ``%``."""
+    """Issues queries (through ``session.fetch``: one statement, read-only, rolled back) and
+    counts them; every statement is composed, never parameterised, so a plan's ``where`` may
+    contain ``%``. Results are binary: hashes arrive as 8 bytes, not decimal text to parse."""
 
     def __init__(self, result: ContentResult) -> None:
         self.result = result
 
     async def rows(self, conn: psycopg.AsyncConnection, query: sql.Composable) -> list[tuple]:
         self.result.queries += 1
-        # Binary results: hashes arrive as 8 bytes, not as decimal text to parse.
-        async with conn.cursor(binary=True) as cur:
-            await cur.execute(query)
-            rows = await cur.fetchall()
+        rows = await fetch(conn, query)
         self.result.rows_transferred += len(rows)
         return rows
 
@@ -167,7 +176,8 @@ async def _both(src: Coroutine[Any, Any, Any], dst: Coroutine[Any, Any, Any]) ->
 
 def _filters(table: ReconTable, side: str) -> list[sql.Composable]:
     """The plan's filters, same rule as the counts layer: ``where`` on both sides, and
-    ``<side>_where`` on that side; SQL written by the plan author (trusted like the plan)."""
+    ``<side>_where`` on that side; SQL written by the plan author, made harmless by the way
+    every statement runs (``session.fetch``)."""
     own = table.source_where if side == "source" else table.target_where
     return [sql.SQL("({})").format(sql.SQL(p)) for p in (table.where, own) if p]
 
@@ -332,37 +342,56 @@ class _Table:
         factor = segments.refine_factor(sum(sizes.values()), len(bad), b, rows)
         if factor > 1:
             fine = b * factor
-            src_fine, dst_fine = await _both(
-                self._refine(self.src, src_meta, plan.source, b, fine, bad, src_conds),
-                self._refine(self.dst, dst_meta, plan.target, b, fine, bad, dst_conds),
-            )
-            b, bad = fine, segments.mismatched(src_fine, dst_fine)
+            sizes = await self._refine(plan, (src_meta, dst_meta), b, fine, bad,
+                                       (src_conds, dst_conds))
+            b, bad = fine, sorted(sizes)
             self.result.buckets, self.result.mismatched_buckets = b, len(bad)
             if not bad:
                 raise _TableProblem("bucket checksums differ but no sub-bucket checksum does")
-            sizes = _sizes(bad, src_fine, dst_fine)
-        for group in segments.batches(bad, sizes, LOCATE_BATCH_ROWS):
-            await self._locate(plan, b, group, sizes, src_meta, dst_meta, src_conds, dst_conds)
+        await self._locate(plan, b, bad, sizes, src_meta, dst_meta, src_conds, dst_conds)
 
-    async def _refine(self, conn, meta: _Meta, side: Side, b: int, fine: int, bad, conds):
-        """Sums per sub-bucket of the mismatched buckets only: ``fine`` is a multiple of ``b``,
-        so a row's bucket is its sub-bucket modulo ``b``."""
-        sub = bucket_expr(side.key_hash, fine)
-        where = [
-            *conds,
-            sql.SQL("{} % {} = ANY({})").format(sub, sql.Literal(b), _int_array(bad)),
-        ]
-        rows = await self.run.rows(
-            conn,
-            sql.SQL(
+    async def _refine(self, plan: RowPlan, metas, b: int, fine: int, bad, conds) -> dict[int, int]:
+        """Sums per sub-bucket of the mismatched buckets only (``fine`` is a multiple of ``b``,
+        so a row's bucket is its sub-bucket modulo ``b``), streamed in sub-bucket order from
+        both sides and compared as they come: only the mismatched ones are kept, with their
+        sizes. The sum comes as the sums of the hashes' high and low 32-bit halves, each an
+        int4 whose sum PostgreSQL keeps in an int8 (no numeric state per group); equal halves
+        mean equal exact sums, so comparing the halves is at least as strict."""
+
+        def query(side: Side, meta: _Meta, side_conds) -> sql.Composable:
+            sub = bucket_expr(side.key_hash, fine)
+            where = [*side_conds,
+                     sql.SQL("{} % {} = ANY({})").format(sub, sql.Literal(b), _int_array(bad))]
+            return sql.SQL(
                 "SELECT b, count(*), sum((h >> 32)::int4), "
                 "sum(((h & 4294967295) - 2147483648)::int4) FROM "
-                "(SELECT {} AS b, {} AS h FROM {}{} OFFSET 0) s GROUP BY b"
-            ).format(sub, side.row_hash, meta.rel.ident, _where(where)),
-        )
-        sums: segments.BucketSums = {}
-        segments.add_split_sums(sums, rows)
-        return sums
+                "(SELECT {} AS b, {} AS h FROM {}{} OFFSET 0) s GROUP BY b ORDER BY b"
+            ).format(sub, side.row_hash, meta.rel.ident, _where(where))
+
+        sizes: dict[int, int] = {}
+
+        def pair(s_row: tuple | None, d_row: tuple | None) -> None:
+            # (b, count, sum of high halves, sum of low halves); the halves compare as the sum.
+            if s_row is None or d_row is None or s_row[1:] != d_row[1:]:
+                sizes[(s_row or d_row)[0]] = max(int(s_row[1]) if s_row else 0,
+                                                 int(d_row[1]) if d_row else 0)
+
+        async with self._streams(query(plan.source, metas[0], conds[0]),
+                                 query(plan.target, metas[1], conds[1])) as (src, dst):
+            await segments.merge_sorted(src, dst, _first, pair)
+        return sizes
+
+    @contextlib.asynccontextmanager
+    async def _streams(self, src_query: sql.Composable, dst_query: sql.Composable):
+        """Both sides' statements started together (each server sorts at once), rows counted
+        as they are read."""
+        async with contextlib.AsyncExitStack() as stack:
+            src, dst = await _both(
+                stack.enter_async_context(stream(self.src, src_query, STREAM_BATCH_ROWS)),
+                stack.enter_async_context(stream(self.dst, dst_query, STREAM_BATCH_ROWS)),
+            )
+            self.result.queries += 2
+            yield _Counted(src, self.result), _Counted(dst, self.result)
 
     async def _bucket_pass(self, conn, meta: _Meta, side: Side, b: int, conds, name, done):
         sums: segments.BucketSums = {}
@@ -388,56 +417,75 @@ class _Table:
             done(name, (i + 1) / len(chunks))
         return sums
 
-    async def _fetch(self, conn, meta: _Meta, side: Side, b: int, group, conds, with_cols: bool):
+    def _locate_query(self, side: Side, meta: _Meta, b: int, bad, conds, with_cols: bool):
         exprs = [*side.key_texts, side.row_hash]
         if with_cols:
             exprs += side.column_hashes
-        where = [
-            *conds,
-            sql.SQL("{} = ANY({})").format(bucket_expr(side.key_hash, b), _int_array(group)),
-        ]
-        return await self.run.rows(
-            conn,
-            sql.SQL("SELECT {} FROM {}{}").format(
-                sql.SQL(", ").join(exprs), meta.rel.ident, _where(where)
-            ),
-        )
+        where = [*conds,
+                 sql.SQL("{} = ANY({})").format(bucket_expr(side.key_hash, b), _int_array(bad))]
+        # Sorted by the keys' UTF-8 bytes on both sides, whatever the encoding or collation,
+        # so the client merges the two streams holding one batch of each.
+        order = sql.SQL(", ").join(
+            sql.SQL("pg_catalog.convert_to({}, 'UTF8') NULLS LAST").format(k)
+            for k in side.key_texts)
+        return sql.SQL("SELECT {} FROM {}{} ORDER BY {}").format(
+            sql.SQL(", ").join(exprs), meta.rel.ident, _where(where), order)
 
-    async def _locate(
-        self, plan: RowPlan, b, group, sizes, src_meta, dst_meta, src_conds, dst_conds
-    ):
-        expected = sum(sizes[k] for k in group)
+    async def _locate(self, plan: RowPlan, b, bad, sizes, src_meta, dst_meta, src_conds,
+                      dst_conds):
+        """Rows of the mismatched (sub-)buckets, streamed from both sides in key order and
+        diffed as they come: only the differing keys are kept."""
+        expected = sum(sizes[k] for k in bad)
         lookup = _lookup_ok(plan, src_meta, dst_meta)
         # With an index on a single-column key, changed rows' column hashes are cheaper to
         # look up afterwards than to carry for every row of the mismatched buckets.
         inline = not lookup and expected <= INLINE_COLUMN_HASH_ROWS and bool(plan.columns)
-        src_rows, dst_rows = await _both(
-            self._fetch(self.src, src_meta, plan.source, b, group, src_conds, inline),
-            self._fetch(self.dst, dst_meta, plan.target, b, group, dst_conds, inline),
-        )
         nkey = len(plan.key)
-        diff = segments.diff_rows(src_rows, dst_rows, nkey)
-        if diff.duplicate_source or diff.duplicate_target:
-            # A unique index said otherwise, or rows changed under a non-snapshot read; either
-            # way the key cannot be trusted.
-            raise _TableProblem(f"key ({', '.join(plan.key)}) is not unique", columns=plan.key)
+        diff = segments.RowDiff()
+        previous: list = [None]
+
+        def pair(s_row: tuple | None, d_row: tuple | None) -> None:
+            key = tuple((s_row or d_row)[:nkey])  # type: ignore[index]
+            if key == previous[0]:
+                # A unique index said otherwise, or rows changed under a non-snapshot read;
+                # either way the key cannot be trusted.
+                raise _TableProblem(f"key ({', '.join(plan.key)}) is not unique",
+                                    columns=plan.key)
+            previous[0] = key
+            if d_row is None:
+                diff.missing.append(key)
+            elif s_row is None:
+                diff.extra.append(key)
+            elif s_row[nkey] != d_row[nkey]:
+                diff.changed.append((key, segments.differing(s_row[nkey + 1:], d_row[nkey + 1:])))
+
+        async with self._streams(
+            self._locate_query(plan.source, src_meta, b, bad, src_conds, inline),
+            self._locate_query(plan.target, dst_meta, b, bad, dst_conds, inline),
+        ) as (src, dst):
+            await segments.merge_sorted(src, dst, lambda r: segments.text_order(r[:nkey]), pair)
         changed = diff.changed
         if changed and not inline and plan.columns:
-            changed = await self._name_columns(
-                plan, b, group, changed, (src_meta, dst_meta), (src_conds, dst_conds), lookup
-            )
+            named = []
+            for i in range(0, len(changed), NAME_BATCH_KEYS):
+                named += await self._name_columns(
+                    plan, b, bad, changed[i:i + NAME_BATCH_KEYS], (src_meta, dst_meta),
+                    (src_conds, dst_conds), lookup)
+            changed = named
         if not (diff.missing or diff.extra or changed):
             raise _TableProblem(
-                f"{len(group)} bucket checksums differ but no differing row was found"
+                f"{len(bad)} bucket checksums differ but no differing row was found"
             )
         self._add(diff.missing, diff.extra, changed, plan)
 
     async def _name_columns(self, plan: RowPlan, b, group, changed, metas, conds, lookup):
         """Per-column hashes for changed keys only (when they did not come inline): through
         the key's index when there is one, else by scanning just the mismatched buckets."""
-        values = sql.SQL(", ").join(
-            sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in k))
-            for k, _ in changed
+        # One text array per key part (a literal each: composing a VALUES row per key costs
+        # more than the query), zipped back into key tuples by unnest.
+        parts = sql.SQL(", ").join(
+            sql.SQL("{}::text[]").format(sql.Literal([k[i] for k, _ in changed]))
+            for i in range(len(plan.key))
         )
 
         def query(side: Side, meta: _Meta, side_conds):
@@ -456,8 +504,8 @@ class _Table:
                     sql.SQL("{} = ANY({})").format(
                         bucket_expr(side.key_hash, b), _int_array(group)
                     ),
-                    sql.SQL("({}) IN (VALUES {})").format(
-                        sql.SQL(", ").join(side.key_texts), values
+                    sql.SQL("({}) IN (SELECT * FROM unnest({}))").format(
+                        sql.SQL(", ").join(side.key_texts), parts
                     ),
                 ]
             return self.run.rows(
@@ -478,7 +526,7 @@ class _Table:
         out = []
         for k, _cols in changed:
             s_h, d_h = src.get(k), dst.get(k)
-            # A NULL key part cannot be matched by IN (VALUES ...): reported without columns.
+            # A NULL key part cannot be matched by IN (...): reported without columns.
             out.append((k, segments.differing(s_h, d_h) if s_h and d_h else ()))
         return out
 
@@ -574,6 +622,8 @@ async def compare_table(
             problem = _TableProblem(_failure_text(exc.side, exc.exc))
         except (psycopg.Error, OSError) as exc:
             problem = _TableProblem(_failure_text("database", exc))
+        except segments.OutOfOrder:
+            problem = _TableProblem("rows arrived out of key order; rows not compared")
         except Exception as exc:  # a bug must not pass the table, nor stop the other tables
             problem = _TableProblem(f"internal error ({type(exc).__name__}); rows not compared")
     if problem is not None:
@@ -590,6 +640,22 @@ async def compare_table(
         result.missing = result.extra = result.changed = 0
     result.duration_s = time.monotonic() - started
     return result
+
+
+class _Counted:
+    """A stream whose rows are added to the result's ``rows_transferred``."""
+
+    def __init__(self, inner, result: ContentResult) -> None:
+        self.inner, self.result = inner, result
+
+    async def batch(self) -> list[tuple]:
+        rows = await self.inner.batch()
+        self.result.rows_transferred += len(rows)
+        return rows
+
+
+def _first(row: tuple) -> int:
+    return row[0]
 
 
 def _sizes(bad: Sequence[int], src: segments.BucketSums, dst: segments.BucketSums) -> dict:
@@ -609,4 +675,6 @@ def _lookup_ok(plan: RowPlan, src: _Meta, dst: _Meta) -> bool:
 def _failure_text(side: str, exc: BaseException) -> str:
     if is_statement_timeout(exc):
         return f"{side}: statement timeout; rows not compared"
+    if isinstance(exc, TimeoutError):  # the client's deadline (session.fetch)
+        return f"{side}: query timed out past statement_timeout; rows not compared"
     return f"{side}: {describe_error(exc)}; rows not compared"

@@ -13,6 +13,7 @@ from psycopg import sql
 from cockpit.config.recon import ReconTable
 from cockpit.recon.findings import Finding
 from cockpit.recon.schema import Relation
+from cockpit.recon.session import fetch
 from cockpit.text import clean
 
 MAX_GROUP_FINDINGS = 500
@@ -31,8 +32,9 @@ class CountResult:
 def where_clause(table: ReconTable, side: str) -> sql.Composable:
     """The plan's filters for one side: ``where`` on both, ``<side>_where`` on that side only.
 
-    The filters are SQL written by the plan's author (trusted, like the plan itself); each is
-    parenthesised so an ``OR`` in one cannot swallow the other.
+    The filters are SQL written by the plan's author; each is parenthesised so an ``OR`` in one
+    cannot swallow the other, and the statements they reach run through ``session.fetch`` (one
+    statement, read-only, rolled back), so a filter can narrow what is read and nothing else.
     """
     parts = [p for p in (table.where, table.source_where if side == "source" else table.target_where) if p]
     if not parts:
@@ -41,13 +43,12 @@ def where_clause(table: ReconTable, side: str) -> sql.Composable:
 
 
 async def _count(conn, rel: Relation, where: sql.Composable, group: str | None) -> dict[str | None, int]:
-    async with conn.cursor() as cur:
-        if group is None:
-            await cur.execute(sql.SQL("SELECT count(*) FROM {}{}").format(rel.ident, where))
-            return {None: (await cur.fetchone())[0]}
-        await cur.execute(sql.SQL("SELECT {g}::text, count(*) FROM {t}{w} GROUP BY 1").format(
-            g=sql.Identifier(group), t=rel.ident, w=where))
-        return {(NULL_GROUP if g is None else g): n for g, n in await cur.fetchall()}
+    if group is None:
+        rows = await fetch(conn, sql.SQL("SELECT count(*) FROM {}{}").format(rel.ident, where))
+        return {None: rows[0][0]}
+    rows = await fetch(conn, sql.SQL("SELECT {g}::text, count(*) FROM {t}{w} GROUP BY 1").format(
+        g=sql.Identifier(group), t=rel.ident, w=where))
+    return {(NULL_GROUP if g is None else g): n for g, n in rows}
 
 
 def _group_text(value: str) -> str:

@@ -2,29 +2,45 @@
 
 Built-in templates (duplicates, orphans, required, per_parent_count) generate their SQL from
 the plan with every identifier quoted by ``psycopg.sql``; ``sql`` checks run the plan author's
-query, wrapped so the result is capped, inside a read-only transaction.
+query as a subquery of ours, by the rules of ``session.fetch`` (one statement on the extended
+protocol, inside the read-only snapshot that is always rolled back).
 
-Only keys leave the database. A duplicated value (an MRN shared by two patients) is itself
-identifying, so it is reported as a salted hash, never as text; row keys are hashed too when the
-table's key identifies a person (``identifying_key``) and the plan asks for it.
+Only keys leave the database. A ``sql`` check declares which of its result columns are keys
+(``keys``); only those are selected from its result, every other column is counted, never
+fetched, so ``select id, name from patients where ...`` cannot put a name in the journal. A
+duplicated value (an MRN shared by two patients) is itself identifying, so it is reported as a
+keyed hash, never as text; row keys are hashed too when the table's key identifies a person
+(``identifying_key``) and the plan asks for it.
+
+``per_parent_count`` is compared inside the databases, like the content layer: per bucket of
+parent key, the child count and the sum of a hash of each child's parent key; only the parents
+of buckets that differ are read, streamed from both sides in the same order and merged, and
+reading stops at the findings cap.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from psycopg import sql
 
 from cockpit.config.recon import DomainCheck, Reconciliation, ReconTable
+from cockpit.recon import segments
+from cockpit.recon.canonical import bucket_expr
 from cockpit.recon.counts import where_clause
 from cockpit.recon.findings import Finding, hash_key
 from cockpit.recon.schema import Relation, primary_key_of, resolve_relation
+from cockpit.recon.session import fetch, fetch_described, stream
 from cockpit.text import clean
 
 MAX_FINDINGS_PER_CHECK = 1000
 MAX_KEYS_PER_DUPLICATE = 50
-FETCH = 5000
+# Parents read per side at a time by the per-parent comparison (streamed: bounded memory).
+PARENT_BATCH = 20_000
 
 KINDS = {"duplicates": "duplicate", "orphans": "orphan", "required": "required_null",
          "per_parent_count": "count_mismatch", "sql": "offending_row"}
@@ -114,23 +130,16 @@ def _key_text(cols: list[str]) -> sql.Composable:
     return sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(parts))
 
 
-async def _rows(conn, query: sql.Composable, params=None) -> AsyncIterator[tuple]:
-    async with conn.cursor() as cur:
-        await cur.execute(query, params)
-        async for row in _stream(cur):
-            yield row
-
-
 class _Keys:
     """Turns key values into what a finding may carry."""
 
-    def __init__(self, hashed: bool, salt: str):
+    def __init__(self, hashed: bool, secret: bytes):
         self.hashed = hashed
-        self.salt = salt
+        self.secret = secret
 
     def __call__(self, value: object) -> str:
         text = "(null)" if value is None else str(value)
-        return hash_key(text, self.salt) if self.hashed else clean(text, 120, single_line=True)
+        return hash_key(text, self.secret) if self.hashed else clean(text, 120, single_line=True)
 
 
 def _identifying(recon: Reconciliation, *tables: ReconTable | None) -> bool:
@@ -170,10 +179,11 @@ class _Collector:
 
 
 async def run_check(check: DomainCheck, conns: dict[str, object], recon: Reconciliation,
-                    salt: str) -> DomainResult:
+                    salt: bytes) -> DomainResult:
     """Run one check on the connections of :func:`sides_of` (each inside its snapshot).
 
-    Raises ``CheckError`` or a database error when the check could not be made.
+    ``salt`` is the key secret (``keysecret``) that hashes identifying keys. Raises
+    ``CheckError`` or a database error when the check could not be made.
     """
     result = DomainResult()
     collect = _Collector(check, result)
@@ -208,7 +218,7 @@ async def _duplicates(check, conn, side, recon, salt, collect: _Collector) -> No
         g=sql.SQL(", ").join(sql.Identifier(c) for c in cols), lim=sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
     collect.result.queries += 1
     label = ", ".join(check.columns)
-    async for row_keys, n, value in _rows(conn, q):
+    for row_keys, n, value in await fetch(conn, q):
         collect.result.rows_transferred += 1
         shown = f" (first {MAX_KEYS_PER_DUPLICATE} shown)" if n > len(row_keys) else ""
         # The shared value is identifying by nature: only its salted hash is shown.
@@ -231,7 +241,7 @@ async def _orphans(check, conn, side, recon, salt, collect: _Collector) -> None:
         t=child.rel.ident, w=_and(child.where, cond), lim=sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
     collect.result.queries += 1
     detail = f"{check.column} refers to a missing {clean(check.parent_table, 120)}.{check.parent_key}"
-    async for row in _rows(conn, q):
+    for row in await fetch(conn, q):
         collect.result.rows_transferred += 1
         if not collect.add(side, tuple(row_key(v) for v in row), (check.column,), detail):
             break
@@ -250,7 +260,7 @@ async def _required(check, conn, side, recon, salt, collect: _Collector) -> None
         order=sql.SQL(", ").join(sql.SQL(str(i + 1)) for i in range(len(keys))),
         lim=sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
     collect.result.queries += 1
-    async for row in _rows(conn, q):
+    for row in await fetch(conn, q):
         collect.result.rows_transferred += 1
         nulls = tuple(name for name, flag in zip(check.columns, row[len(keys):], strict=True) if flag)
         if not collect.add(side, tuple(row_key(v) for v in row[: len(keys)]), nulls,
@@ -259,69 +269,145 @@ async def _required(check, conn, side, recon, salt, collect: _Collector) -> None
 
 
 async def _custom(check, conn, side, recon, salt, collect: _Collector) -> None:
+    """The plan's query as a subquery: first only its column names (``LIMIT 0``), then only
+    the declared key columns of at most the cap's rows, with the number of rows beside them."""
     text = check.sql.strip().rstrip(";").strip()
-    row_key = _Keys(_identifying(recon, recon_table_for(recon, check.table)), salt)
-    q = sql.SQL("SELECT * FROM ({}) AS offenders LIMIT {}").format(
-        sql.SQL(text), sql.Literal(MAX_FINDINGS_PER_CHECK + 1))
+    offenders = sql.SQL("({}) AS offenders").format(sql.SQL(text))
+    identifying = _identifying(recon, recon_table_for(recon, check.table)) or (
+        recon.hash_identifying_keys and check.identifying_key)
+    row_key = _Keys(identifying, salt)
     collect.result.queries += 1
-    async with conn.cursor() as cur:
-        await cur.execute(q)
-        names = tuple(clean(d.name, 60, single_line=True) for d in cur.description or ())
-        for row in await cur.fetchall():
-            collect.result.rows_transferred += 1
-            if not collect.add(side, tuple(row_key(v) for v in row), names, "returned by the check's query"):
-                break
+    names, _ = await fetch_described(conn, sql.SQL("SELECT * FROM {} LIMIT 0").format(offenders))
+    if not names:
+        raise CheckError("the check's query returns no columns")
+    absent = [k for k in check.keys if k not in names]
+    if absent:
+        raise CheckError(
+            "declared key column(s) " + ", ".join(clean(k, 60, single_line=True) for k in absent)
+            + " not returned by the check's query (it returns "
+            + ", ".join(clean(n, 60, single_line=True) for n in names[:20]) + ")")
+    if len(set(names)) != len(names) and any(names.count(k) > 1 for k in check.keys):
+        raise CheckError("a declared key column is returned twice by the check's query")
+    shown = tuple(clean(n, 60, single_line=True) for n in names)
+    collect.result.queries += 1
+    if not check.keys:
+        # Nothing may be shown: one finding for the check, carrying only how many rows.
+        ((n,),) = await fetch(conn, sql.SQL("SELECT count(*) FROM {}").format(offenders))
+        collect.result.rows_transferred += 1
+        if n:
+            collect.add(side, (), shown, f"{n} row(s) returned by the check's query "
+                                         "(no keys declared)")
+        return
+    rows = await fetch(conn, sql.SQL("SELECT {k}, count(*) OVER () FROM {o} LIMIT {lim}").format(
+        k=sql.SQL(", ").join(sql.SQL("(offenders.{})::text").format(sql.Identifier(k))
+                             for k in check.keys),
+        o=offenders, lim=sql.Literal(MAX_FINDINGS_PER_CHECK + 1)))
+    nkeys = len(check.keys)
+    for row in rows:
+        collect.result.rows_transferred += 1
+        detail = f"returned by the check's query ({row[nkeys]} row(s) in all)"
+        if not collect.add(side, tuple(row_key(v) for v in row[:nkeys]), shown, detail):
+            break
+
+
+async def _estimated_rows(conn, rel: Relation) -> float:
+    ((tuples, pages),) = await fetch(conn, sql.SQL(
+        "SELECT c.reltuples::float8, pg_catalog.pg_relation_size(c.oid) "
+        "/ current_setting('block_size')::int8 FROM pg_catalog.pg_class c WHERE c.oid = "
+        "pg_catalog.format('%I.%I', {}, {})::regclass").format(
+            sql.Literal(rel.schema), sql.Literal(rel.name)))
+    return float(tuples) if tuples >= 0 else float(pages) * segments.GUESS_ROWS_PER_PAGE
 
 
 async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> None:
-    """Child rows per parent key on each side, merged in one pass over two sorted streams."""
-    src = await _resolve(conns["source"], recon, check.table, "source")
-    dst = await _resolve(conns["target"], recon, check.table, "target")
+    """Child rows per parent key, compared without bringing every parent to the client.
+
+    Per side and bucket of the parent key's hash: the child count and the exact sum of that
+    hash over the children. Moving n children from parent p to q changes the sum by
+    n * (h(q) - h(p)), so equal sums with equal counts mean equal per-parent counts, short of
+    a coincidence of 64-bit hashes. Only the parents of differing buckets are fetched.
+    """
+    sides = {s: await _resolve(conns[s], recon, check.table, s) for s in ("source", "target")}
     parent_tables = [t for t in recon.tables if t.key == [check.parent_key]]
     key_of = _Keys(_identifying(recon, *parent_tables), salt)
 
-    def query(tgt: _Target, side: str) -> sql.Composable:
+    def parent(tgt: _Target, side: str) -> sql.Composable:
         col = sql.Identifier(_col(tgt.recon, check.parent_key, side))
-        return sql.SQL("SELECT {c}::text COLLATE \"C\", count(*) FROM {t}{w} GROUP BY 1 ORDER BY 1").format(
-            c=col, t=tgt.rel.ident, w=tgt.where)
+        return sql.SQL('({}::text COLLATE "C")').format(col)
+
+    def hashed(tgt: _Target, side: str) -> sql.Composable:
+        return sql.SQL("pg_catalog.hashtextextended({}, 0)").format(parent(tgt, side))
+
+    estimate = max([await _estimated_rows(conns[s], sides[s].rel) for s in sides])
+    buckets = segments.choose_buckets(estimate, recon.buckets)
+
+    async def bucket_sums(side: str) -> segments.BucketSums:
+        tgt = sides[side]
+        rows = await fetch(conns[side], sql.SQL(
+            "SELECT b, count(*), sum(h) FROM (SELECT {b} AS b, {h} AS h FROM {t}{w} OFFSET 0) s "
+            "GROUP BY b").format(b=bucket_expr(hashed(tgt, side), buckets), h=hashed(tgt, side),
+                                 t=tgt.rel.ident, w=tgt.where))
+        collect.result.rows_transferred += len(rows)
+        sums: segments.BucketSums = {}
+        segments.add_sums(sums, ((b, n, h or 0) for b, n, h in rows))
+        return sums
 
     collect.result.queries += 2
-    # Server-side cursors so millions of parents stream instead of landing in memory.
-    async with conns["source"].cursor(name="cockpit_ppc_src") as cs, \
-            conns["target"].cursor(name="cockpit_ppc_dst") as cd:
-        await cs.execute(query(src, "source"))
-        await cd.execute(query(dst, "target"))
-        a, b = _stream(cs), _stream(cd)
-        ra, rb = await anext(a, None), await anext(b, None)
-        while ra is not None or rb is not None:
-            if rb is None or (ra is not None and _before(ra[0], rb[0])):
-                parent, ns, nt = ra[0], ra[1], 0
-                ra = await anext(a, None)
-            elif ra is None or _before(rb[0], ra[0]):
-                parent, ns, nt = rb[0], 0, rb[1]
-                rb = await anext(b, None)
-            else:
-                parent, ns, nt = ra[0], ra[1], rb[1]
-                ra, rb = await anext(a, None), await anext(b, None)
-            collect.result.rows_transferred += 1
-            if ns != nt and not collect.add("both", (key_of(parent),), (check.parent_key,),
-                                            f"source {ns}, target {nt}"):
-                break
+    src_sums, dst_sums = await _both(bucket_sums("source"), bucket_sums("target"))
+    bad = segments.mismatched(src_sums, dst_sums)
+    if not bad:
+        return
+    wanted = sql.Literal("{" + ",".join(str(int(b)) for b in bad) + "}")
+
+    def counts(side: str) -> sql.Composable:
+        """Child count per parent of the differing buckets, in the parents' byte order."""
+        tgt = sides[side]
+        member = sql.SQL("{} = ANY({}::int8[])").format(
+            bucket_expr(hashed(tgt, side), buckets), wanted)
+        return sql.SQL("SELECT {p}, count(*) FROM {t}{w} GROUP BY 1 "
+                       "ORDER BY pg_catalog.convert_to({p}, 'UTF8') NULLS LAST").format(
+            p=parent(tgt, side), t=tgt.rel.ident, w=_and(tgt.where, member))
+
+    def pair(s_row: tuple | None, d_row: tuple | None) -> None:
+        p = (s_row or d_row)[0]  # type: ignore[index]
+        ns, nt = (s_row[1] if s_row else 0), (d_row[1] if d_row else 0)
+        if ns != nt and not collect.add("both", (key_of(p),), (check.parent_key,),
+                                        f"source {ns}, target {nt}"):
+            raise _Full()
+
+    collect.result.queries += 2
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            streams = await _both(
+                stack.enter_async_context(stream(conns["source"], counts("source"), PARENT_BATCH)),
+                stack.enter_async_context(stream(conns["target"], counts("target"), PARENT_BATCH)))
+            await segments.merge_sorted(*(_Counted(x, collect.result) for x in streams),
+                                        lambda r: segments.text_order((r[0],)), pair)
+    except _Full:
+        pass  # the cap: the collector marked the result truncated
 
 
-def _before(x: str | None, y: str | None) -> bool:
-    """Order of ``ORDER BY ... COLLATE "C"``: bytewise, NULL last."""
-    if x is None:
-        return False
-    if y is None:
-        return True
-    return x.encode("utf-8") < y.encode("utf-8")
+class _Full(Exception):
+    """The check's findings reached the cap: stop reading."""
 
 
-async def _stream(cur) -> AsyncIterator[tuple]:
-    while True:
-        batch = await cur.fetchmany(FETCH)
-        if not batch:
-            return
-        for row in batch:
-            yield row
+class _Counted:
+    """A stream whose rows are counted as transferred."""
+
+    def __init__(self, inner, result: DomainResult) -> None:
+        self.inner, self.result = inner, result
+
+    async def batch(self) -> list[tuple]:
+        rows = await self.inner.batch()
+        self.result.rows_transferred += len(rows)
+        return rows
+
+
+async def _both(a: Coroutine[Any, Any, Any], b: Coroutine[Any, Any, Any]) -> tuple[Any, Any]:
+    """Both sides at once (two connections); a failure cancels the other side."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            ta, tb = tg.create_task(a), tg.create_task(b)
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None
+    return ta.result(), tb.result()

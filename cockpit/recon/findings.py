@@ -1,12 +1,14 @@
 """A finding: one difference, named by table, key and column names only, never by values.
 
 Findings leave the databases, reach the screen, the journal and the evidence pack; patient
-values must not come with them (PHI). Keys that identify a person (an MRN) are hashed.
+values must not come with them (PHI). Keys that identify a person (an MRN) are shown as a keyed
+hash under the cutover's key secret (``keysecret``, which says who can reverse one).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 
 LAYERS = ("storage", "schema", "counts", "content", "domain")
@@ -29,7 +31,8 @@ class Finding:
 
     @property
     def id(self) -> str:
-        """Stable across runs, so a re-run recognises the same difference."""
+        """Stable across runs, so a re-run recognises the same difference. Built from the keys
+        as shown (hashed ones hashed), so an id reveals no more than the finding itself."""
         basis = "\x1f".join([self.layer, self.table, self.kind, self.check or "", *self.keys])
         return "rx-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:12]
 
@@ -48,8 +51,9 @@ class Finding:
         }
 
 
-def hash_key(value: str, salt: str) -> str:
-    """An identifying key shown as a short keyed hash: comparable across runs, not reversible
-    by a reader of the evidence pack without the cutover's salt."""
-    digest = hashlib.sha256(f"{salt}\x1f{value}".encode()).hexdigest()[:16]
+def hash_key(value: str, secret: bytes | str) -> str:
+    """An identifying key as ``h:`` + 64 bits of HMAC-SHA256 under the key secret: the same for
+    every run that has the secret, not reversible without it (not even by guessing every MRN)."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
     return f"h:{digest}"

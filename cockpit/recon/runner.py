@@ -23,8 +23,10 @@ import psycopg
 
 from cockpit.config.recon import LAYERS, DomainCheck, Reconciliation, ReconTable
 from cockpit.recon import domain as domain_layer
+from cockpit.recon import evidence
 from cockpit.recon.counts import compare_counts
 from cockpit.recon.findings import Finding
+from cockpit.recon.keysecret import KeySecretError, load_key_secret
 from cockpit.recon.queue import suggest_category
 from cockpit.recon.schema import BadName, compare_schema, resolve_relation, table_missing
 from cockpit.recon.session import (
@@ -74,6 +76,24 @@ class TableSummary:
 
 
 @dataclass
+class UnitResult:
+    """One unit's measurement in this run (``evidence`` says what the signals make of it)."""
+
+    layer: str
+    table: str
+    check: str | None = None
+    failed: bool = False  # counts in failed_checks: a missing table, or domain/storage findings
+    error: str | None = None  # the unit could not be completed (counts as failed too)
+    findings: int = 0
+    values: dict = field(default_factory=dict)  # counts: row figures; content: all five
+
+    def to_json(self) -> dict:
+        return {"layer": self.layer, "table": self.table, "check": self.check,
+                "failed": self.failed, "error": self.error, "findings": self.findings,
+                **self.values}
+
+
+@dataclass
 class LayerSummary:
     checks: int = 0  # units of this layer that were attempted
     findings: int = 0  # findings other than errors
@@ -96,6 +116,7 @@ class ReconReport:
     checked: set[Scope] = field(default_factory=set)
     cancelled: bool = False
     partial: bool = False  # a --table/--layer selection, not the whole plan
+    units: dict[str, UnitResult] = field(default_factory=dict)  # what this run measured
 
     @property
     def errors(self) -> list[Finding]:
@@ -107,8 +128,10 @@ class ReconReport:
         return not self.findings and not self.cancelled
 
     def to_journal_data(self, opened: Sequence[str] = (), closed: Sequence[str] = ()) -> dict:
-        """The ``recon.run`` entry's data (docs/ARCHITECTURE.md)."""
+        """The ``recon.run`` entry's data, format 2 (``cockpit.recon.evidence``)."""
         return {
+            "format": evidence.FORMAT,
+            "units": {uid: u.to_json() for uid, u in sorted(self.units.items())},
             "tables": {name: t.to_json() for name, t in self.tables.items()},
             "mismatched_rows": self.mismatched_rows,
             "failed_checks": self.failed_checks,
@@ -246,7 +269,7 @@ class _Pool:
 
 
 def _error_text(exc: BaseException, timeout_s: float, redact: Callable[[str], str]) -> str:
-    if is_statement_timeout(exc):
+    if is_statement_timeout(exc) or isinstance(exc, TimeoutError):
         return f"query timed out after {timeout_s:g}s (statement_timeout)"
     if isinstance(exc, (ReconDbError, domain_layer.CheckError, BadName)):
         return clean(redact(str(exc)), 300, single_line=True)
@@ -254,11 +277,12 @@ def _error_text(exc: BaseException, timeout_s: float, redact: Callable[[str], st
 
 
 class _Run:
-    def __init__(self, plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel):
+    def __init__(self, plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel,
+                 key_secret: bytes | None):
         self.plan = plan
         self.recon = recon
         self.layers = layers
-        self.salt = plan.cutover.id
+        self.salt = key_secret  # hashes identifying keys (keysecret); None: none to hash
         self.progress = progress
         self.cancel = cancel
         self.report = ReconReport(layers={name: LayerSummary() for name in layers})
@@ -305,7 +329,11 @@ class _Run:
             )
         )
         self.report.layers[layer].errors += 1
-        self.report.failed_checks += 1
+
+    def unit(self, layer: str, table: str, check: str | None = None, **kw) -> UnitResult:
+        u = UnitResult(layer, table, check, **kw)
+        self.report.units[evidence.unit_id(layer, table, check)] = u
+        return u
 
     # -- units ------------------------------------------------------------------------------
 
@@ -315,6 +343,7 @@ class _Run:
         layer = layers[0]
         for x in layers:
             self.report.layers[x].checks += 1
+        done: list[str] = []
         try:
             async with self.pools["source"].conn() as s, self.pools["target"].conn() as d:
                 async with snapshot(s), snapshot(d):
@@ -330,13 +359,18 @@ class _Run:
                         f = table_missing(table, layer, sides, table.severity.missing)
                         self.add([f], layer)
                         summary.error = f.detail
-                        self.report.failed_checks += 1
+                        self.unit(layer, table.name, failed=True, findings=1)
+                        for x in layers[1:]:
+                            self.unit(x, table.name, error=f.detail)
                         return
                     if "schema" in layers:
                         layer = "schema"
-                        self.add(await compare_schema(s, d, table, src_rel, dst_rel), "schema")
+                        found = await compare_schema(s, d, table, src_rel, dst_rel)
+                        self.add(found, "schema")
                         self.report.queries += 2
                         self.report.checked.add(("schema", table.name, None))
+                        self.unit("schema", table.name, findings=len(found))
+                        done.append("schema")
                     if "counts" in layers:
                         layer = "counts"
                         res = await compare_counts(s, d, table, src_rel, dst_rel)
@@ -345,15 +379,24 @@ class _Run:
                         summary.source_rows, summary.target_rows = res.source_rows, res.target_rows
                         if not res.truncated:
                             self.report.checked.add(("counts", table.name, None))
+                        self.unit("counts", table.name, findings=len(res.findings),
+                                  values={"source_rows": res.source_rows,
+                                          "target_rows": res.target_rows})
+                        done.append("counts")
                 if "content" in layers and not self.cancelled():
                     layer = "content"
                     await self._content(table, s, d)
+                    done.append("content")
         except _Cancelled:
             self.report.cancelled = True
         except (psycopg.Error, OSError, ReconDbError, BadName, domain_layer.CheckError) as exc:
             message = _error_text(exc, self.recon.statement_timeout, self.plan.redact)
             summary.error = message
             self.error(layer, table.name, message, severity=table.severity.missing)
+            # This layer, and the ones after it that it kept from running, were not measured.
+            for x in layers[layers.index(layer):]:
+                if x not in done:
+                    self.unit(x, table.name, error=message)
 
     async def _content(self, table: ReconTable, s, d) -> None:
         summary = self.report.tables[table.name]
@@ -376,7 +419,7 @@ class _Run:
             # The comparison did not finish: its zeros are not a measurement.
             summary.error = clean(self.plan.redact(res.error), 300, single_line=True)
             self.report.layers["content"].errors += 1
-            self.report.failed_checks += 1
+            self.unit("content", table.name, error=summary.error)
             if any(f.kind == "not_checked" for f in res.findings):
                 self.report.cancelled = self.report.cancelled or self.cancelled()
             return
@@ -384,6 +427,9 @@ class _Run:
         summary.source_rows, summary.target_rows = res.source_rows, res.target_rows
         self.report.checked.add(("content", table.name, None))
         self.content_complete.add(table.name)
+        self.unit("content", table.name, findings=len(res.findings), values={
+            "missing": res.missing, "extra": res.extra, "changed": res.changed,
+            "source_rows": res.source_rows, "target_rows": res.target_rows})
 
     async def domain_unit(self, check: DomainCheck) -> None:
         label = domain_layer.table_label(check)
@@ -402,19 +448,15 @@ class _Run:
             self.report.cancelled = True
             return
         except (psycopg.Error, OSError, ReconDbError, BadName, domain_layer.CheckError) as exc:
-            self.error(
-                "domain",
-                label,
-                _error_text(exc, self.recon.statement_timeout, self.plan.redact),
-                check=check,
-                severity=check.severity,
-            )
+            message = _error_text(exc, self.recon.statement_timeout, self.plan.redact)
+            self.error("domain", label, message, check=check, severity=check.severity)
+            self.unit("domain", label, check.id, error=clean(message, 300, single_line=True))
             return
         self.add(res.findings, "domain")
         self.report.queries += res.queries
         self.report.rows_transferred += res.rows_transferred
-        if res.findings:
-            self.report.failed_checks += 1
+        self.unit("domain", label, check.id, failed=bool(res.findings),
+                  findings=len(res.findings))
         if not res.truncated:
             self.report.checked.add(("domain", label, check.id))
 
@@ -433,8 +475,9 @@ class _Run:
         for f in errors:
             self.report.findings.append(f)
             self.report.layers["storage"].errors += 1
-        if res.findings:
-            self.report.failed_checks += 1
+        self.unit("storage", clean(storage.manifest, 200, single_line=True),
+                  failed=bool(res.findings), error=res.error,
+                  findings=sum(1 for f in res.findings if f.kind != "error"))
         if res.error is None:
             self.report.checked.add(
                 (STORAGE_SCOPE, clean(storage.manifest, 200, single_line=True), None)
@@ -453,13 +496,23 @@ async def run_reconciliation(
     layers: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
     cancel=None,
+    key_secret: bytes | None = None,
 ) -> ReconReport:
-    """Run the selected layers; ``cancel`` is an event (``is_set()``) that stops new work."""
+    """Run the selected layers; ``cancel`` is an event (``is_set()``) that stops new work.
+
+    ``key_secret`` hashes identifying keys; by default it is the cutover's (``keysecret``),
+    loaded or created only when the content or domain layer runs.
+    """
     recon: Reconciliation | None = plan.reconciliation
     if recon is None:
         raise ReconInputError("the plan has no reconciliation section")
     chosen, checks, chosen_layers, partial = select(recon, tables, layers)
-    run = _Run(plan, recon, chosen_layers, progress, cancel)
+    if key_secret is None and {"content", "domain"} & set(chosen_layers):
+        try:
+            key_secret = load_key_secret(plan.journal_path, plan.cutover.id)
+        except KeySecretError as exc:
+            raise ReconInputError(clean(str(exc), 300, single_line=True)) from None
+    run = _Run(plan, recon, chosen_layers, progress, cancel, key_secret)
     run.report.partial = partial
     for side in ("source", "target"):
         name = getattr(recon, side)
@@ -498,6 +551,9 @@ async def run_reconciliation(
             await pool.close()
     report = run.report
     report.cancelled = report.cancelled or run.cancelled()
+    # This run's own figure, of the units it measured (the gate signal sums the latest
+    # measurement of every configured unit: cockpit.recon.evidence).
+    report.failed_checks = sum(1 for u in report.units.values() if u.failed or u.error)
     _close_domain_tables(report, recon)
     if (
         "content" in chosen_layers

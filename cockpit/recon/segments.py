@@ -6,8 +6,9 @@ Nothing here talks to a database, so each rule can be tested on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 ROWS_PER_BUCKET = 200
 GUESS_ROWS_PER_PAGE = 60
@@ -25,6 +26,86 @@ MAX_SUB_BUCKETS = 1_000_000
 
 Key = tuple[str | None, ...]
 BucketSums = dict[int, tuple[int, int]]  # bucket -> (row count, sum of row hashes)
+
+
+class Batches(Protocol):
+    """Rows of one side in batches (``session.Stream``); ``[]`` once there are no more."""
+
+    async def batch(self) -> list[tuple]: ...
+
+
+class OutOfOrder(ValueError):
+    """A side's rows did not arrive in the order asked for; the merge cannot be trusted."""
+
+
+async def merge_sorted(
+    src: Batches,
+    dst: Batches,
+    order: Callable[[tuple], Any],
+    pair: Callable[[tuple | None, tuple | None], None],
+) -> None:
+    """Call ``pair(source row, target row)`` for rows with equal ``order(row)`` (None for the
+    side that lacks it), from two streams each sorted by ``order``, holding one batch per side:
+    memory stays bounded however many rows or differences there are. A row whose order key
+    equals the one before it on the same side comes as its own pair, so a caller sees
+    duplicates; one that is smaller raises ``OutOfOrder``. The loop awaits only to refill a
+    batch (a row costs no coroutine switch)."""
+    a_rows, b_rows = await src.batch(), await dst.batch()
+    a_keys, b_keys = [order(r) for r in a_rows], [order(r) for r in b_rows]
+    i = j = 0
+    last_a = last_b = None
+    while True:
+        if i == len(a_rows) and a_rows:
+            a_rows = await src.batch()
+            a_keys, i = [order(r) for r in a_rows], 0
+        if j == len(b_rows) and b_rows:
+            b_rows = await dst.batch()
+            b_keys, j = [order(r) for r in b_rows], 0
+        na, nb = len(a_rows), len(b_rows)
+        if not na and not nb:
+            return
+        # Within both current batches: no awaiting.
+        while i < na and j < nb:
+            ka, kb = a_keys[i], b_keys[j]
+            if ka < kb:
+                if last_a is not None and ka < last_a:
+                    raise OutOfOrder("source rows arrived out of order")
+                last_a = ka
+                pair(a_rows[i], None)
+                i += 1
+            elif kb < ka:
+                if last_b is not None and kb < last_b:
+                    raise OutOfOrder("target rows arrived out of order")
+                last_b = kb
+                pair(None, b_rows[j])
+                j += 1
+            else:
+                if (last_a is not None and ka < last_a) or (last_b is not None and kb < last_b):
+                    raise OutOfOrder("rows arrived out of order")
+                last_a, last_b = ka, kb
+                pair(a_rows[i], b_rows[j])
+                i += 1
+                j += 1
+        if not nb:  # the target is done: the rest of the source batch
+            for k in range(i, na):
+                if last_a is not None and a_keys[k] < last_a:
+                    raise OutOfOrder("source rows arrived out of order")
+                last_a = a_keys[k]
+                pair(a_rows[k], None)
+            i = na
+        elif not na:
+            for k in range(j, nb):
+                if last_b is not None and b_keys[k] < last_b:
+                    raise OutOfOrder("target rows arrived out of order")
+                last_b = b_keys[k]
+                pair(None, b_rows[k])
+            j = nb
+
+
+def text_order(key: Sequence[str | None]) -> tuple:
+    """Python's order of ``ORDER BY convert_to(part, 'UTF8') NULLS LAST`` over key parts:
+    bytewise on UTF-8 whatever the database's encoding or collation."""
+    return tuple((v is None, b"" if v is None else v.encode("utf-8")) for v in key)
 
 
 def choose_buckets(estimated_rows: float, cap: int, pages: int = 0) -> int:
@@ -63,19 +144,6 @@ def refine_factor(expected_rows: int, mismatched: int, buckets: int, table_rows:
     return factor if factor >= 2 else 1
 
 
-def add_split_sums(into: BucketSums, rows: Iterable[tuple[int, int, int, int]]) -> None:
-    """Fold (bucket, count, sum of high halves, sum of low halves) rows into ``into``.
-
-    The halves are ``h >> 32`` and ``(h & 0xffffffff) - 2^31``, both int4, whose sums PostgreSQL
-    keeps in a plain int8 (no numeric state per group, 8-byte results the client reads fast).
-    ``hi * 2^32 + lo`` is the exact sum less ``count * 2^31``, so with the count compared beside
-    it this is the exact-sum comparison of the bucket pass.
-    """
-    for bucket, count, hi, lo in rows:
-        c, h = into.get(bucket, (0, 0))
-        into[bucket] = (c + count, h + (int(hi) << 32) + int(lo))
-
-
 def heap_chunks(
     pages: int, chunkable: bool, block_size: int = 8192
 ) -> list[tuple[int | None, int | None]]:
@@ -109,31 +177,11 @@ def mismatched(src: BucketSums, dst: BucketSums) -> list[int]:
     return sorted(b for b in src.keys() | dst.keys() if src.get(b, (0, 0)) != dst.get(b, (0, 0)))
 
 
-def batches(buckets: Sequence[int], sizes: dict[int, int], max_rows: int) -> list[list[int]]:
-    """Split mismatched buckets into groups of at most ``max_rows`` expected rows (one bucket
-    that alone is bigger still forms a group), so the client never holds a whole table."""
-    out: list[list[int]] = []
-    cur: list[int] = []
-    cur_rows = 0
-    for b in buckets:
-        n = sizes.get(b, 0)
-        if cur and cur_rows + n > max_rows:
-            out.append(cur)
-            cur, cur_rows = [], 0
-        cur.append(b)
-        cur_rows += n
-    if cur:
-        out.append(cur)
-    return out
-
-
 @dataclass
 class RowDiff:
     missing: list[Key] = field(default_factory=list)
     extra: list[Key] = field(default_factory=list)
     changed: list[tuple[Key, tuple[int, ...]]] = field(default_factory=list)  # column indexes
-    duplicate_source: int = 0
-    duplicate_target: int = 0
 
 
 def index_rows(rows: Iterable[tuple], key_len: int) -> tuple[dict[Key, tuple], int]:
@@ -146,28 +194,6 @@ def index_rows(rows: Iterable[tuple], key_len: int) -> tuple[dict[Key, tuple], i
             dups += 1
         out[key] = tuple(row[key_len:])
     return out, dups
-
-
-def diff_rows(src_rows: Iterable[tuple], dst_rows: Iterable[tuple], key_len: int) -> RowDiff:
-    """Missing, extra and changed keys between two sets of (key..., row hash, col hashes...).
-
-    Column hashes, when present, name the differing columns by index; absent (the row hash
-    only), a changed row carries no indexes and the caller fetches them separately.
-    """
-    src, dups_s = index_rows(src_rows, key_len)
-    dst, dups_d = index_rows(dst_rows, key_len)
-    diff = RowDiff(duplicate_source=dups_s, duplicate_target=dups_d)
-    for key, s in src.items():
-        d = dst.get(key)
-        if d is None:
-            diff.missing.append(key)
-        elif s[0] != d[0]:
-            diff.changed.append((key, differing(s[1:], d[1:])))
-    diff.extra = [k for k in dst if k not in src]
-    diff.missing.sort(key=sort_key)
-    diff.extra.sort(key=sort_key)
-    diff.changed.sort(key=lambda kc: sort_key(kc[0]))
-    return diff
 
 
 def differing(a: Sequence, b: Sequence) -> tuple[int, ...]:

@@ -12,23 +12,53 @@ one side would otherwise make every timestamp differ.
 
 The connection runs in autocommit; ``snapshot`` opens the one explicit transaction a table's
 queries share and always ends it.
+
+Plan text (custom check SQL, ``where`` filters) reaches these sessions spliced into our own
+statements, so every recon statement goes through :func:`fetch`, which holds the rules that
+make such text harmless:
+
+- the extended query protocol (one statement: ``...; COMMIT; SET default_transaction_read_only
+  = off; UPDATE ...`` is refused by the server before anything runs);
+- only inside a ``snapshot`` (a READ ONLY transaction, always rolled back), so a write is
+  refused and anything the text changes in the session (``set_config``) is undone;
+  ``transaction_read_only`` cannot be turned off once the transaction has run a query;
+- a client-side deadline of the session's ``statement_timeout`` (plus a little), so text that
+  sets ``statement_timeout`` to 0 for the statements after it still cannot run long;
+- after every snapshot, session advisory locks are released (``pg_advisory_lock`` is the one
+  lock that outlives a rollback) and the safety settings are read back; a session that does not
+  match is closed, never reused.
+
+What this cannot stop is a function the database role may call that acts outside the
+transaction (``dblink``, ``pg_terminate_backend``, server file writes): give the cockpit a role
+that holds no such privileges (``pg_read_all_data`` and nothing else).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import re
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 
 from cockpit.text import clean
 
-__all__ = ["ReconDbError", "describe_error", "open_readonly", "snapshot", "PINNED_SETTINGS"]
+__all__ = [
+    "ReconDbError", "describe_error", "fetch", "fetch_described", "open_readonly", "snapshot",
+    "stream", "PINNED_SETTINGS",
+]
 
 APPLICATION_NAME = "cutover-cockpit-recon"
 LOCK_TIMEOUT_S = 5.0
+# The client gives the server this long past statement_timeout to cancel a query itself.
+CLIENT_GRACE_S = 2.0
 
 # Settings that change how a row renders as text; identical on both sides by construction.
 PINNED_SETTINGS: dict[str, str] = {
@@ -49,6 +79,18 @@ _URL_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")
 
 class ReconDbError(Exception):
     """A database step failed; the message is one line without DSN, password or data values."""
+
+
+# What ``open_readonly`` set on each session: the deadline and the settings read back after
+# every snapshot.
+_GUARDS: weakref.WeakKeyDictionary[psycopg.AsyncConnection, dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_CHECKED = ("default_transaction_read_only", "statement_timeout", "lock_timeout",
+            "idle_in_transaction_session_timeout")
+
+
+_CURSOR_NAMES = itertools.count(1)
 
 
 def _ms(seconds: float) -> int:
@@ -131,20 +173,116 @@ async def open_readonly(
         raise ReconDbError(f"cannot connect: {describe_error(exc, dsn)}") from None
     try:
         async with conn.cursor() as cur:
-            for name, value in settings.items():
-                await cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+            # One statement (bound parameters: the extended protocol) for all of them.
+            await cur.execute(
+                "SELECT " + ", ".join("pg_catalog.set_config(%s, %s, false)" for _ in settings),
+                [x for pair in settings.items() for x in pair])
+        async with conn.cursor() as cur:
+            await cur.execute(
+                sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+                    sql.SQL("pg_catalog.current_setting({})").format(sql.Literal(n))
+                    for n in _CHECKED)))
+            expected = dict(zip(_CHECKED, await cur.fetchone() or (), strict=True))
     except psycopg.Error as exc:
         await conn.close()
         raise ReconDbError(f"cannot prepare session: {describe_error(exc, dsn)}") from None
+    _GUARDS[conn] = {"deadline_s": statement_timeout_s + CLIENT_GRACE_S, "settings": expected}
     return conn
+
+
+async def fetch(
+    conn: psycopg.AsyncConnection, query: sql.Composable | str, params: Sequence[Any] | None = None
+) -> list[tuple]:
+    """Every row of one statement, run by the rules in the module docstring."""
+    return (await fetch_described(conn, query, params))[1]
+
+
+async def fetch_described(
+    conn: psycopg.AsyncConnection, query: sql.Composable | str, params: Sequence[Any] | None = None
+) -> tuple[tuple[str, ...], list[tuple]]:
+    """``(column names, rows)`` of one statement (see :func:`fetch`). Results come in binary
+    (which is what forces the extended protocol): cast to text in SQL what must be text."""
+    guard = _guard(conn)
+    async with asyncio.timeout(guard["deadline_s"]), conn.cursor(binary=True) as cur:
+        await cur.execute(query, params)
+        names = tuple(d.name for d in cur.description or ())
+        rows = await cur.fetchall() if cur.description is not None else []
+    return names, rows
+
+
+def _guard(conn: psycopg.AsyncConnection) -> dict[str, Any]:
+    if conn.info.transaction_status != TransactionStatus.INTRANS:
+        # Outside the read-only snapshot a set_config() would stay in force: never.
+        raise ReconDbError("internal error: a reconciliation query outside its read-only snapshot")
+    guard = _GUARDS.get(conn)
+    if guard is None:
+        raise ReconDbError("internal error: a session not opened by open_readonly")
+    return guard
+
+
+class Stream:
+    """The rows of one statement, a batch at a time, through a server-side cursor (``DECLARE``
+    goes on the extended protocol too), with the next batch fetched while the caller works on
+    this one. Each ``FETCH`` has the client deadline. Use through :func:`stream`."""
+
+    def __init__(self, conn: psycopg.AsyncConnection, size: int) -> None:
+        self.conn = conn
+        self.size = size
+        self.deadline_s = _guard(conn)["deadline_s"]
+        self.cursor = conn.cursor(name=f"cockpit_recon_{next(_CURSOR_NAMES)}", binary=True)
+        self._next: asyncio.Task | None = None
+        self.done = False
+
+    async def _fetch(self) -> list[tuple]:
+        async with asyncio.timeout(self.deadline_s):
+            return await self.cursor.fetchmany(self.size)
+
+    async def start(self, query: sql.Composable) -> None:
+        async with asyncio.timeout(self.deadline_s):
+            await self.cursor.execute(query)
+        self._next = asyncio.ensure_future(self._fetch())
+
+    async def batch(self) -> list[tuple]:
+        """The next rows, or [] once there are no more."""
+        if self.done or self._next is None:
+            return []
+        rows = await self._next
+        self._next = None
+        if len(rows) < self.size:
+            self.done = True
+        else:
+            self._next = asyncio.ensure_future(self._fetch())
+        return rows
+
+    async def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            with contextlib.suppress(BaseException):
+                await self._next
+        # The snapshot's ROLLBACK closes the portal in any case; close it now when we can.
+        if not self.conn.closed and self.conn.info.transaction_status == TransactionStatus.INTRANS:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await self.cursor.close()
+
+
+@contextlib.asynccontextmanager
+async def stream(conn: psycopg.AsyncConnection, query: sql.Composable,
+                 size: int = 20_000) -> AsyncIterator[Stream]:
+    """:class:`Stream` of ``query``'s rows, by the rules of :func:`fetch`."""
+    reader = Stream(conn, size)
+    try:
+        await reader.start(query)
+        yield reader
+    finally:
+        await reader.close()
 
 
 @contextlib.asynccontextmanager
 async def snapshot(conn: psycopg.AsyncConnection) -> AsyncIterator[psycopg.AsyncConnection]:
     """One REPEATABLE READ READ ONLY transaction; always ended (rolled back: nothing to keep).
 
-    A rollback that fails means the connection is broken; it is closed so nobody reuses a
-    session whose transaction state is unknown.
+    A rollback that fails means the connection is broken, and a session whose settings no
+    longer match is not trusted: either is closed, so nobody reuses it.
     """
     await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     try:
@@ -152,5 +290,23 @@ async def snapshot(conn: psycopg.AsyncConnection) -> AsyncIterator[psycopg.Async
     finally:
         try:
             await conn.execute("ROLLBACK")
-        except (psycopg.Error, OSError):
+            await _still_safe(conn)
+        except asyncio.CancelledError:
             await conn.close()
+            raise
+        except (psycopg.Error, OSError, ReconDbError):
+            await conn.close()
+
+
+async def _still_safe(conn: psycopg.AsyncConnection) -> None:
+    """Release session advisory locks and read the safety settings back; ReconDbError if they
+    are not what ``open_readonly`` set (the caller closes the session)."""
+    guard = _GUARDS.get(conn)
+    query = sql.SQL("SELECT pg_catalog.pg_advisory_unlock_all(), {}").format(
+        sql.SQL(", ").join(
+            sql.SQL("pg_catalog.current_setting({})").format(sql.Literal(n)) for n in _CHECKED))
+    async with conn.cursor(binary=True) as cur:
+        await cur.execute(query)
+        row = await cur.fetchone()
+    if guard is not None and dict(zip(_CHECKED, (row or ())[1:], strict=True)) != guard["settings"]:
+        raise ReconDbError("session settings changed; session closed")

@@ -1,57 +1,59 @@
 """The cockpit's own signals, read from the replayed journal: ``recon.*`` and ``exceptions.*``.
 
-Reconciliation readings carry the ``recon.run`` entry's time, so a gate's ``max_staleness``
-applies to them: an old run goes UNKNOWN instead of staying green. Before the first run there
-are no ``recon.*`` readings at all (gates on them are UNKNOWN). ``recon.last_run_age_s`` and
-``exceptions.*`` are fresh readings of the state as it is now.
+Reconciliation readings are computed over every ``recon.run`` so far, unit by unit
+(``cockpit.recon.evidence``): a partial run changes only what it measured, and a reading
+carries the time of the evidence behind it (for a sum, the oldest measurement in it), so a
+gate's ``max_staleness`` applies to that evidence: an old measurement goes UNKNOWN instead of
+staying green. A sum has no value (UNKNOWN) until every configured unit has been measured.
+Before the first run there are no ``recon.*`` readings at all (gates on them are UNKNOWN).
+``recon.last_run_age_s`` and ``exceptions.*`` are fresh readings of the state as it is now.
+
+The age of evidence is measured on the monotonic clock (``cockpit.runbook.ages``): a wall
+clock stepping back never makes a run fresher, and a run stamped in the future is UNKNOWN.
 """
 
 from __future__ import annotations
 
 from cockpit.config.plan import RECON_TABLE_SIGNALS
+from cockpit.recon.evidence import Figure, ReconEvidence
 from cockpit.runbook.ages import Ages
 from cockpit.runbook.state import RunbookState
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
 
-
-def _number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
+NOT_REPORTED = "not reported by the reconciliation runs"
+FUTURE = "recorded later than now: the wall clock stepped back, so the run's age is unknown"
 
 
 def builtin_readings(state: RunbookState, clock, ages: Ages | None = None) -> dict[str, Reading]:
-    """``ages`` (one per process, see ``cockpit.runbook.ages``) measures the age of a run on
+    """``ages`` (one per process, see ``cockpit.runbook.ages``) measures the age of evidence on
     the monotonic clock; without it the wall clock is trusted (one-shot views)."""
     now, mono = clock.now(), clock.monotonic()
     ages = ages or Ages(clock)
     out: dict[str, Reading] = {}
     if state.last_recon is not None:
-        ts, data = state.last_recon
-        run_mono = ages.mono_of(ts)
-        future = ("recorded later than now: the wall clock stepped back, so the run's age is "
-                  "unknown") if run_mono is None else None
+        last_ts, _data = state.last_recon
+        evidence = state.recon_evidence or ReconEvidence()
 
-        def put(name: str, value, error: str | None = None) -> None:
-            value = _number(value)
-            error = future or error
-            if value is None and error is None:
-                error = "not reported by the last reconciliation run"
+        def put(name: str, figure: Figure) -> None:
+            ts = figure.ts if figure.ts is not None else last_ts
+            run_mono = ages.mono_of(ts)
+            error = None
+            if run_mono is None:
+                error = FUTURE
+            elif figure.value is None:
+                error = clean(figure.error or NOT_REPORTED, 200, single_line=True)
             out[name] = Reading(name, ts, mono if run_mono is None else run_mono,
-                                None if error else value, error)
+                                None if error else figure.value, error)
 
-        put("recon.mismatched_rows", data.get("mismatched_rows"))
-        put("recon.failed_checks", data.get("failed_checks"))
-        tables = data.get("tables") if isinstance(data.get("tables"), dict) else {}
-        for table, t in tables.items():
-            t = t if isinstance(t, dict) else {}
-            err = t.get("error")
-            err = clean(err, 200, single_line=True) if err else None
+        put("recon.mismatched_rows", evidence.mismatched_rows())
+        put("recon.failed_checks", evidence.failed_checks())
+        for table in evidence.tables:
             for kind in RECON_TABLE_SIGNALS:
-                put(f"recon.{table}.{kind}", t.get(kind), err)
-        out["recon.last_run_age_s"] = Reading("recon.last_run_age_s", now, mono,
-                                              ages.age_of(ts), future)
+                put(f"recon.{table}.{kind}", evidence.table_figure(table, kind))
+        age = ages.age_of(last_ts)
+        out["recon.last_run_age_s"] = Reading("recon.last_run_age_s", now, mono, age,
+                                              FUTURE if age is None else None)
     open_ = state.open_exceptions()
     out["exceptions.open"] = Reading("exceptions.open", now, mono, len(open_))
     out["exceptions.open_critical"] = Reading(

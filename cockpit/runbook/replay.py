@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cockpit.journal import GENESIS, Entry
+from cockpit.recon.evidence import ReconEvidence
 from cockpit.runbook.state import (
     ExceptionState,
     NoteRecord,
@@ -54,6 +55,7 @@ class Replayer:
         self._exceptions: dict[str, ExceptionState] = {}
         self._notes: list[NoteRecord] = []
         self._last_recon: tuple[float, dict] | None = None
+        self._recon_evidence = ReconEvidence.for_plan(plan)
         self._head: tuple[int, str] = (0, GENESIS)
         self._last_step_entry: Entry | None = None
         self._cached: RunbookState | None = None
@@ -78,6 +80,7 @@ class Replayer:
             self._exception_entry(e)
         elif action == "recon.run":
             self._last_recon = (e.wall, e.data if isinstance(e.data, dict) else {})
+            self._recon_evidence = self._recon_evidence.fold(*self._last_recon)
         elif action == "note":
             self._notes.append(NoteRecord(e.wall, e.actor.operator, e.note or "", e.subject))
 
@@ -190,6 +193,7 @@ class Replayer:
             last_step_entry=self._last_step_entry,
             open_phases=tuple(phases[i][0] for i in open_idx),
             rollback_by=self._rollback_by,
+            recon_evidence=self._recon_evidence,
         )
         return self._cached
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from cockpit.journal import GENESIS, Entry
+from cockpit.recon.evidence import ReconEvidence
 
 
 class StepStatus(StrEnum):
@@ -87,6 +88,8 @@ class RunbookState:
     last_step_entry: Entry | None = None  # the newest step.* or decision.record entry
     open_phases: tuple[str, ...] = ()  # extension: every phase whose steps may be worked now
     rollback_by: str | None = None  # extension: who started the rollback
+    # Per reconciliation unit, its latest measurement over every recon.run (not just the last).
+    recon_evidence: ReconEvidence | None = None
 
     def step(self, step_id: str) -> StepState | None:
         return self.steps.get(step_id)
