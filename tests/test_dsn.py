@@ -87,3 +87,16 @@ def test_no_dsn_error_quotes_a_piece_of_the_password(secret, form):
         value = params.get(key, "")
         if form != "kv":  # a bare kv password with spaces spills into other keys by design
             assert not any(p in value for p in pieces(secret) if p.strip()), (key, value)
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("host=127.0.0.1 password=correct horse battery staple", "correct horse battery staple"),
+    ("postgresql://app:pa55@FRAGMENT@127.0.0.1:1/ehr", "pa55@FRAGMENT"),
+])
+async def test_reconciliation_refuses_a_malformed_dsn_in_our_words(text, secret):
+    from cockpit.recon.session import ReconDbError, open_readonly
+
+    with pytest.raises(ReconDbError) as refused:
+        await open_readonly(text, statement_timeout_s=1, connect_timeout_s=1)
+    assert "dsn" in str(refused.value)
+    assert not any(p in str(refused.value) for p in pieces(secret)), refused.value

@@ -45,9 +45,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
+from cockpit import dsn as dsn_rules
 from cockpit.text import clean
 
 __all__ = [
@@ -101,10 +101,8 @@ def _secrets_of(dsn: str | None) -> list[str]:
     if not dsn:
         return []
     secrets = [dsn]
-    with contextlib.suppress(Exception):
-        password = conninfo_to_dict(dsn).get("password")
-        if password:
-            secrets.append(str(password))
+    with contextlib.suppress(dsn_rules.DsnError):
+        secrets.extend(dsn_rules.secrets(dsn_rules.parse(dsn)))
     return secrets
 
 
@@ -166,9 +164,14 @@ async def open_readonly(
         }
     )
     try:
+        # Parsed by us, so that libpq never describes (and so quotes) the DSN.
+        params = dsn_rules.parse(dsn)
+    except dsn_rules.DsnError as exc:
+        raise ReconDbError(f"cannot connect: {exc}") from None
+    try:
         conn = await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, connect_timeout=max(1, int(round(connect_timeout_s)))
-        )
+            dsn_rules.conninfo(params), autocommit=True,
+            connect_timeout=max(1, int(round(connect_timeout_s))))
     except (psycopg.Error, OSError) as exc:
         raise ReconDbError(f"cannot connect: {describe_error(exc, dsn)}") from None
     try:
