@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from cockpit.commands.common import fail, json_text, one_line
-from cockpit.journal import lines
+from cockpit.journal import JournalError, lines, read_journal
 
 
 def format_entry(e) -> str:
@@ -39,20 +39,23 @@ def format_entry(e) -> str:
 def main(args) -> int:
     path = Path(args.journal)
     try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        return fail("journal show", f"{path} is a directory, not a journal")
-    except OSError as exc:
-        return fail("journal show", f"cannot read {path}: {exc.strerror or exc}")
+        raw = read_journal(path)  # a regular file only, never through a link
+    except JournalError as exc:
+        return fail("journal show", one_line(str(exc), 500))
+    if raw is None:
+        return fail("journal show", f"cannot read {path}: No such file or directory")
     parsed = lines.parse(raw)
     as_json = getattr(args, "json", False)
-    for e in parsed.entries:
+    # Before damage everything intact is shown, even the first entries of the batch it broke;
+    # the never-acknowledged tail of a crash is not.
+    shown = parsed.entries + parsed.pending if parsed.damage is not None else parsed.entries
+    for e in shown:
         print(json_text(e.to_json()) if as_json else format_entry(e))
     problem = None
     if parsed.damage is not None:
         problem = f"journal damaged at {parsed.damage}; entries after it are not shown"
     elif parsed.torn:
-        problem = f"incomplete last line ({len(parsed.torn)} bytes, a torn write) not shown"
+        problem = f"{parsed.tail_problem()}: not shown"
     if problem:
         print(f"cockpit journal show: {problem}", file=sys.stderr)
     return 1 if parsed.damage is not None else 0
