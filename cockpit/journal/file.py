@@ -347,7 +347,13 @@ class Journal:
                                    f"JSON text ({type(exc).__name__})") from None
             batch.append(entry)
             seq, prev = entry.seq, entry.hash
-        blob = b"".join(entry.line() for entry in batch)
+        encoded = [entry.line() for entry in batch]
+        for entry, line in zip(batch, encoded, strict=True):
+            if len(line) > lines.MAX_LINE + 1:
+                raise JournalError(f"refused to record {entry.action}: the entry would be "
+                                   f"{len(line)} bytes, more than the {lines.MAX_LINE} a line may hold")
+        self._refuse_secrets(prepared)
+        blob = b"".join(encoded)
         written = self._read_back(blob, batch, first)
         self._write(blob, written)
         return written[-len(items):]
@@ -367,12 +373,16 @@ class Journal:
             raise JournalError(f"refused to record {action}: its data nests deeper than "
                                f"{MAX_DEPTH} levels")
         fields = {f: item.get(f) for f in ("subject", "reason_code", "note")}
-        # Checked as it will be written (objects are recorded through their to_json()).
-        secret = find_secret([*fields.values(), data])
-        if secret:
-            raise JournalError(f"refused to record {action}: it looks like it holds "
-                               f"{secret}; the journal never stores secrets")
         return dict(action=action, data=data, **fields)
+
+    @staticmethod
+    def _refuse_secrets(prepared: list[dict[str, Any]]) -> None:
+        for item in prepared:
+            # Checked as it will be written (objects are recorded through their to_json()).
+            secret = find_secret([item["subject"], item["reason_code"], item["note"], item["data"]])
+            if secret:
+                raise JournalError(f"refused to record {item['action']}: it looks like it holds "
+                                   f"{secret}; the journal never stores secrets")
 
     def _read_back(self, blob: bytes, batch: list[Entry], first: str) -> list[Entry]:
         """The entries as every reader will read them; refuse what would not read back whole.
@@ -380,10 +390,6 @@ class Journal:
         The writer applies the readers' own rule before writing, so nothing it acknowledges can
         later be damage or be dropped (a subject that is not a string, a line past the limit).
         """
-        for entry, line in zip(batch, blob.splitlines(keepends=True), strict=False):
-            if len(line) > lines.MAX_LINE + 1:
-                raise JournalError(f"refused to record {entry.action}: the entry would be "
-                                   f"{len(line)} bytes, more than the {lines.MAX_LINE} a line may hold")
         parsed = lines.parse(blob, cutover=self.cutover_id, after=self.head,
                              first_line=len(self.entries) + 1)
         if parsed.damage is not None or parsed.torn or len(parsed.entries) != len(batch):

@@ -12,7 +12,10 @@ from typing import Any
 
 _PATTERNS = (
     (re.compile(r"\b(?:password|passwd|pwd)\s*[=:]\s*(?!\*\*\*)['\"]?[^\s'\"*][^\s'\"]*", re.I), "a password"),
-    (re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?!\*\*\*@)[^@\s/]+@"), "a password in a URL"),
+    # The look-behind starts a scheme only where a run of scheme characters starts: without it
+    # a long word (a pasted token, a huge note) is rescanned from every position, O(n^2).
+    (re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?!\*\*\*@)[^@\s/]+@"),
+     "a password in a URL"),
     (re.compile(r"\bBearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", re.I), "a bearer token"),
     (re.compile(r"\bBasic\s+(?!\*\*\*)[A-Za-z0-9+/=]{8,}"), "a basic-auth credential"),
     (re.compile(r"\b(?:api[_-]?key|secret|token)\s*[=:]\s*(?!\*\*\*)[A-Za-z0-9._~+/=-]{12,}", re.I),
