@@ -191,3 +191,19 @@ def test_show_prints_one_clean_line_per_entry(tmp_path, capsys):
     path.write_bytes(path.read_bytes().replace(b"NOT_APPLICABLE", b"NOT_APPLICABLX"))
     code, out, err = _run(capsys, "journal", "show", str(path))
     assert code == 1 and len(out.splitlines()) == 1 and "damaged at seq 2" in err
+
+
+def test_expect_head_wants_64_bits_and_says_why(journal, capsys):
+    """8 hex digits (32 bits) can be matched by grinding a free field of a rewritten entry in
+    minutes; 16 (64 bits) cannot. The header's 8 are for reading out on the bridge."""
+    path, (seq, h) = journal
+    for short in (h[:8], f"6:{h[:8]}", f"#6 {h[:15]}", h[:12]):
+        code, out, err = _run(capsys, "journal", "verify", str(path), "--expect-head", short)
+        assert code == 2 and out == "" and err.count("\n") == 1, (short, err)
+        assert "at least 16 (64 bits)" in err and "rewrite the journal" in err
+    code, _, err = _run(capsys, "journal", "verify", str(path), "--expect-head", h + "0")
+    assert code == 2 and "a SHA-256 hash has 64" in err
+    # The cockpit header's own form, "#SEQ HASH", pasted as it reads.
+    assert _run(capsys, "journal", "verify", str(path), "--expect-head", f"#{seq} {h[:16]}")[0] == 0
+    code, out, _ = _run(capsys, "journal", "verify", str(path), "--expect-head", f"#{seq} {'0' * 16}")
+    assert code == 1 and "was rewritten" in out
