@@ -208,19 +208,30 @@ def _decode_each(lines: list[bytes]) -> list:
     return out
 
 
-def _all_canonical(objs: list, lines: list[bytes]) -> bool:
-    """Is every line the canonical JSON of its own value? One ``json.dumps`` call for them all.
+_CHUNK = 256  # lines per json.dumps call: one call per line costs more, one for all thrashes
 
-    Each value was decoded from its own line, so the one serialisation of the list equals the
-    lines joined by commas exactly when every line equals its value's serialisation.
+
+def _canonical_runs(objs: list, lines: list[bytes]) -> list[bool]:
+    """For each run of ``_CHUNK`` lines: is every line the canonical JSON of its own value?
+
+    Each value was decoded from its own line, so one serialisation of the run's list equals
+    the run's lines joined by commas exactly when every line equals its value's serialisation
+    (a JSON value is never a proper prefix of another followed by a comma). A run that fails
+    is judged line by line.
     """
-    if any(o is _BAD for o in objs):
-        return False
-    try:
-        out = json.dumps(objs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return out.encode("utf-8") == b"[" + b",".join(lines) + b"]"
-    except (ValueError, TypeError, RecursionError):
-        return False
+    dumps = json.dumps
+    out = []
+    for start in range(0, len(lines), _CHUNK):
+        part = objs[start:start + _CHUNK]
+        ok = not any(o is _BAD for o in part)
+        if ok:
+            try:
+                text = dumps(part, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                ok = text.encode("utf-8") == b"[" + b",".join(lines[start:start + _CHUNK]) + b"]"
+            except (ValueError, TypeError, RecursionError):
+                ok = False
+        out.append(ok)
+    return out
 
 
 def _body_bytes(raw: bytes, d: dict) -> bytes:
@@ -299,7 +310,7 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
     lines = data.split(b"\n")
     lines.pop()  # after the last newline: b"" or a cut line, part of the tail either way
     objs = _decode_each(lines)
-    checked = _all_canonical(objs, lines)
+    runs = _canonical_runs(objs, lines)
     entries: list[Entry] = []
     pending: list[Entry] = []
     batch_size: int | None = None
@@ -309,6 +320,7 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
     for i, raw in enumerate(lines):
         expect = base + len(entries) + len(pending) + 1
         d = objs[i]
+        checked = runs[i // _CHUNK]
         entry = _fast(d, raw, expect, prev, cutover, actors, len(pending), batch_size) \
             if checked else None
         if entry is None:
