@@ -1,6 +1,6 @@
 """Journal benchmarks: append latency with fsync, and open/replay/verify of 100,000 entries.
 
-    .venv/bin/python bench/journal.py [--appends N] [--entries N] [--dir DIR]
+    .venv/bin/python bench/journal.py [--appends N] [--entries N] [--runs N] [--dir DIR]
 
 Prints measured figures for this machine (nothing here is a pass/fail test). The journal is
 written in DIR (default: a temporary folder on the file system holding /tmp), so fsync cost is
@@ -89,35 +89,48 @@ def make_big(path: Path, plan, n: int) -> None:
             prev = e.hash
 
 
-def best_of(fn, runs: int = 3) -> tuple[float, object]:
-    best, out = float("inf"), None
+def timed(fn, runs: int) -> tuple[float, float, object]:
+    """(median, min) seconds over ``runs`` calls, and the last result."""
+    times, out = [], None
     for _ in range(runs):
         t = time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times), out
 
 
-def bench_big(folder: Path, n: int) -> None:
+def _open_close(path: Path, cutover: str, readonly: bool):
+    j = Journal.open(path, cutover_id=cutover, readonly=readonly)
+    j.close()
+    return j
+
+
+def bench_big(folder: Path, n: int, runs: int) -> None:
     plan, _ = load_plan(SAMPLE, for_run=False)
     path = folder / "big.jsonl"
     make_big(path, plan, n)
     size = path.stat().st_size
-    print(f"journal of {n} entries: {size / 1e6:.1f} MB")
-    t_open, j = best_of(lambda: Journal.open(path, cutover_id=plan.cutover.id, readonly=True))
-    print(f"  open (parse + chain check, fast path): {t_open:.3f} s  ({n / t_open:,.0f} entries/s)")
-    t_replay, state = best_of(lambda: replay(plan, j.entries))
-    print(f"  replay: {t_replay:.3f} s  ({n / t_replay:,.0f} entries/s), head #{state.head[0]}")
-    print(f"  restart = open + replay: {t_open + t_replay:.3f} s")
-    t_verify, result = best_of(lambda: verify(path))
+    cut = plan.cutover.id
+    print(f"journal of {n} entries: {size / 1e6:.1f} MB (median and min of {runs} runs)")
+    med, low, j = timed(lambda: _open_close(path, cut, True), runs)
+    assert len(j.entries) == n
+    print(f"  open read-only (parse + byte rule + chain): median {med:.3f} s, min {low:.3f} s "
+          f"({n / med:,.0f} entries/s)")
+    med_w, low_w, _ = timed(lambda: _open_close(path, cut, False), runs)
+    print(f"  open for writing (lock + the same checks): median {med_w:.3f} s, min {low_w:.3f} s")
+    med_r, low_r, state = timed(lambda: replay(plan, j.entries), runs)
+    print(f"  replay: median {med_r:.3f} s, min {low_r:.3f} s, head #{state.head[0]}")
+    print(f"  restart = open for writing + replay: {med_w + med_r:.3f} s (medians)")
+    med_v, low_v, result = timed(lambda: verify(path), runs)
     assert result.ok, result
-    print(f"  verify (strict, re-serialises every line): {t_verify:.3f} s  ({n / t_verify:,.0f} entries/s)")
+    print(f"  verify: median {med_v:.3f} s, min {low_v:.3f} s ({n / med_v:,.0f} entries/s)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--appends", type=int, default=1000)
     ap.add_argument("--entries", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=7, help="timed runs per figure (median reported)")
     ap.add_argument("--dir", type=Path)
     args = ap.parse_args()
     load = os.getloadavg()
@@ -125,7 +138,7 @@ def main() -> None:
           "(figures scale with other work on the machine)")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         bench_append(Path(tmp), args.appends)
-        bench_big(Path(tmp), args.entries)
+        bench_big(Path(tmp), args.entries, args.runs)
 
 
 if __name__ == "__main__":

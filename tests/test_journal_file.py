@@ -132,7 +132,14 @@ def test_torn_tail_is_quarantined_and_the_journal_continues(tmp_path, actor):
         assert j.quarantined.read_bytes() == torn
         assert "cut short" in j.warnings[0] and str(j.quarantined) in j.warnings[0]
         e = j.append("note", actor=actor, note="after")
-    assert e.seq == 4 and verify(path).ok
+        [q] = j.unacknowledged_quarantines()  # set aside, but never silently
+        assert q.path == j.quarantined and q.size == len(torn) and q.set_aside == ()
+    result = verify(path)
+    assert e.seq == 4 and result.intact and not result.ok
+    with _open(path) as j:
+        j.acknowledge_quarantine(q, actor=actor, note="looked at it: a cut line, nothing lost")
+        assert j.unacknowledged_quarantines() == []
+    assert verify(path).ok
 
 
 def test_damage_before_the_tail_opens_read_only_and_is_never_repaired(tmp_path, actor):

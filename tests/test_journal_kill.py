@@ -89,7 +89,8 @@ def test_kill_minus_nine_loses_nothing_acknowledged(tmp_path):
         finally:
             j.close()
         result = verify(path)
-        assert result.ok, result
+        # Intact; a quarantined torn line keeps verify failing until acknowledged (elsewhere).
+        assert result.intact and result.count == len(j.entries), result
     elapsed = time.monotonic() - started
     assert len(acked) >= KILLS
     print(f"{KILLS} kills, {len(acked)} acknowledged appends, {quarantines} torn tails "

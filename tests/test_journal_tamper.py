@@ -39,11 +39,13 @@ def test_intact_journal_verifies_with_its_head(journal, capsys):
     assert code == 0 and out.strip() == f"OK: 6 entries, head #6 {h}"
     third = Journal.open(path, cutover_id=CUT, readonly=True).entries[2].hash
     # A head recorded earlier still verifies: the journal may have grown since.
-    for expect in (h, h[:8], f"6:{h}", f"#6:{h[:10].upper()}", f"3:{third}", third[:8]):
+    for expect in (h, h[:16], f"6:{h}", f"#6:{h[:20].upper()}", f"3:{third}", third[:16],
+                   f"#6 {h[:16]}", f"  #3   {third}  "):
         assert _run(capsys, "journal", "verify", str(path), "--expect-head", expect)[0] == 0
     code, out, _ = _run(capsys, "journal", "verify", str(path), "--json")
     assert code == 0 and json.loads(out) == {"ok": True, "count": 6, "head_seq": 6, "head_hash": h,
-                                             "bad_seq": None, "problem": None, "line": None}
+                                             "bad_seq": None, "problem": None, "line": None,
+                                             "intact": True, "quarantines": [], "unacknowledged": 0}
 
 
 def test_flip_one_byte(journal, capsys):
@@ -100,7 +102,7 @@ def test_truncated_tail_is_caught_only_with_the_recorded_head(journal, capsys):
     assert _run(capsys, "journal", "verify", str(path))[0] == 0  # a chain cannot see a cut tail
     code, out, _ = _run(capsys, "journal", "verify", str(path), "--expect-head", f"{seq}:{h}")
     assert code == 1 and out.startswith("FAILED at seq 5 (line 5): the recorded head is #6 but the journal ends at #4")
-    code, out, _ = _run(capsys, "journal", "verify", str(path), "--expect-head", h[:12])
+    code, out, _ = _run(capsys, "journal", "verify", str(path), "--expect-head", h[:16])
     assert code == 1 and "is not in the journal" in out
 
 
@@ -147,8 +149,21 @@ def test_torn_tail_fails_verify_until_quarantined(journal, capsys):
         f.write(b'{"seq":7,')
     code, out, _ = _run(capsys, "journal", "verify", str(path))
     assert code == 1 and out.startswith("FAILED at seq 7 (line 7): incomplete last line")
-    Journal.open(path, cutover_id=CUT).close()
-    assert _run(capsys, "journal", "verify", str(path))[0] == 0
+    j = Journal.open(path, cutover_id=CUT)
+    # Quarantined, but verify stays FAILED until someone has looked at what was set aside.
+    code, out, _ = _run(capsys, "journal", "verify", str(path))
+    name = j.quarantined.name
+    assert code == 1 and out.startswith("FAILED: 1 quarantine file beside the journal not acknowledged")
+    assert f"quarantine {name} (9 bytes, NOT acknowledged)" in out
+    code, out, _ = _run(capsys, "journal", "verify", str(path), "--json")
+    report = json.loads(out)
+    assert code == 1 and report["intact"] and not report["ok"] and report["unacknowledged"] == 1
+    assert [(q["name"], q["size"], q["acknowledged"]) for q in report["quarantines"]] == [(name, 9, False)]
+    [q] = j.unacknowledged_quarantines()
+    j.acknowledge_quarantine(q, actor=Actor.current("lead1"))
+    j.close()
+    code, out, _ = _run(capsys, "journal", "verify", str(path))
+    assert code == 0 and f"quarantine {name} (9 bytes, acknowledged)" in out
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, journal, capsys):
@@ -176,3 +191,19 @@ def test_show_prints_one_clean_line_per_entry(tmp_path, capsys):
     path.write_bytes(path.read_bytes().replace(b"NOT_APPLICABLE", b"NOT_APPLICABLX"))
     code, out, err = _run(capsys, "journal", "show", str(path))
     assert code == 1 and len(out.splitlines()) == 1 and "damaged at seq 2" in err
+
+
+def test_expect_head_wants_64_bits_and_says_why(journal, capsys):
+    """8 hex digits (32 bits) can be matched by grinding a free field of a rewritten entry in
+    minutes; 16 (64 bits) cannot. The header's 8 are for reading out on the bridge."""
+    path, (seq, h) = journal
+    for short in (h[:8], f"6:{h[:8]}", f"#6 {h[:15]}", h[:12]):
+        code, out, err = _run(capsys, "journal", "verify", str(path), "--expect-head", short)
+        assert code == 2 and out == "" and err.count("\n") == 1, (short, err)
+        assert "at least 16 (64 bits)" in err and "rewrite the journal" in err
+    code, _, err = _run(capsys, "journal", "verify", str(path), "--expect-head", h + "0")
+    assert code == 2 and "a SHA-256 hash has 64" in err
+    # The cockpit header's own form, "#SEQ HASH", pasted as it reads.
+    assert _run(capsys, "journal", "verify", str(path), "--expect-head", f"#{seq} {h[:16]}")[0] == 0
+    code, out, _ = _run(capsys, "journal", "verify", str(path), "--expect-head", f"#{seq} {'0' * 16}")
+    assert code == 1 and "was rewritten" in out

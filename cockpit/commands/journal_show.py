@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from cockpit.commands.common import emit, fail, json_text, one_line
-from cockpit.journal import lines
+from cockpit.journal import JournalError, lines, read_journal
 
 
 def format_entry(e) -> str:
@@ -41,14 +41,17 @@ def format_entry(e) -> str:
 def main(args) -> int:
     path = Path(args.journal)
     try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        return fail("journal show", f"{one_line(path, 500)} is a directory, not a journal")
-    except OSError as exc:
-        return fail("journal show", f"cannot read {one_line(path, 500)}: {one_line(exc.strerror or exc)}")
+        raw = read_journal(path)  # a regular file only, never through a link
+    except JournalError as exc:
+        return fail("journal show", one_line(str(exc), 500))
+    if raw is None:
+        return fail("journal show", f"cannot read {one_line(path, 500)}: No such file or directory")
     parsed = lines.parse(raw)
     as_json = getattr(args, "json", False)
-    for e in parsed.entries:
+    # Before damage everything intact is shown, even the first entries of the batch it broke;
+    # the never-acknowledged tail of a crash is not.
+    shown = parsed.entries + parsed.pending if parsed.damage is not None else parsed.entries
+    for e in shown:
         if as_json:
             print(json_text(e.to_json()))
         else:
@@ -57,7 +60,7 @@ def main(args) -> int:
     if parsed.damage is not None:
         problem = f"journal damaged at {one_line(parsed.damage, 300)}; entries after it are not shown"
     elif parsed.torn:
-        problem = f"incomplete last line ({len(parsed.torn)} bytes, a torn write) not shown"
+        problem = f"{parsed.tail_problem()}: not shown"
     if problem:
         emit(f"cockpit journal show: {problem}", err=True)
     return 1 if parsed.damage is not None else 0

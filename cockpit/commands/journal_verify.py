@@ -1,7 +1,9 @@
 """``cockpit journal verify JOURNAL [--expect-head HASH] [--json]``.
 
-Exit 0 ``OK: N entries, head #SEQ HASH``; exit 1 ``FAILED at seq N (line L): <what>``; exit 2
-when the file cannot be read or the flags are wrong.
+Exit 0 ``OK: N entries, head #SEQ HASH``; exit 1 ``FAILED at seq N (line L): <what>``, or when a
+quarantine file beside the journal (``<journal>.broken-*``, what a writer set aside) is not
+acknowledged yet; exit 2 when the file cannot be read or the flags are wrong. Every quarantine
+file found is listed on its own line (name, size, acknowledged or not, what it holds).
 """
 
 from __future__ import annotations
@@ -18,21 +20,27 @@ def main(args) -> int:
     expect = getattr(args, "expect_head", None)
     if expect is not None and not expect.strip():
         # `--expect-head "$HEAD"` with HEAD unset must not quietly skip the comparison.
-        return fail("journal verify", "--expect-head is empty: give the recorded head (hash, or SEQ:HASH)")
+        return fail("journal verify", "--expect-head is empty: give the recorded head (hash, "
+                                      "SEQ:HASH or '#SEQ HASH', at least 16 hex digits)")
     try:
         result = verify(args.journal, expect)
     except (JournalError, ValueError) as exc:
         return fail("journal verify", clean(str(exc), single_line=True))
     if getattr(args, "json", False):
         print(json.dumps(result.to_json()))
-    elif result.ok:
-        head = f"head #{result.head_seq} {result.head_hash}" if result.count else "head #0 (empty journal)"
+        return 0 if result.ok else 1
+    head = f"head #{result.head_seq} {result.head_hash}" if result.count else "head #0 (empty journal)"
+    if result.ok:
         print(f"OK: {result.count} entries, {head}")
     else:
         where = f"at seq {result.bad_seq} (line {result.line})" if result.bad_seq is not None else ""
-        print(f"FAILED{' ' + where if where else ''}: {result.problem}")
-        if result.count:
-            print(f"  intact before it: {result.count} entries, head #{result.head_seq} {result.head_hash}")
+        print(f"FAILED{' ' + where if where else ''}: {clean(result.problem, 1000, single_line=True)}")
+        if result.count and not result.intact:
+            print(f"  intact before it: {result.count} entries, {head}")
+        elif result.intact:
+            print(f"  the journal itself is intact: {result.count} entries, {head}")
+    for q in result.quarantines:
+        print(f"  quarantine {q.describe()}")
     return 0 if result.ok else 1
 
 

@@ -7,6 +7,9 @@ The byte rule (the auditor re-verifies with it; see the package docstring for a 
 - ``hash = sha256(prev.encode("ascii") + b"\\n" + canonical(entry without "hash")).hexdigest()``
 - the first entry's ``prev`` is 64 zeros (:data:`GENESIS`);
 - the line on disk is ``canonical(entry with "hash") + b"\\n"``.
+
+An entry written in a batch of ``n > 1`` entries (one write, one fsync) also carries
+``"batch": [i, n]`` (1-based), inside the hashed body; a single append has no such key.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from typing import Any
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "ts", "cutover", "actor", "action", "subject", "reason_code", "note", "data", "prev", "hash")
+BATCH = "batch"  # the optional field of an entry written in a batch: [i, n], 1-based
 ACTOR_FIELDS = ("operator", "os_user", "host", "ssh_client", "pid", "session")
 
 ACTIONS = frozenset({
     "session.start", "session.end", "step.confirm", "step.skip", "step.fail", "step.run",
     "decision.record", "gate.override", "gate.change", "rollback.start", "exception.open",
     "exception.close", "exception.triage", "recon.run", "note", "clock.warning",
+    "journal.quarantine_ack",
 })
 
 
@@ -148,14 +153,18 @@ class Entry:
     prev: str
     hash: str
     wall: float = field(default=0.0, compare=False, repr=False)  # ts as Unix seconds
+    batch: tuple[int, int] | None = None  # (i, n) when written as entry i of a batch of n > 1
 
     def body(self) -> dict:
         """The entry without ``hash``: what the hash covers."""
-        return {
+        d = {
             "seq": self.seq, "ts": self.ts, "cutover": self.cutover, "actor": self.actor.to_json(),
             "action": self.action, "subject": self.subject, "reason_code": self.reason_code,
             "note": self.note, "data": self.data, "prev": self.prev,
         }
+        if self.batch is not None:
+            d[BATCH] = list(self.batch)
+        return d
 
     def to_json(self) -> dict:
         d = self.body()
@@ -176,20 +185,24 @@ class Entry:
             actor = actors.get(key)
             if actor is None:
                 actor = actors[key] = Actor(**a)
+        batch = d.get(BATCH)
         return cls(
             d["seq"], d["ts"], d["cutover"], actor, d["action"],
             d.get("subject"), d.get("reason_code"), d.get("note"), d.get("data"), d["prev"],
-            d["hash"], parse_ts(d["ts"]),
+            d["hash"], parse_ts(d["ts"]), None if batch is None else (batch[0], batch[1]),
         )
 
 
 def build(seq: int, wall: float, cutover: str, actor: Actor, action: str, *, subject: str | None,
-          reason_code: str | None, note: str | None, data: Any, prev: str) -> Entry:
+          reason_code: str | None, note: str | None, data: Any, prev: str,
+          batch: tuple[int, int] | None = None) -> Entry:
     ts = format_ts(wall)
     body = {
         "seq": seq, "ts": ts, "cutover": cutover, "actor": actor.to_json(), "action": action,
         "subject": subject, "reason_code": reason_code, "note": note, "data": jsonable(data),
         "prev": prev,
     }
+    if batch is not None:
+        body[BATCH] = list(batch)
     return Entry(seq, ts, cutover, actor, action, subject, reason_code, note, body["data"], prev,
-                 chain_hash(prev, canonical(body)), parse_ts(ts))
+                 chain_hash(prev, canonical(body)), parse_ts(ts), batch)

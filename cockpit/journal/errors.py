@@ -21,3 +21,7 @@ class JournalCorrupt(JournalReadOnly):
 
 class JournalWriteFailed(JournalError):
     """The line could not be made durable; the action did not happen."""
+
+
+class JournalNotAFile(JournalError):
+    """The journal path is a link, a FIFO, a device or a directory: refused, never followed."""

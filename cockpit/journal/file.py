@@ -11,16 +11,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.journal import lines
-from cockpit.journal.entry import ACTIONS, GENESIS, Actor, Entry, build
+from cockpit.journal import disk, lines, quarantine
+from cockpit.journal.entry import ACTIONS, GENESIS, Actor, Entry, build, jsonable
 from cockpit.journal.errors import (
     JournalCorrupt,
     JournalError,
     JournalLocked,
+    JournalNotAFile,
     JournalReadOnly,
     JournalWriteFailed,
 )
 from cockpit.journal.guard import find_secret
+from cockpit.journal.quarantine import QUARANTINE_ACK, Quarantine
+
+MAX_DEPTH = 64  # nesting of an entry's data; far more than any record, far less than recursion
 
 # The two calls that make an append durable; tests that cannot make the kernel fail (a failing
 # fsync) replace these, and say so.
@@ -33,11 +37,60 @@ def _why(exc: OSError) -> str:
 
 
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _fsync(fd)
     finally:
         os.close(fd)
+
+
+def _make_dirs(folder: Path) -> None:
+    """Create the missing folders of ``folder``, each durable: a new folder's entry lives in
+    its parent, so every new level and the existing folder above them is fsynced."""
+    missing = []
+    level = folder
+    while not level.exists() and level.parent != level:
+        missing.append(level)
+        level = level.parent
+    if not missing:
+        return
+    for new in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile: still make it durable
+            os.mkdir(new)
+    for new in missing:
+        _fsync_dir(new)
+    _fsync_dir(missing[-1].parent)
+
+
+def _open_for_append(path: Path) -> tuple[int, bool]:
+    """(fd, created): read-write (the lock and every read are on this very file), appending."""
+    flags = os.O_RDWR | os.O_APPEND
+    for _ in range(3):
+        try:
+            return disk.open_regular(path, flags | os.O_CREAT | os.O_EXCL), True
+        except FileExistsError:
+            pass
+        try:
+            return disk.open_regular(path, flags), False
+        except FileNotFoundError:  # removed between the two opens: create it after all
+            continue
+    raise FileNotFoundError(2, "the journal keeps appearing and disappearing")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            inner = v.values()
+        elif isinstance(v, (list, tuple)):
+            inner = v
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((x, depth + 1) for x in inner)
+    return False
 
 
 class Journal:
@@ -56,8 +109,10 @@ class Journal:
         self.readonly = True
         self.readonly_reason: str | None = None
         self.damage: lines.Damage | None = None
-        self.quarantined: Path | None = None
+        self.quarantined: Path | None = None  # the file this open moved an unacknowledged tail to
         self.warnings: list[str] = []
+        self._qcache: dict = {}
+        self._acks: tuple[int, set] = (-1, set())
 
     # -- opening -------------------------------------------------------------------------
 
@@ -78,25 +133,17 @@ class Journal:
             j._open_writer()
         return j
 
-    def _read_all(self) -> bytes:
-        try:
-            with open(self.path, "rb") as f:
-                return f.read()
-        except IsADirectoryError:
-            raise JournalError(f"{self.path} is a directory, not a journal") from None
-        except OSError as exc:
-            raise JournalError(f"cannot read journal {self.path}: {_why(exc)}") from None
-
     def _load_readonly(self) -> None:
-        if not self.path.exists():
+        data = disk.read_journal(self.path)
+        if data is None:
             self.warnings.append(f"no journal yet at {self.path}: nothing has been done")
             return
-        parsed = lines.parse(self._read_all(), cutover=self.cutover_id)
+        parsed = lines.parse(data, cutover=self.cutover_id)
         self._take(parsed)
         if parsed.torn:
             self.warnings.append(
-                f"last line of {self.path} is incomplete ({len(parsed.torn)} bytes, never "
-                "acknowledged): a writer crashed or is writing; the next writer quarantines it")
+                f"the end of {self.path} was never acknowledged ({parsed.tail_problem()}): a writer "
+                "crashed or is writing; the next writer quarantines it")
 
     def _take(self, parsed: lines.Parsed) -> None:
         self.entries = parsed.entries
@@ -110,11 +157,10 @@ class Journal:
     def _open_writer(self) -> None:
         parent = self.path.parent
         try:
-            if not parent.exists():
-                parent.mkdir(parents=True, exist_ok=True)
-                _fsync_dir(parent.parent)
-            existed = self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            _make_dirs(parent)
+            fd, created = _open_for_append(self.path)
+        except JournalNotAFile as exc:
+            raise JournalNotAFile(f"cannot open journal for writing: {exc}") from None
         except OSError as exc:
             raise JournalWriteFailed(
                 f"cannot open journal {self.path} for writing: {_why(exc)} "
@@ -128,34 +174,40 @@ class Journal:
                 "open it read-only to watch") from None
         self._fd = fd
         try:
-            if not existed:
-                _fsync_dir(parent)
-            parsed = lines.parse(self._read_all(), cutover=self.cutover_id)
-        except (OSError, JournalError) as exc:
-            self.close()
-            msg = str(exc) if isinstance(exc, JournalError) else _why(exc)
-            raise JournalWriteFailed(f"cannot open journal {self.path}: {msg}") from None
+            self._load_writer(created)
+        except BaseException as exc:
+            self.close()  # never leave the lock (or the descriptor) behind
+            if isinstance(exc, OSError):
+                raise JournalWriteFailed(f"cannot open journal {self.path}: {_why(exc)}") from None
+            raise
+
+    def _load_writer(self, created: bool) -> None:
+        if created:
+            _fsync_dir(self.path.parent)
+        parsed = lines.parse(disk.read_fd(self._fd), cutover=self.cutover_id)
         self._take(parsed)
         if self.damage is not None:
             self.close()  # never write after damage; another opener will see the same
             return
         if parsed.torn:
             try:
-                self._quarantine(parsed.torn, parsed.good_bytes)
+                self._quarantine(parsed)
             except OSError as exc:
                 self.close()
-                self.readonly_reason = (f"the incomplete last line could not be moved aside "
-                                        f"({_why(exc)}); opened read-only")
+                self.readonly_reason = (f"the unacknowledged end of the journal could not be moved "
+                                        f"aside ({_why(exc)}); opened read-only")
                 self.warnings.append(self.readonly_reason)
                 return
         self.readonly = False
         self.readonly_reason = None
 
-    def _quarantine(self, torn: bytes, good: int) -> None:
+    def _quarantine(self, parsed: lines.Parsed) -> None:
+        torn, good = parsed.torn, parsed.good_bytes
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         n = 0
         while True:
-            target = self.path.with_name(f"{self.path.name}.broken-{stamp}" + (f"-{n}" if n else ""))
+            name = quarantine.quarantine_prefix(self.path) + stamp + (f"-{n}" if n else "")
+            target = self.path.with_name(name)
             try:
                 qfd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
                 break
@@ -173,9 +225,11 @@ class Journal:
         os.ftruncate(self._fd, good)
         _fsync(self._fd)
         self.quarantined = target
+        held = quarantine._inspect(target, self.entries)
         self.warnings.append(
-            f"the last line was cut short by a crash ({len(torn)} bytes, never acknowledged); "
-            f"moved to {target}; the journal continues from entry {len(self.entries)}")
+            f"the end of the journal was never acknowledged ({parsed.tail_problem()}): cut short "
+            f"by a crash or an edit; moved to {target}, which holds {held.what()}; the journal "
+            f"continues from entry {len(self.entries)}")
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -187,31 +241,38 @@ class Journal:
         return (last.seq, last.hash)
 
     def refresh(self) -> list[Entry]:
-        """New complete entries another process appended (read-only watchers)."""
+        """New whole entries (single ones, complete batches) another process appended."""
         if self._fd is not None or self.damage is not None:
             return []
         try:
-            with open(self.path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                if size < self._size:
-                    self._mark_damaged(lines.Damage(self.head[0], len(self.entries),
-                                                    "the journal got shorter: entries were cut"))
-                    return []
-                f.seek(self._size)
-                data = f.read()
+            fd = disk.open_regular(self.path, os.O_RDONLY)
         except FileNotFoundError:
             if self.entries:
                 self._mark_damaged(lines.Damage(1, 1, "the journal file disappeared"))
             return []
+        except JournalNotAFile as exc:
+            self._mark_damaged(lines.Damage(self.head[0] + 1, len(self.entries) + 1, str(exc)))
+            return []
         except OSError:
             return []
+        try:
+            size = os.fstat(fd).st_size
+            if size < self._size:
+                self._mark_damaged(lines.Damage(self.head[0], len(self.entries),
+                                                "the journal got shorter: entries were cut"))
+                return []
+            data = disk.read_fd(fd, self._size)
+        except OSError:
+            return []
+        finally:
+            os.close(fd)
         end = data.rfind(b"\n") + 1
         if end == 0:
             return []
         return self._continue(data[:end])  # only complete lines, chained onto our head
 
     def _continue(self, chunk: bytes) -> list[Entry]:
+        # An unfinished batch at the end of the chunk is left for a later refresh.
         parsed = lines.parse(chunk, cutover=self.cutover_id, after=self.head,
                              first_line=len(self.entries) + 1)
         self.entries.extend(parsed.entries)
@@ -242,8 +303,10 @@ class Journal:
         Thread-safe: one appender at a time.
 
         A reconciliation run can open thousands of exceptions; one fsync each would hold the
-        journal for tens of seconds. Either every entry is acknowledged or none is (a crash
-        mid-write leaves at most a torn last line, quarantined on the next open).
+        journal for tens of seconds. Either every entry is acknowledged or none is: entries
+        written together carry ``"batch": [i, n]``, and a batch a crash cut short (Linux stops a
+        write at a page boundary when the process is killed) is never read as acknowledged;
+        the next writer quarantines it like a torn line.
         Each item holds ``action`` and optionally ``subject``, ``reason_code``, ``note``, ``data``.
         """
         first = items[0]["action"] if items else "nothing"
@@ -254,41 +317,90 @@ class Journal:
             raise JournalReadOnly(f"cannot record {first}: {why}")
         if not items:
             return []
-        for item in items:
-            if item["action"] not in ACTIONS:
-                raise JournalError(f"unknown journal action {item['action']!r}")
-            secret = find_secret([item.get("subject"), item.get("reason_code"), item.get("note"),
-                                  item.get("data")])
+        prepared = [self._prepare(item) for item in items]
+        wall = self._clock.now() if self._clock is not None else time.time()
+        seq, prev = self.head
+        try:
+            # Compare as recorded (millisecond timestamps), as the original single append did.
+            probe = build(seq + 1, wall, self.cutover_id, actor, "clock.warning", subject=None,
+                          reason_code=None, note=None, data=None, prev=prev)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise JournalError(f"refused to record {first}: the clock gave no usable time "
+                               f"({type(exc).__name__})") from None
+        if self.entries and probe.wall < self.entries[-1].wall:
+            last = self.entries[-1]
+            prepared.insert(0, dict(
+                action="clock.warning", actor=Actor.system(), subject=None, reason_code=None,
+                note="wall clock went backwards; entries stay in journal order",
+                data={"previous_ts": last.ts, "ts": probe.ts,
+                      "behind_s": round(last.wall - probe.wall, 3)}))
+        n = len(prepared)
+        batch: list[Entry] = []
+        for i, item in enumerate(prepared, 1):
+            try:
+                entry = build(seq + 1, wall, self.cutover_id, item.get("actor", actor),
+                              item["action"], subject=item["subject"],
+                              reason_code=item["reason_code"], note=item["note"],
+                              data=item["data"], prev=prev, batch=(i, n) if n > 1 else None)
+            except (ValueError, TypeError, RecursionError) as exc:
+                raise JournalError(f"refused to record {item['action']}: it cannot be written as "
+                                   f"JSON text ({type(exc).__name__})") from None
+            batch.append(entry)
+            seq, prev = entry.seq, entry.hash
+        encoded = [entry.line() for entry in batch]
+        for entry, line in zip(batch, encoded, strict=True):
+            if len(line) > lines.MAX_LINE + 1:
+                raise JournalError(f"refused to record {entry.action}: the entry would be "
+                                   f"{len(line)} bytes, more than the {lines.MAX_LINE} a line may hold")
+        self._refuse_secrets(prepared)
+        blob = b"".join(encoded)
+        written = self._read_back(blob, batch, first)
+        self._write(blob, written)
+        return written[-len(items):]
+
+    def _prepare(self, item: dict[str, Any]) -> dict[str, Any]:
+        action = item["action"]
+        if action not in ACTIONS:
+            raise JournalError(f"unknown journal action {action!r}")
+        try:
+            data = jsonable(item.get("data"))
+        except RecursionError:
+            data = None
+            deep = True
+        else:
+            deep = _too_deep(data, MAX_DEPTH)
+        if deep:
+            raise JournalError(f"refused to record {action}: its data nests deeper than "
+                               f"{MAX_DEPTH} levels")
+        fields = {f: item.get(f) for f in ("subject", "reason_code", "note")}
+        return dict(action=action, data=data, **fields)
+
+    @staticmethod
+    def _refuse_secrets(prepared: list[dict[str, Any]]) -> None:
+        for item in prepared:
+            # Checked as it will be written (objects are recorded through their to_json()).
+            secret = find_secret([item["subject"], item["reason_code"], item["note"], item["data"]])
             if secret:
                 raise JournalError(f"refused to record {item['action']}: it looks like it holds "
                                    f"{secret}; the journal never stores secrets")
-        wall = self._clock.now() if self._clock is not None else time.time()
-        seq, prev = self.head
-        batch: list[Entry] = []
-        # Compare as recorded (millisecond timestamps), as the original single append did.
-        probe = build(seq + 1, wall, self.cutover_id, actor, "clock.warning", subject=None,
-                      reason_code=None, note=None, data=None, prev=prev)
-        if self.entries and probe.wall < self.entries[-1].wall:
-            last = self.entries[-1]
-            warning = build(seq + 1, wall, self.cutover_id, Actor.system(), "clock.warning",
-                            subject=None, reason_code=None,
-                            note="wall clock went backwards; entries stay in journal order",
-                            data={"previous_ts": last.ts, "ts": probe.ts,
-                                  "behind_s": round(last.wall - probe.wall, 3)}, prev=prev)
-            batch.append(warning)
-            seq, prev = warning.seq, warning.hash
-        for item in items:
-            entry = build(seq + 1, wall, self.cutover_id, actor, item["action"],
-                          subject=item.get("subject"), reason_code=item.get("reason_code"),
-                          note=item.get("note"), data=item.get("data"), prev=prev)
-            batch.append(entry)
-            seq, prev = entry.seq, entry.hash
-        self._write(batch)
-        return batch[-len(items):]
 
-    def _write(self, batch: list[Entry]) -> None:
+    def _read_back(self, blob: bytes, batch: list[Entry], first: str) -> list[Entry]:
+        """The entries as every reader will read them; refuse what would not read back whole.
+
+        The writer applies the readers' own rule before writing, so nothing it acknowledges can
+        later be damage or be dropped (a subject that is not a string, a line past the limit).
+        """
+        parsed = lines.parse(blob, cutover=self.cutover_id, after=self.head,
+                             first_line=len(self.entries) + 1)
+        if parsed.damage is not None or parsed.torn or len(parsed.entries) != len(batch):
+            why = parsed.damage.problem if parsed.damage is not None else "it does not read back whole"
+            raise JournalError(f"refused to record {first}: {why}")
+        if [e.hash for e in parsed.entries] != [e.hash for e in batch]:
+            raise JournalError(f"refused to record {first}: it does not read back as written")
+        return parsed.entries
+
+    def _write(self, line: bytes, batch: list[Entry]) -> None:
         assert self._fd is not None
-        line = b"".join(entry.line() for entry in batch)
         what = "action was" if len(batch) == 1 else f"{len(batch)} entries were"
         try:
             n = _write(self._fd, line)
@@ -300,7 +412,7 @@ class Journal:
             self._go_readonly(f"a write was cut short ({n} of {len(line)} bytes; disk full?)")
             raise JournalWriteFailed(
                 f"journal write cut short ({n} of {len(line)} bytes) in {self.path}; the {what} "
-                "NOT recorded; restart the cockpit to quarantine the partial line")
+                "NOT recorded; restart the cockpit to quarantine the partial write")
         try:
             _fsync(self._fd)
         except OSError as exc:
@@ -340,6 +452,31 @@ class Journal:
     def _go_readonly(self, why: str) -> None:
         self.readonly = True
         self.readonly_reason = f"{why}: the journal is read-only for this cockpit"
+
+    # -- quarantine files ------------------------------------------------------------------
+
+    def quarantines(self) -> list[Quarantine]:
+        """Every ``<journal>.broken-*`` file beside the journal, acknowledged or not.
+
+        Works for writers and read-only opens alike; files that did not change are not read
+        again. Never waits for a write in progress.
+        """
+        entries = self.entries[:]
+        if self._acks[0] != len(entries):
+            self._acks = (len(entries), quarantine.acknowledged_keys(entries))
+        return quarantine.find(self.path, entries, self._acks[1], self._qcache)
+
+    def unacknowledged_quarantines(self) -> list[Quarantine]:
+        """The quarantine files no intact ``journal.quarantine_ack`` entry names (with sha256)."""
+        return [q for q in self.quarantines() if not q.acknowledged]
+
+    def acknowledge_quarantine(self, q: Quarantine, *, actor: Actor, note: str | None = None) -> Entry:
+        """Record that an operator saw ``q`` (as listed: its name, size and sha256)."""
+        if q.path.parent != self.path.parent or not q.name.startswith(
+                quarantine.quarantine_prefix(self.path)):
+            raise JournalError(f"{q.path} is not a quarantine file of {self.path}")
+        return self.append(QUARANTINE_ACK, actor=actor, subject=q.name, note=note,
+                           data=q.ack_data())
 
     def close(self) -> None:
         if self._fd is not None:

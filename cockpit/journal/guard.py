@@ -12,8 +12,8 @@ from typing import Any
 
 _PATTERNS = (
     (re.compile(r"\b(?:password|passwd|pwd)\s*[=:]\s*(?!\*\*\*)['\"]?[^\s'\"*][^\s'\"]*", re.I), "a password"),
-    # The lookbehind starts a scheme only where a run of scheme characters starts, so a long
-    # run of letters is scanned once, not once per position (quadratic on a 64 KiB string).
+    # The look-behind starts a scheme only where a run of scheme characters starts: without it
+    # a long word (a pasted token, a huge note) is rescanned from every position, O(n^2).
     (re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?!\*\*\*@)[^@\s/]+@"),
      "a password in a URL"),
     (re.compile(r"\bBearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", re.I), "a bearer token"),
