@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     jsub = p.add_subparsers(dest="journal_verb", metavar="ACTION", parser_class=_Parser)
     q = jsub.add_parser("verify", help="exit 0 intact (prints the head), 1 with the first bad entry")
     q.add_argument("journal", metavar="JOURNAL")
-    q.add_argument("--expect-head", metavar="HASH", help="the head recorded elsewhere (hash, or SEQ:HASH)")
+    q.add_argument("--expect-head", metavar="HASH", help="the head recorded elsewhere: HASH, SEQ:HASH or '#SEQ HASH', at least 16 hex digits")
     q.add_argument("--json", action="store_true")
     q = jsub.add_parser("show", help="the timeline, one line per entry")
     q.add_argument("journal", metavar="JOURNAL")

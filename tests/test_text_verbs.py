@@ -104,16 +104,22 @@ def test_status_shows_operator_names_from_the_journal_as_text(tmp_path, capsys):
 
 
 def test_journal_show_cleans_ts_and_action(tmp_path, capsys):
+    # A `ts` with U+009B (C1 CSI) as its separator: fromisoformat accepted it; the journal's
+    # byte rule now makes it damage at its seq, and the damage line is shown as text.
     journal = tmp_path / "j.jsonl"
+    _journal(journal, [{"action": "note", "ts": "2026-11-28\x9b22:00:00.000Z",
+                        "note": f"hello{HOSTILE}"}])
+    code, out, err = _run(capsys, "journal", "show", str(journal))
+    assert code == 1 and out == "" and "damaged at seq 1" in err
     _journal(journal, [
-        {"action": "note", "ts": "2026-11-28\x9b22:00:00.000Z", "note": f"hello{HOSTILE}"},
+        {"action": "note", "note": f"hello{HOSTILE}"},
         {"action": f"note{OSC}\x9b31m", "subject": f"s{OSC}"},
     ])
     code, out, _ = _run(capsys, "journal", "show", str(journal))
     assert code == 0
     lines = out.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("2026-11-2822:00:00.000Z  #1") and '"hello"' in lines[0]
+    assert lines[0].startswith("2026-11-28T22:00:00.000Z  #1") and '"hello"' in lines[0]
     assert "  note  s" in lines[1]
     _, out, _ = _run(capsys, "journal", "show", str(journal), "--json")
     # JSON stays exact (a parser reads back the very bytes), but escaped on the terminal.

@@ -143,3 +143,20 @@ def fail(verb: str, message: str) -> int:
 def one_line(value, limit: int = 200) -> str:
     """An external value (note, error, key) as one cleaned line; None as empty."""
     return clean("" if value is None else str(value), limit, single_line=True)
+
+
+
+def warn_quarantines(verb: str, journal) -> int:
+    """One line on stderr for each journal line set aside (a torn tail moved to
+    ``<journal>.broken-*``) that no operator has acknowledged yet: every verb that reads a
+    journal says so until an operator acknowledges it in the cockpit (journalled).
+    ``journal`` is an open ``Journal``; returns how many there are."""
+    try:
+        pending = journal.unacknowledged_quarantines()
+    except Exception as exc:  # noqa: BLE001 - a folder that cannot be listed is said, not fatal
+        emit(f"cockpit {verb}: warning: cannot look for set-aside journal lines: {exc}", err=True)
+        return 0
+    for q in pending:
+        emit(f"cockpit {verb}: warning: set-aside journal line not acknowledged: {q.describe()}"
+             " (acknowledge it in the cockpit: ctrl+p)", err=True)
+    return len(pending)

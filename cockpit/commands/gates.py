@@ -20,7 +20,13 @@ import sys
 from datetime import UTC, datetime
 
 from cockpit.clock import RealClock
-from cockpit.commands.common import broken_pipe, emit, json_text, load_or_report
+from cockpit.commands.common import (
+    broken_pipe,
+    emit,
+    json_text,
+    load_or_report,
+    warn_quarantines,
+)
 from cockpit.gates import GateState, GateStatus
 
 ONE_SHOT_NOTE = ("note: one poll cannot observe a hold_for window, so such gates show HOLD; "
@@ -47,6 +53,7 @@ def _open(plan, args, *, record: bool):
     for warning in session.warnings:
         _warn(warning)
     _warn_damage(session)
+    warn_quarantines("gates", session.journal)
     return session
 
 

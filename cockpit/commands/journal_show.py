@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from cockpit.commands.common import emit, fail, json_text, one_line
-from cockpit.journal import JournalError, lines, read_journal
+from cockpit.journal import JournalError, lines, quarantine, read_journal
 
 
 def format_entry(e) -> str:
@@ -63,6 +63,10 @@ def main(args) -> int:
         problem = f"{parsed.tail_problem()}: not shown"
     if problem:
         emit(f"cockpit journal show: {problem}", err=True)
+    for q in quarantine.find(path, parsed.entries):
+        if not q.acknowledged:
+            emit(f"cockpit journal show: warning: set-aside journal line not acknowledged: "
+                 f"{q.describe()}", err=True)
     return 1 if parsed.damage is not None else 0
 
 

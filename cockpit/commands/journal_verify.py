@@ -8,10 +8,9 @@ file found is listed on its own line (name, size, acknowledged or not, what it h
 
 from __future__ import annotations
 
-import json
 import sys
 
-from cockpit.commands.common import fail
+from cockpit.commands.common import emit, fail, json_text
 from cockpit.journal import JournalError, verify
 from cockpit.text import clean
 
@@ -27,20 +26,20 @@ def main(args) -> int:
     except (JournalError, ValueError) as exc:
         return fail("journal verify", clean(str(exc), single_line=True))
     if getattr(args, "json", False):
-        print(json.dumps(result.to_json()))
+        print(json_text(result.to_json()))
         return 0 if result.ok else 1
     head = f"head #{result.head_seq} {result.head_hash}" if result.count else "head #0 (empty journal)"
     if result.ok:
-        print(f"OK: {result.count} entries, {head}")
+        emit(f"OK: {result.count} entries, {head}")
     else:
         where = f"at seq {result.bad_seq} (line {result.line})" if result.bad_seq is not None else ""
-        print(f"FAILED{' ' + where if where else ''}: {clean(result.problem, 1000, single_line=True)}")
+        emit(f"FAILED{' ' + where if where else ''}: {clean(result.problem, 1000, single_line=True)}")
         if result.count and not result.intact:
-            print(f"  intact before it: {result.count} entries, {head}")
+            emit(f"  intact before it: {result.count} entries, {head}")
         elif result.intact:
-            print(f"  the journal itself is intact: {result.count} entries, {head}")
+            emit(f"  the journal itself is intact: {result.count} entries, {head}")
     for q in result.quarantines:
-        print(f"  quarantine {q.describe()}")
+        emit(f"  quarantine {q.describe()}")
     return 0 if result.ok else 1
 
 

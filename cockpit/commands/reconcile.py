@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from cockpit.commands.common import fail, json_text, load_or_report, one_line
+from cockpit.commands.common import fail, json_text, load_or_report, one_line, warn_quarantines
 from cockpit.durations import format_duration
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.recon.progress import progress_parts
@@ -86,6 +86,7 @@ def _journal(plan, report: ReconReport) -> tuple[str, list[str], list[str]]:
               file=sys.stderr)
         return "not recorded (journal error)", [], []
     try:
+        warn_quarantines(VERB, journal)
         if journal.readonly:
             print(f"cockpit {VERB}: warning: run not recorded: "
                   f"{clean(journal.readonly_reason or 'journal is read-only', 300, single_line=True)}",

@@ -9,7 +9,14 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from cockpit.commands.common import emit, fail, json_text, load_or_report, one_line
+from cockpit.commands.common import (
+    emit,
+    fail,
+    json_text,
+    load_or_report,
+    one_line,
+    warn_quarantines,
+)
 from cockpit.journal import Journal, JournalError
 from cockpit.runbook import replay
 
@@ -38,6 +45,7 @@ def main(args) -> int:
     if journal.damage is not None:
         return fail("status", f"journal {one_line(path, 500)} is damaged at {one_line(journal.damage, 300)} "
                               "(run: cockpit journal verify)")
+    warn_quarantines("status", journal)
     state = replay(plan, journal.entries)
     if getattr(args, "json", False):
         out = state.to_json()

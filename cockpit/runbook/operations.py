@@ -432,6 +432,31 @@ class Operations:
                             data=self._safe(data))
 
     @_serialized
+    def acknowledge_quarantines(self, note: str) -> list[Entry]:
+        """Record that the operator saw every journal line set aside (quarantined) and not yet
+        acknowledged: one ``journal.quarantine_ack`` each, naming the file, its size and sha256,
+        with the operator's note (what was redone, or why nothing needs to be)."""
+        self._writable()
+        self._role()
+        text = self._text(note, "acknowledging set-aside journal lines", required=True)
+        pending = self.journal.unacknowledged_quarantines()
+        if not pending:
+            raise Refused("no set-aside journal lines wait for an acknowledgement")
+        unreadable = [q for q in pending if q.sha256 is None]
+        if unreadable:
+            raise Refused(f"{clean(unreadable[0].name, 120, single_line=True)} cannot be read "
+                          f"({clean(unreadable[0].problem or 'unreadable', 120, single_line=True)}):"
+                          " remove or repair it by hand first")
+        entries = []
+        for q in pending:
+            try:
+                entries.append(self.journal.acknowledge_quarantine(q, actor=self.actor, note=text))
+            except JournalError as exc:
+                raise Refused(str(exc)) from exc
+        self.state  # noqa: B018 -- fold the new entries in now
+        return entries
+
+    @_serialized
     def record_clock_step(self, step_s: float) -> Entry:
         """The wall clock stepped (forwards or back) against the monotonic clock; entries keep
         their true timestamps and their order, and ages are measured on the monotonic clock."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import select
 import signal
@@ -54,6 +55,7 @@ from cockpit.tui.screens.forms import (
     FormResult,
     NoteScreen,
     OverrideScreen,
+    QuarantineScreen,
     RollbackScreen,
     SkipScreen,
 )
@@ -68,13 +70,16 @@ from cockpit.tui.screens.recon import cancel_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageChoice, TriageScreen
 
+log = logging.getLogger(__name__)
+
 PANES = ("replication", "recon", "signals", "audit")
 OWN_ACTIONS = frozenset({"cursor", "confirm", "skip", "fail", "override", "run", "rollback", "triage",
                          "note", "gates", "help", "quit", "pane", "select_next",
-                         "reconcile", "cancel_recon"})
+                         "reconcile", "cancel_recon", "ack_quarantine"})
 REFRESH_S = 1.0
 RECORDING_NOTICE_S = 0.3  # a write slower than this says so in the header
-WRITES = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note", "reconcile")
+WRITES = ("confirm", "skip", "fail", "override", "run", "rollback", "triage", "note", "reconcile",
+          "ack_quarantine")
 RUN_UNMOUNT_S = 10.0  # how long the unmount waits for a killed run to hand over its entry
 
 
@@ -149,6 +154,7 @@ class CockpitApp(App):
         self._recording_timer = None
         self._quitting = False
         self._told_failures: set[str] = set()
+        self.quarantined: list = []
 
     @classmethod
     def of(cls, session, **kwargs) -> CockpitApp:
@@ -179,6 +185,7 @@ class CockpitApp(App):
     async def on_mount(self) -> None:
         self.selected = self.ops.state.next_step or self._first_step()
         self.apply_layout(*self.size)
+        self._look_for_quarantines()
         self.refresh_panels()
         if self.start_engine:
             await self.engine.start()
@@ -245,7 +252,16 @@ class CockpitApp(App):
             self.terminal_lost()
             return
         self._tell_engine_failures()
+        self._look_for_quarantines()
         self.refresh_panels()
+
+    def _look_for_quarantines(self) -> None:
+        """Journal lines set aside (a torn tail) and not yet acknowledged: the header shows
+        them until an operator acknowledges them (journalled). Checked on the tick."""
+        try:
+            self.quarantined = self.journal.unacknowledged_quarantines()
+        except Exception:  # noqa: BLE001 - a folder that cannot be listed is said, not fatal
+            log.exception("cannot list quarantined journal lines")
 
     def _tell_engine_failures(self) -> None:
         """An engine loop that stopped (a bug): its gates are UNKNOWN with the reason; say so
@@ -313,7 +329,7 @@ class CockpitApp(App):
         if self.selected not in {s.id for s in self._steps()}:
             self.selected = state.next_step or self._first_step()
         self.query_one(HeaderBar).show(self.plan, state, self.operator, now, self.readonly,
-                                       self.recording_shown)
+                                       self.recording_shown, len(self.quarantined))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(list(self.plan.gates), gates, overridden)
         self.query_one(RunbookPanel).show(RunbookView(self.plan, state, gates, now, self.selected))
@@ -399,6 +415,8 @@ class CockpitApp(App):
             return not state.rollback_active or None
         if action == "triage":
             return bool(state.open_exceptions()) or None
+        if action == "ack_quarantine":
+            return bool(self.quarantined) or None
         return True
 
     # -- doing: each action ends in exactly one Operations call --------------------------
@@ -571,6 +589,19 @@ class CockpitApp(App):
                          then=reselect)
 
         self.push_screen(screen, callback=done)
+
+    def action_ack_quarantine(self) -> None:
+        self._look_for_quarantines()
+        if not self.quarantined:
+            self.notify("no set-aside journal lines wait for an acknowledgement", markup=False)
+            return
+
+        def done(r: FormResult | None) -> None:
+            if r is not None:
+                self._do("acknowledge", lambda: self.ops.acknowledge_quarantines(r.note),
+                         then=self._look_for_quarantines)
+
+        self.push_screen(QuarantineScreen(self.quarantined), callback=done)
 
     def action_note(self) -> None:
         self.push_screen(NoteScreen(), callback=lambda r: r and self._do(

@@ -17,6 +17,8 @@ ACTIONS = [
     ("Start rollback", "reason code, then type ROLLBACK (b)", "rollback"),
     ("Exception triage", "open exceptions with filters (x)", "triage"),
     ("Add note", "a note in the audit journal (n)", "note"),
+    ("Acknowledge set-aside journal lines", "lines a crash left incomplete, moved aside: "
+     "say you saw them", "ack_quarantine"),
     ("Run reconciliation", "compare source and target now, with progress (R)", "reconcile"),
     ("Cancel reconciliation", "stop the running reconciliation (R / escape)", "cancel_recon"),
     ("Gate details", "expression, readings with age, window (g)", "gates"),

@@ -31,8 +31,12 @@ def window_left(plan, now: float) -> str:
 
 
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
-                recording: bool = False) -> Text:
+                recording: bool = False, quarantined: int = 0) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if quarantined:
+        # Journal lines set aside since the last acknowledgement: first, so nothing hides it.
+        text.append(f" ⚠ {quarantined} SET-ASIDE LINE{'S' if quarantined > 1 else ''} "
+                    "(ctrl+p: acknowledge) ", style="bold reverse")
     if state.rollback_active:
         text.append(" ROLLBACK ", style="bold reverse")
     else:
@@ -53,5 +57,5 @@ def header_text(plan, state, operator: str, now: float, readonly: bool = False,
 
 class HeaderBar(Static):
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
-             recording: bool = False) -> None:
-        self.update(header_text(plan, state, operator, now, readonly, recording))
+             recording: bool = False, quarantined: int = 0) -> None:
+        self.update(header_text(plan, state, operator, now, readonly, recording, quarantined))

@@ -185,3 +185,25 @@ class OverrideScreen(FormScreen):
 
     def result(self, code, note, typed=None, second=None) -> FormResult:
         return FormResult(code, note, self.gate_id)
+
+
+class QuarantineScreen(FormScreen):
+    """Journal lines a crash left incomplete were moved aside: say what they held (a whole
+    entry is named, to be redone if still needed) and record that the operator saw them."""
+
+    TITLE = "Set-aside journal lines"
+    SUBMIT = "Acknowledge"
+    note_required = True
+
+    def __init__(self, quarantines):
+        explain = Text(end="")
+        explain.append("These lines were never acknowledged (a crash cut them short) and were "
+                       "moved aside; nothing in them counts:", style="bold")
+        for q in quarantines[:6]:
+            explain.append("\n• ")
+            explain.append_text(safe(q.describe(), 300))
+        if len(quarantines) > 6:
+            explain.append(f"\n… and {len(quarantines) - 6} more (cockpit journal verify)")
+        explain.append("\nIn the note, say what you redid or why nothing needs redoing.",
+                       style="dim")
+        super().__init__(explain)
