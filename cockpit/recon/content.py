@@ -61,7 +61,14 @@ from cockpit.recon import segments
 from cockpit.recon.canonical import ColumnInfo, Incomparable, RowPlan, Side, bucket_expr, plan_rows
 from cockpit.recon.findings import Finding, hash_key
 from cockpit.recon.schema import BadName, Relation, resolve_relation
-from cockpit.recon.session import describe_error, fetch, is_statement_timeout, snapshot, stream
+from cockpit.recon.session import (
+    Counted,
+    describe_error,
+    fetch,
+    is_statement_timeout,
+    snapshot,
+    stream,
+)
 from cockpit.text import clean
 
 __all__ = ["ContentResult", "compare_table"]
@@ -391,7 +398,7 @@ class _Table:
                 stack.enter_async_context(stream(self.dst, dst_query, STREAM_BATCH_ROWS)),
             )
             self.result.queries += 2
-            yield _Counted(src, self.result), _Counted(dst, self.result)
+            yield Counted(src, self.result), Counted(dst, self.result)
 
     async def _bucket_pass(self, conn, meta: _Meta, side: Side, b: int, conds, name, done):
         sums: segments.BucketSums = {}
@@ -640,18 +647,6 @@ async def compare_table(
         result.missing = result.extra = result.changed = 0
     result.duration_s = time.monotonic() - started
     return result
-
-
-class _Counted:
-    """A stream whose rows are added to the result's ``rows_transferred``."""
-
-    def __init__(self, inner, result: ContentResult) -> None:
-        self.inner, self.result = inner, result
-
-    async def batch(self) -> list[tuple]:
-        rows = await self.inner.batch()
-        self.result.rows_transferred += len(rows)
-        return rows
 
 
 def _first(row: tuple) -> int:

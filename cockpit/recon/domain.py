@@ -34,7 +34,7 @@ from cockpit.recon.canonical import bucket_expr
 from cockpit.recon.counts import where_clause
 from cockpit.recon.findings import Finding, hash_key
 from cockpit.recon.schema import Relation, primary_key_of, resolve_relation
-from cockpit.recon.session import fetch, fetch_described, stream
+from cockpit.recon.session import Counted, fetch, fetch_described, stream
 from cockpit.text import clean
 
 MAX_FINDINGS_PER_CHECK = 1000
@@ -381,7 +381,7 @@ async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> N
             streams = await _both(
                 stack.enter_async_context(stream(conns["source"], counts("source"), PARENT_BATCH)),
                 stack.enter_async_context(stream(conns["target"], counts("target"), PARENT_BATCH)))
-            await segments.merge_sorted(*(_Counted(x, collect.result) for x in streams),
+            await segments.merge_sorted(*(Counted(x, collect.result) for x in streams),
                                         lambda r: segments.text_order((r[0],)), pair)
     except _Full:
         pass  # the cap: the collector marked the result truncated
@@ -389,18 +389,6 @@ async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> N
 
 class _Full(Exception):
     """The check's findings reached the cap: stop reading."""
-
-
-class _Counted:
-    """A stream whose rows are counted as transferred."""
-
-    def __init__(self, inner, result: DomainResult) -> None:
-        self.inner, self.result = inner, result
-
-    async def batch(self) -> list[tuple]:
-        rows = await self.inner.batch()
-        self.result.rows_transferred += len(rows)
-        return rows
 
 
 async def _both(a: Coroutine[Any, Any, Any], b: Coroutine[Any, Any, Any]) -> tuple[Any, Any]:

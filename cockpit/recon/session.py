@@ -268,6 +268,19 @@ class Stream:
                 await self.cursor.close()
 
 
+class Counted:
+    """A :class:`Stream` whose rows are added to ``result.rows_transferred`` (what a layer
+    reports it brought over from the databases)."""
+
+    def __init__(self, inner, result) -> None:
+        self.inner, self.result = inner, result
+
+    async def batch(self) -> list[tuple]:
+        rows = await self.inner.batch()
+        self.result.rows_transferred += len(rows)
+        return rows
+
+
 @contextlib.asynccontextmanager
 async def stream(conn: psycopg.AsyncConnection, query: sql.Composable,
                  size: int = 20_000) -> AsyncIterator[Stream]:
