@@ -87,10 +87,6 @@ class Session:
         self.journal.close()
 
 
-# The name the TUI and the tests know the session by.
-Cockpit = Session
-
-
 def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "write",
                  clock: Clock | None = None, actor: Actor | None = None, sources=None,
                  tick: float | None = None, record_gate_changes: bool = True) -> Session:
@@ -167,10 +163,10 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
                    writer, warnings, listeners)
 
 
-# The name the run and demo verbs and the tests know it by.
 def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
                  readonly: bool = False, actor: Actor | None = None, sources=None,
                  tick: float | None = None) -> Session:
+    """``open_session`` for the cockpit itself: ``write``, or ``readonly`` to watch."""
     return open_session(plan, journal_path, operator, mode="readonly" if readonly else "write",
                         clock=clock, actor=actor, sources=sources, tick=tick)
 
