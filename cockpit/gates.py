@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from cockpit import expr
@@ -322,3 +322,22 @@ def _keep_since(status: GateStatus, since: float) -> GateStatus:
     return GateStatus(gate=status.gate, state=status.state, reason=status.reason, since=since,
                       held_s=status.held_s, hold_for_s=status.hold_for_s,
                       readings=status.readings, evaluated_mono=status.evaluated_mono)
+
+
+def as_of(plan, statuses: Mapping[str, GateStatus], mono: float) -> dict[str, GateStatus]:
+    """The gates as they may be shown and acted on at monotonic time ``mono``: a GO or HOLD
+    that has not been re-evaluated (or whose readings are older) than the gate's
+    ``max_staleness`` is UNKNOWN, so a stopped tick or poll loop never leaves a gate green."""
+    shown = dict(statuses)
+    for gid, status in statuses.items():
+        gate = plan.gates.get(gid)
+        if gate is None or status.state in (GateState.UNKNOWN, GateState.NO_GO):
+            continue
+        ages = [r.age(mono) for r in status.readings.values()]
+        if status.evaluated_mono:
+            ages.append(max(0.0, mono - status.evaluated_mono))
+        oldest = max(ages, default=0.0)
+        if oldest > float(gate.max_staleness):
+            shown[gid] = replace(status, state=GateState.UNKNOWN, held_s=0.0,
+                                 reason=f"not re-evaluated for {format_duration(oldest)} (stale)")
+    return shown

@@ -28,6 +28,7 @@ from cockpit.commands.common import (
     warn_quarantines,
 )
 from cockpit.gates import GateState, GateStatus
+from cockpit.gates import as_of as gates_as_of
 
 ONE_SHOT_NOTE = ("note: one poll cannot observe a hold_for window, so such gates show HOLD; "
                  "use --watch to see them reach GO")
@@ -129,7 +130,7 @@ async def _watch(plan, args) -> int:
         session.close()
     if reader_gone:
         return broken_pipe()
-    statuses = list(engine.gates.values())
+    statuses = list(gates_as_of(plan, engine.gates, engine.clock.monotonic()).values())
     go = sum(1 for s in statuses if s.passes())
     emit(f"stopped: {go} of {len(statuses)} gates GO", err=True)
     return 0 if go == len(statuses) else 1

@@ -189,6 +189,14 @@ class Operations:
                     problem = f"gate {g} is {label}" + (f": {why}" if why else "")
         return problem, snapshot, used
 
+    def blocking_gates(self, step, gates: Mapping[str, Any]) -> list[str]:
+        """The gates ``step`` requires that neither pass now nor are overridden for it."""
+        if step is None:
+            return []
+        overridden = {o.gate for o in self.state.overrides if o.step == step.id}
+        return [g for g in step.requires
+                if g not in overridden and not (gates.get(g) is not None and gates[g].passes())]
+
     def can_confirm(self, step_id: str, gates: Mapping[str, Any]) -> str | None:
         """Why confirming would be refused now (typed id and second operator aside), or None."""
         try:

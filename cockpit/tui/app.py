@@ -20,7 +20,6 @@ import os
 import select
 import signal
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -31,7 +30,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Footer
 
 from cockpit.durations import format_duration
-from cockpit.gates import GateState
+from cockpit.gates import as_of as gates_as_of
 from cockpit.journal import JournalError
 from cockpit.journal.writer import JournalWriter
 from cockpit.recon.queue import record_run, titles_from
@@ -298,24 +297,7 @@ class CockpitApp(App):
             self.exit(return_code=129)
 
     def gate_statuses(self) -> dict:
-        """The engine's gates, with any GO/HOLD the engine has not re-evaluated within the
-        gate's ``max_staleness`` shown (and treated) as UNKNOWN: a stopped tick or poll loop
-        must not leave a green gate on screen."""
-        statuses = dict(self.engine.gates)
-        mono = self.clock.monotonic()
-        for gid, status in statuses.items():
-            gate = self.plan.gates.get(gid)
-            if gate is None or status.state is GateState.UNKNOWN or status.state is GateState.NO_GO:
-                continue
-            ages = [r.age(mono) for r in status.readings.values()]
-            if status.evaluated_mono:
-                ages.append(max(0.0, mono - status.evaluated_mono))
-            oldest = max(ages, default=0.0)
-            if oldest > float(gate.max_staleness):
-                statuses[gid] = replace(
-                    status, state=GateState.UNKNOWN, held_s=0.0,
-                    reason=f"not re-evaluated for {format_duration(oldest)} (stale)")
-        return statuses
+        return gates_as_of(self.plan, self.engine.gates, self.clock.monotonic())
 
     def refresh_panels(self) -> None:
         # A write may return while the app shuts down (its widgets already gone).
@@ -388,14 +370,7 @@ class CockpitApp(App):
 
     # -- what is possible now ------------------------------------------------------------
     def blocking_gates(self, step) -> list[str]:
-        """Required gates that are not GO and not overridden for this step."""
-        if step is None:
-            return []
-        state = self.ops.state
-        done = {o.gate for o in state.overrides if o.step == step.id}
-        gates = self.gate_statuses()
-        return [g for g in step.requires
-                if g not in done and not (gates.get(g) is not None and gates[g].passes())]
+        return self.ops.blocking_gates(step, self.gate_statuses())
 
     def check_action(self, action: str, parameters) -> bool | None:
         # App bindings stay live under a modal: only the modal's own keys may act there.
