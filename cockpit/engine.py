@@ -159,6 +159,7 @@ class Engine:
         for reading in readings:
             self._store(reading)
         self.evaluate()
+        self._notify()
         return self.gates
 
     # -- the work ----------------------------------------------------------------------

@@ -15,6 +15,11 @@ apart. Built-in signals (``recon.*``, ``exceptions.*``) are derived from the jou
 cockpit observes continuously: they cover the time they are evaluated at, and their age (the
 age of the evidence, e.g. the reconciliation run) is held to ``max_staleness`` like any other.
 
+A gate gets worse at once and better only on evidence: after a NO-GO (even with UNKNOWN
+between), the condition must have held for the gate's ``settle`` (default 10s; covered by
+readings as above) before the gate shows HOLD or GO; until then it stays NO-GO, saying it is
+settling. So a signal hovering at its threshold does not flip the gate every poll.
+
 Values are typed by how the expression uses them: a name compared with a number (or with a
 name that is) must hold a number, a name used as a condition or compared with true/false must
 hold true/false. A value of the other kind (a JSON ``false`` where a number belongs) makes the
@@ -169,9 +174,12 @@ class _Gate:
     kinds: dict[str, str | None]
     # Polled signals: the longest a reading may follow the one before it inside a window.
     max_gap: dict[str, float]
+    settle: float = 0.0
     true_since: float | None = None  # monotonic start of the current fresh-and-true window
     # Newest reading (monotonic time) of each polled signal seen inside the current window.
     seen: dict[str, float] = field(default_factory=dict)
+    # Set by a NO-GO, cleared once the condition has held for ``settle`` again.
+    settling: bool = False
 
 
 class GateBook:
@@ -193,7 +201,8 @@ class GateBook:
             max_gap = {n: float(plan.signals[n].every) + float(plan.signals[n].timeout)
                        for n in names if n in plan.signals}
             self._gates[gate_id] = _Gate(gate_id, node, names, float(gate.hold_for),
-                                         float(gate.max_staleness), value_kinds(node), max_gap)
+                                         float(gate.max_staleness), value_kinds(node), max_gap,
+                                         float(gate.settle))
         self.statuses: dict[str, GateStatus] = {}
         # Which gates read which signal: a new reading re-evaluates only those.
         self.by_signal: dict[str, list[str]] = {}
@@ -290,8 +299,15 @@ class GateBook:
         why = "; ".join(reasons)
         if not truth:
             g.true_since = None
+            g.settling = g.settle > 0
             return status(GateState.NO_GO, why)
         held = self._held(g, used, mono)
+        if g.settling:
+            if held < g.settle:
+                return status(GateState.NO_GO,
+                              f"settling after NO-GO: true for {_whole(held)} of "
+                              f"{_whole(g.settle)}: {why}")
+            g.settling = False
         if held >= g.hold_for:
             return status(GateState.GO, why, held)
         return status(GateState.HOLD, f"holding {_whole(held)} of {_whole(g.hold_for)}: {why}",

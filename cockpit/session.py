@@ -7,7 +7,7 @@ another cockpit holds it), the benchmarks and the tests. So two rules hold every
 
 - Gate changes are journalled by one rule: each turn of a gate once, compared with what the
   journal last recorded for that gate (also across restarts), skipping the UNKNOWN of a fresh
-  start before anything was read.
+  start before anything was read; a flapping gate's turns are summarised (``cockpit.flaps``).
 - A damaged journal feeds no built-in signal: ``recon.*`` and ``exceptions.*`` replayed from a
   journal cut short at the damage could say "0 open critical exceptions" and pass a gate, so
   from the moment damage is found (at open, or later while following another writer) they have
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from cockpit.clock import Clock, RealClock
 from cockpit.engine import Engine
+from cockpit.flaps import Damper, Summary
 from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.writer import JournalWriter
@@ -125,6 +126,21 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
             return
         recorded[new.gate] = state
 
+    def record_flaps(summary: Summary) -> None:
+        if journal.readonly:
+            return
+        flapping = {"changes": summary.changes, "states": summary.states,
+                    "over_s": summary.over_s, "settled": summary.settled}
+        try:
+            ops.record_gate_change(summary.status, None, flapping=flapping,
+                                   old_state=recorded.get(summary.gate))
+        except Refused as exc:
+            log.warning("flapping gate summary not journalled: %s", exc)
+            return
+        recorded[summary.gate] = summary.status.state.value
+
+    damper = Damper()
+
     def gate_changed(new, old) -> None:
         # Called by the engine on its loop: hand the write over, never wait for it.
         for listener in list(listeners):
@@ -137,7 +153,13 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
         state = new.state.value
         if old is None and state == "UNKNOWN" and not new.readings:
             return
-        writer.fire(f"gate change {new.gate}", record, new, old, state)
+        if damper.change(new.gate, state, new, clock.monotonic()):
+            writer.fire(f"gate change {new.gate}", record, new, old, state)
+
+    def summarise_flaps() -> None:
+        if record_gate_changes:
+            for summary in damper.due(clock.monotonic()):
+                writer.fire(f"gate flapping {summary.gate}", record_flaps, summary)
 
     follow = _Follower(journal, clock, available=journal.readonly_reason != UNREADABLE)
     kwargs = {} if tick is None else {"tick": tick}
@@ -159,6 +181,7 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
             writer.fire("clock step", clock_stepped, jump)
 
     engine.subscribe(watch_the_clock)
+    engine.subscribe(summarise_flaps)
     return Session(plan, journal, ops, engine, clock, mode == "readonly" or journal.readonly,
                    writer, warnings, listeners)
 

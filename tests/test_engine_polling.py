@@ -186,7 +186,8 @@ async def test_poll_once_reads_concurrently_bounded_by_the_longest_timeout(tmp_p
 
 async def test_builtin_readings_are_merged_at_each_evaluation(tmp_path, clock):
     signals = {"rate": {"every": "1s", "simulate": {"base": 0.99}}}
-    gates = {"recon_clean": {"expr": "recon.mismatched_rows == 0", "max_staleness": "30m"},
+    gates = {"recon_clean": {"expr": "recon.mismatched_rows == 0", "max_staleness": "30m",
+                             "settle": "0s"},
              "clinical": {"expr": "rate >= 0.98", "max_staleness": "10s"}}
     mismatched = {"n": 3.0}
 

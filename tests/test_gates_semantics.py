@@ -118,7 +118,7 @@ def test_hold_progress_then_go_after_the_window(tmp_path, clock):
 
 
 def test_first_false_reading_is_no_go_and_restarts_the_window(tmp_path, clock):
-    book = book_for(tmp_path, clock, {"caught_up": {"expr": "replication_lag_s < 5",
+    book = book_for(tmp_path, clock, {"caught_up": {"expr": "replication_lag_s < 5", "settle": "0s",
                                                     "hold_for": "1m", "max_staleness": "30s"}})
     feed = Feed(clock)
     for _ in range(7):
@@ -190,7 +190,7 @@ def test_stale_true_data_never_counts_towards_the_window(tmp_path, clock):
 
 def test_window_opens_at_the_reading_that_made_it_true(tmp_path, clock):
     book = book_for(tmp_path, clock, {"healthy": {"expr": "ok and tickets < 5", "hold_for": "1m",
-                                                  "max_staleness": "2m"}})
+                                                  "settle": "0s", "max_staleness": "2m"}})
     feed = Feed(clock)
     feed.value("ok", True)
     feed.value("tickets", 9.0)
@@ -214,7 +214,7 @@ def test_window_opens_at_the_reading_that_made_it_true(tmp_path, clock):
 
 
 def test_boolean_signal_reasons(tmp_path, clock):
-    book = book_for(tmp_path, clock, {"healthy": {"expr": "ok and tickets < 5",
+    book = book_for(tmp_path, clock, {"healthy": {"expr": "ok and tickets < 5", "settle": "0s",
                                                   "max_staleness": "2m"}})
     feed = Feed(clock)
     feed.value("ok", False)
@@ -317,3 +317,75 @@ def test_reason_text_is_cleaned(tmp_path, clock):
     feed.error("ok", "bad\x1b[31m red\nline")
     book.update(feed.latest)
     assert book.statuses["b"].reason == "ok: bad red line"
+
+
+def test_after_a_no_go_the_gate_stays_no_go_until_the_condition_held_for_settle(tmp_path, clock):
+    """A signal hovering at its threshold (true, false, true every poll) keeps the gate NO-GO:
+    no HOLD/NO-GO flip per reading. Worse shows at once; better needs ``settle`` of evidence."""
+    book = book_for(tmp_path, clock, {"caught_up": {"expr": "replication_lag_s < 5",
+                                                    "settle": "30s", "max_staleness": "30s"}})
+    feed = Feed(clock)
+    feed.value("replication_lag_s", 1.0)
+    (new, _), = book.update(feed.latest)
+    assert new.state is GateState.GO  # no NO-GO seen yet: nothing to settle
+    changes = []
+    for i in range(30):  # 4.9, 5.1, 4.9, ... every 2s for a minute
+        clock.advance_sync(2)
+        feed.value("replication_lag_s", 5.1 if i % 2 == 0 else 4.9)
+        changes += book.update(feed.latest)
+    assert [(n.state, o.state) for n, o in changes] == [(GateState.NO_GO, GateState.GO)]
+    assert "settling after NO-GO" in book.statuses["caught_up"].reason
+    # Held true again: NO-GO until 30s of covering readings, then GO (hold_for is 0).
+    states = []
+    for _ in range(20):
+        clock.advance_sync(2)
+        feed.value("replication_lag_s", 4.0)
+        book.update(feed.latest)
+        states.append(book.statuses["caught_up"].state)
+    first_go = states.index(GateState.GO)
+    assert set(states[:first_go]) == {GateState.NO_GO}
+    # The last 4.9 of the hovering opened the window: 15 readings later it has held 30s.
+    assert first_go == 14
+    assert set(states[first_go:]) == {GateState.GO}
+
+
+def test_settle_survives_an_unknown_between(tmp_path, clock):
+    """NO-GO, then the source errs (UNKNOWN), then true: still settling, the UNKNOWN is no
+    shortcut to HOLD."""
+    book = book_for(tmp_path, clock, {"caught_up": {"expr": "replication_lag_s < 5",
+                                                    "settle": "20s", "hold_for": "0s",
+                                                    "max_staleness": "30s"}})
+    feed = Feed(clock)
+    feed.value("replication_lag_s", 9.0)
+    book.update(feed.latest)
+    assert book.statuses["caught_up"].state is GateState.NO_GO
+    clock.advance_sync(2)
+    feed.error("replication_lag_s", "connection refused")
+    book.update(feed.latest)
+    assert book.statuses["caught_up"].state is GateState.UNKNOWN  # worse-or-unknown at once
+    clock.advance_sync(2)
+    feed.value("replication_lag_s", 1.0)
+    book.update(feed.latest)
+    assert book.statuses["caught_up"].state is GateState.NO_GO
+    for _ in range(10):
+        clock.advance_sync(2)
+        feed.value("replication_lag_s", 1.0)
+        book.update(feed.latest)
+    assert book.statuses["caught_up"].state is GateState.GO
+
+
+def test_settle_never_delays_stale_or_no_go(tmp_path, clock):
+    """A GO gate whose data goes stale is UNKNOWN at once, and a false condition NO-GO at once,
+    whatever ``settle`` says."""
+    book = book_for(tmp_path, clock, {"caught_up": {"expr": "replication_lag_s < 5",
+                                                    "settle": "1h", "max_staleness": "10s"}})
+    feed = Feed(clock)
+    feed.value("replication_lag_s", 1.0)
+    book.update(feed.latest)
+    assert book.statuses["caught_up"].state is GateState.GO
+    clock.advance_sync(11)
+    book.update(feed.latest)
+    assert book.statuses["caught_up"].state is GateState.UNKNOWN
+    feed.value("replication_lag_s", 6.0)
+    book.update(feed.latest)
+    assert book.statuses["caught_up"].state is GateState.NO_GO

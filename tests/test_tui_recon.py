@@ -5,7 +5,8 @@ batch (exception.open ... recon.run) that the panels replay.
 The run is made observable without sleeping: one extra domain check waits (polling
 ``pg_try_advisory_xact_lock_shared``, which never blocks and so never trips lock_timeout) while
 the test holds that advisory lock on the target database; the test releases it when it has seen
-what it needs. If a test dies holding it, the check gives up by itself after ~6s.
+what it needs. If a test dies holding it, the check gives up by itself after ~60s (long enough
+that a loaded machine never ends it while a test still looks; it once was 6s, and flaked).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ HOLD_SQL = (
     f"  SELECT 0, pg_try_advisory_xact_lock_shared({LOCK})"
     "  UNION ALL"
     f"  SELECT n + 1, pg_try_advisory_xact_lock_shared({LOCK}) FROM w"
-    "   WHERE NOT got AND n < 120 AND pg_sleep(0.05) IS NOT NULL)"
+    "   WHERE NOT got AND n < 1200 AND pg_sleep(0.05) IS NOT NULL)"
     " SELECT max(n) FROM w) < 0"
 )
 HOLD = {"id": "hold", "check": "sql", "table": "ehr.patients", "sql": HOLD_SQL}
@@ -51,7 +52,7 @@ def recon_plan(tmp_path, src_dsn: str, dst_dsn: str, *, hold: bool = True):
         "cloud": {"type": "postgres", "dsn": dst_dsn, "connect_timeout": "2s"},
     })
     data["reconciliation"] = {
-        "source": "legacy", "target": "cloud", "statement_timeout": "10s", "max_concurrent": 3,
+        "source": "legacy", "target": "cloud", "statement_timeout": "90s", "max_concurrent": 3,
         "tables": TABLES, "domain": [*DOMAIN, HOLD] if hold else DOMAIN,
     }
     path = tmp_path / "plan.yaml"

@@ -17,6 +17,7 @@ from cockpit.redact import Redactor
 
 HoldFor = duration("0s", "24h")
 MaxStaleness = duration("1s", "24h")
+Settle = duration("0s", "1h")
 
 DEFAULT_REASON_CODES: dict[str, str] = {
     "NOT_APPLICABLE": "step does not apply to this cutover",
@@ -108,6 +109,10 @@ class Gate(Strict):
     max_staleness: MaxStaleness = 60.0
     """Readings older than this make the gate UNKNOWN: 1s to 24h (more than 0, and at least
     the poll interval of every signal the gate reads, see config.checks)."""
+    settle: Settle = 10.0
+    """After a NO-GO, how long the condition must hold again (on fresh readings that cover the
+    time) before the gate shows HOLD or GO: 0s to 1h. A signal hovering at its threshold keeps
+    the gate NO-GO instead of flipping; a worse state (NO-GO, UNKNOWN) always shows at once."""
 
 
 class Plan(Strict):

@@ -433,9 +433,16 @@ class Operations:
         return self._append("step.run", subject=step.id, data=self._safe(data))
 
     @_serialized
-    def record_gate_change(self, new, old) -> Entry:
-        data = {"state": _state_of(new), "old_state": None if old is None else _state_of(old),
+    def record_gate_change(self, new, old, *, flapping: dict | None = None,
+                           old_state: str | None = None) -> Entry:
+        """One ``gate.change``; with ``flapping`` ({changes, states, over_s, settled}) it is the
+        summary of a flapping gate's changes (``cockpit.flaps``), ``old_state`` the state the
+        journal last recorded for it."""
+        data = {"state": _state_of(new),
+                "old_state": old_state if old is None else _state_of(old),
                 "status": new.to_json()}
+        if flapping is not None:
+            data["flapping"] = flapping
         return self._append("gate.change", actor=Actor.system(), subject=new.gate,
                             data=self._safe(data))
 

@@ -27,7 +27,6 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
-from textual.widgets import Footer
 
 from cockpit.durations import format_duration
 from cockpit.gates import as_of as gates_as_of
@@ -39,6 +38,7 @@ from cockpit.runbook import Refused
 from cockpit.runbook.commands import StepRun
 from cockpit.tui import layout as layouts
 from cockpit.tui.crash import one_line
+from cockpit.tui.footer import KeyFooter
 from cockpit.tui.palette import CockpitCommands
 from cockpit.tui.panels.audit import AuditPanel
 from cockpit.tui.panels.evidence import SignalPanel
@@ -180,7 +180,7 @@ class CockpitApp(App):
                 yield SignalPanel("helpdesk", "Help desk", id="helpdesk")
                 yield SignalPanel("clinical", "Clinical", id="clinical")
             yield AuditPanel(id="pane-audit", classes="pane")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.selected = self.ops.state.next_step or self._first_step()
@@ -333,9 +333,9 @@ class CockpitApp(App):
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:
-        """Have the footer redraw its keys only when what they can do changed: the Footer
-        rebuilds all its widgets on every ``refresh_bindings``, and doing that on each 1 Hz
-        refresh grew the cockpit by about 13 MB a minute."""
+        """Tell the footer (and the palette) only when what the keys can do changed: calling
+        ``refresh_bindings`` on each 1 Hz refresh is wasted work (and with Textual's Footer,
+        which leaked every rebuild, grew the cockpit by about 13 MB a minute)."""
         shown = (self.screen, tuple(self.check_action(b.action, ()) for b in self.BINDINGS))
         if shown != self._bindings_shown:
             self._bindings_shown = shown
