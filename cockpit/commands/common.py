@@ -124,14 +124,19 @@ def broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
-def load_or_report(path: str, *, for_run: bool = True) -> Plan | None:
-    """The plan, or None after printing every problem to stderr (the caller exits 2)."""
+def load_or_report(path: str, *, verb: str | None, for_run: bool = True) -> Plan | None:
+    """The plan, or None after printing every problem to stderr (the caller exits 2).
+
+    Each problem is one line ``cockpit VERB: FILE:LINE:COL: ...``, so a line read in a log or a
+    script's output says which verb refused. ``verb=None`` (``cockpit check``, whose answer
+    *is* that list) prints the bare ``FILE:LINE:COL: ...`` lines editors and CI parse."""
+    prefix = "" if verb is None else f"cockpit {verb}: "
     try:
         plan, warnings = load_plan(path, for_run=for_run)
     except PlanError as exc:
-        emit(*exc.lines, err=True)
+        emit(*(prefix + line for line in exc.lines), err=True)
         return None
-    emit(*warnings, err=True)
+    emit(*(prefix + line for line in warnings), err=True)
     return plan
 
 
