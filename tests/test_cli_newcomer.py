@@ -360,6 +360,21 @@ def test_demo_new_sets_the_old_journal_aside(launched, tmp_path, capsys):
                                        f"(the previous one kept as {kept[0].name})\n")
 
 
+def test_demo_new_never_pulls_a_journal_from_under_a_running_demo(launched, tmp_path, capsys):
+    stable = tmp_path / "state" / "cutover-cockpit" / "demo-journal.jsonl"
+    stable.parent.mkdir(parents=True)
+    _demo_journal(stable)
+    held = Journal.open(stable, cutover_id="demo-cutover", holder=Actor.current("ann"))
+    try:
+        assert _demo("--new") == 2
+    finally:
+        held.close()
+    assert launched == [] and sorted(p.name for p in stable.parent.iterdir()) == [stable.name]
+    err = capsys.readouterr().err
+    assert err.startswith(f"cockpit demo: the demo journal {stable} is in use by another cockpit "
+                          f"(pid {os.getpid()}, operator ann, ") and err.endswith(": --new needs it closed\n")
+
+
 def test_demo_with_a_journal_resumes_that_one(launched, tmp_path, capsys):
     mine = tmp_path / "mine.jsonl"
     assert _demo("--journal", str(mine)) == 0

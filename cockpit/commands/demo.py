@@ -8,6 +8,7 @@ journal), saying so in one line; ``--new`` sets the old one aside (renamed, neve
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import tempfile
@@ -17,7 +18,8 @@ from pathlib import Path
 from cockpit.commands.common import emit, fail, load_or_report
 from cockpit.commands.run import launch, refusal
 from cockpit.config.plan import Window
-from cockpit.journal import Actor, JournalError, lines, read_journal
+from cockpit.journal import Actor, JournalError, JournalLocked, lines, read_journal
+from cockpit.journal.file import read_holder
 
 DEMO_PLAN = Path(__file__).resolve().parent.parent / "builtin" / "demo.yaml"
 DEMO_OPERATOR = "demo.lead"
@@ -91,7 +93,22 @@ def _entries(path: Path) -> int | None:
 
 
 def _set_aside(path: Path, now: datetime) -> Path:
-    """Rename the old demo journal (never deleted: it is a journal) for ``--new``."""
+    """Rename the old demo journal (never deleted: it is a journal) for ``--new``; under its
+    lock, so a demo still writing it is never pulled from under (``JournalLocked``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            exc = JournalLocked(f"journal {path} is in use by another cockpit")
+            exc.holder = read_holder(path)
+            raise exc from None
+        return _rename_aside(path, now)
+    finally:
+        os.close(fd)
+
+
+def _rename_aside(path: Path, now: datetime) -> Path:
     old = path.with_name(f"demo-journal-{now:%Y%m%dT%H%M%SZ}.jsonl")
     n = 1
     while old.exists():
@@ -127,6 +144,9 @@ def main(args) -> int:
         if args.new and count is not None and not readonly:
             try:
                 old = _set_aside(journal, datetime.now(UTC))
+            except JournalLocked as exc:
+                return fail("demo", f"the demo journal {journal} is in use by another cockpit "
+                                    f"({exc.holder or 'who is not recorded'}): --new needs it closed")
             except OSError as exc:
                 return fail("demo", f"cannot set the old demo journal {journal} aside: "
                                     f"{exc.strerror or type(exc).__name__}")
