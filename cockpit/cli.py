@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         # Inside the try: a Ctrl-C during the (slow) imports is an interrupt, not a traceback.
         from cockpit.commands import common
 
-        common.prepare_streams()
+        common.prepare_streams(" ".join(w for w in (args.verb, getattr(args, "journal_verb", None)) if w))
         try:
             module = importlib.import_module(f"cockpit.commands.{module_name}")
         except ModuleNotFoundError as exc:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -130,6 +131,14 @@ def test_check_keeps_bare_file_line_col_lines_for_editors(tmp_path):
     bad.write_text("cutover: 5\n")
     proc = cockpit("check", str(bad))
     assert proc.returncode == 2 and all(line.startswith(f"{bad}:") for line in proc.stderr.splitlines())
+
+
+def test_log_lines_from_the_core_name_the_verb():
+    code = ("import logging\nfrom cockpit.commands import common\ncommon.prepare_streams('gates')\n"
+            "logging.getLogger('cockpit.engine').warning('source %s is slow', 'db')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "COCKPIT_DEBUG"})
+    assert proc.returncode == 0 and proc.stderr == "cockpit gates: warning: source db is slow\n"
 
 
 @pytest.mark.parametrize("argv", [["gates", "p.yaml", "--bogus"], ["status", "p.yaml", "extra"],
