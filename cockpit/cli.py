@@ -18,7 +18,7 @@ VERBS = {
     "run": "open the cockpit on a cutover plan",
     "check": "validate a plan; exit 0, or 2 with every error as file:line:col",
     "gates": "poll once (or keep polling) and print every gate; exit 0 only if all GO",
-    "status": "runbook progress replayed from the plan's journal",
+    "status": "runbook progress replayed from a plan's journal or a journal file",
     "reconcile": "compare source and target databases; exit 0 clean, 1 differences found",
     "journal": "verify, show or initialise the audit journal",
     "report": "write the evidence pack for compliance",
@@ -27,12 +27,52 @@ VERBS = {
     "notify": "send a test message to each comms target",
 }
 
+# Listed (the contract names them) but not built: their help says so, and running one is the
+# same one line and the same exit code whatever flags it was given (checked before parsing).
 NOT_BUILT = {
     "report": "the evidence pack",
     "rehearse": "rehearsal scenarios",
     "lab": "the lab environment",
     "notify": "notifications",
+    "journal init": "the shared PostgreSQL journal",
 }
+NOT_BUILT_MARK = " (not built yet)"
+EXIT_NOT_BUILT = 2  # PRODUCT.md: 2 is "the input was wrong"; a verb that does not exist yet is
+
+
+def not_built(verb: str) -> str:
+    """The one refusal of an unbuilt verb."""
+    return f"cockpit {verb}: not built yet ({NOT_BUILT[verb]} arrives in a later release)"
+
+
+def _unbuilt_verb(argv: list[str]) -> str | None:
+    """The unbuilt verb ``argv`` asks for (``report``, ``journal init``...), unless it asks for
+    help (``--help`` shows the flags, marked "not built yet")."""
+    words = [a for a in argv if not a.startswith("-")]
+    if any(a in ("-h", "--help") for a in argv) or not words:
+        return None
+    verb = words[0] if words[0] in NOT_BUILT else " ".join(words[:2])
+    return verb if verb in NOT_BUILT else None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"cockpit {version('cutover-cockpit')}"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "cockpit (version unknown: the package is not installed)"
+
+
+class _Version(argparse.Action):
+    """``--version``, read from the package metadata only when asked (startup stays fast)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())  # on stdout, as --help is: `cockpit --version | cut -d' ' -f2`
+        parser.exit(0)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,77 +80,105 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _help(verb: str) -> str:
+    return VERBS[verb] + (NOT_BUILT_MARK if verb in NOT_BUILT else "")
+
+
+CONFIG_HELP = "the cutover plan (YAML)"
+JSON_HELP = "print JSON instead of text"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cockpit",
         description="cutover cockpit: gates, reconciliation, runbook and audit journal for an EHR cutover.",
-        epilog="Exit codes: 0 ok, 1 not GO / differences / journal not intact, 2 bad input.",
+        epilog="Exit codes: 0 ok, 1 not GO / differences / journal not intact, 2 bad input "
+               "(and verbs marked \"not built yet\").",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
-    p = sub.add_parser("demo", help=VERBS["demo"], description=VERBS["demo"])
-    p.add_argument("--journal", metavar="PATH", help="journal file (default: a new file in a temporary folder)")
+    verbs: dict[str, argparse.ArgumentParser] = {}  # for errors the top parser finds (below)
+    parser.set_defaults(_verbs=verbs)
+
+    def verb(name: str) -> argparse.ArgumentParser:
+        verbs[name] = sub.add_parser(name, help=_help(name), description=_help(name))
+        return verbs[name]
+
+    p = verb("demo")
+    p.add_argument("--journal", metavar="PATH",
+                   help="journal file (default: the demo journal under $XDG_STATE_HOME, resumed if present)")
+    p.add_argument("--new", action="store_true",
+                   help="start a fresh demo journal (the previous one is kept, renamed)")
     p.add_argument("--layout", metavar="NAME", help="layout name (default: chosen by terminal size)")
     p.add_argument("--operator", metavar="NAME", help="operator name (default: demo.lead)")
+    p.add_argument("--readonly", action="store_true", help="watch only: open the journal read-only")
 
-    p = sub.add_parser("run", help=VERBS["run"], description=VERBS["run"])
-    p.add_argument("config", metavar="CONFIG")
+    p = verb("run")
+    p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     p.add_argument("--operator", metavar="NAME", help="operator name from the plan (default: $COCKPIT_OPERATOR or $USER)")
     p.add_argument("--layout", metavar="NAME", help="layout name (default: chosen by terminal size)")
     p.add_argument("--readonly", action="store_true", help="watch only: open the journal read-only")
 
-    p = sub.add_parser("check", help=VERBS["check"], description=VERBS["check"])
-    p.add_argument("config", metavar="CONFIG")
+    p = verb("check")
+    p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
 
-    p = sub.add_parser("gates", help=VERBS["gates"], description=VERBS["gates"])
-    p.add_argument("config", metavar="CONFIG")
-    p.add_argument("--json", action="store_true", help="one JSON object per gate")
+    p = verb("gates")
+    p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
+    p.add_argument("--json", action="store_true",
+                   help="a JSON array of gates (with --watch: one JSON object per change)")
     p.add_argument("--watch", action="store_true", help="keep polling and print each change with its time")
     p.add_argument("--no-journal", action="store_true", help="do not record gate changes in the journal")
 
-    p = sub.add_parser("status", help=VERBS["status"], description=VERBS["status"])
-    p.add_argument("config", metavar="CONFIG")
-    p.add_argument("--json", action="store_true")
+    p = verb("status")
+    p.add_argument("source", metavar="CONFIG|JOURNAL",
+                   help="a plan (its cutover.journal is read) or a journal file (.jsonl) read directly")
+    p.add_argument("--journal", metavar="PATH", help="with a plan: read this journal instead of the plan's")
+    p.add_argument("--json", action="store_true", help="the progress as one JSON object")
 
-    p = sub.add_parser("reconcile", help=VERBS["reconcile"], description=VERBS["reconcile"])
-    p.add_argument("config", metavar="CONFIG")
+    p = verb("reconcile")
+    p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     p.add_argument("--table", metavar="T", action="append", help="only this table (repeatable)")
     p.add_argument("--layer", metavar="L", action="append",
                    help="only this layer: storage, schema, counts, content, domain (repeatable)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
     p.add_argument("--no-journal", action="store_true", help="do not record findings in the journal")
 
-    p = sub.add_parser("journal", help=VERBS["journal"], description=VERBS["journal"])
+    p = verb("journal")
     jsub = p.add_subparsers(dest="journal_verb", metavar="ACTION", parser_class=_Parser)
-    q = jsub.add_parser("verify", help="exit 0 intact (prints the head), 1 with the first bad entry")
-    q.add_argument("journal", metavar="JOURNAL")
+    q = verbs["journal verify"] = jsub.add_parser("verify", help="exit 0 intact (prints the head), 1 with the first bad entry",
+                        description="exit 0 intact (prints the head), 1 with the first bad entry")
+    q.add_argument("journal", metavar="JOURNAL", help="the journal file")
     q.add_argument("--expect-head", metavar="HASH", help="the head recorded elsewhere: HASH, SEQ:HASH or '#SEQ HASH', at least 16 hex digits")
-    q.add_argument("--json", action="store_true")
-    q = jsub.add_parser("show", help="the timeline, one line per entry")
-    q.add_argument("journal", metavar="JOURNAL")
-    q.add_argument("--json", action="store_true")
-    q = jsub.add_parser("init", help="create the shared journal table in PostgreSQL")
-    q.add_argument("config", metavar="CONFIG")
+    q.add_argument("--json", action="store_true", help="the result as one JSON object")
+    q = verbs["journal show"] = jsub.add_parser("show", help="the timeline, one line per entry",
+                        description="the timeline, one line per entry")
+    q.add_argument("journal", metavar="JOURNAL", help="the journal file")
+    q.add_argument("--json", action="store_true", help="one JSON object per entry")
+    init_help = "create the shared journal table in PostgreSQL" + NOT_BUILT_MARK
+    q = verbs["journal init"] = jsub.add_parser("init", help=init_help, description=init_help)
+    q.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
 
-    p = sub.add_parser("report", help=VERBS["report"], description=VERBS["report"])
-    p.add_argument("source", metavar="JOURNAL|CONFIG")
-    p.add_argument("--out", metavar="DIR", required=True)
+    p = verb("report")
+    p.add_argument("source", metavar="JOURNAL|CONFIG", help="a journal file or a plan")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder to write the evidence pack into")
 
-    p = sub.add_parser("rehearse", help=VERBS["rehearse"], description=VERBS["rehearse"])
-    p.add_argument("config", metavar="CONFIG")
-    p.add_argument("--scenario", metavar="FILE", required=True)
-    p.add_argument("--speed", metavar="N", type=float, default=1.0)
+    p = verb("rehearse")
+    p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
+    p.add_argument("--scenario", metavar="FILE", required=True, help="the scenario file (faults, timings)")
+    p.add_argument("--speed", metavar="N", type=float, default=1.0, help="clock speed-up (default: 1)")
 
-    p = sub.add_parser("lab", help=VERBS["lab"], description=VERBS["lab"])
-    p.add_argument("action", choices=["up", "down", "status", "fault"])
-    p.add_argument("name", nargs="?", metavar="NAME")
-    p.add_argument("--dir", metavar="DIR")
+    p = verb("lab")
+    p.add_argument("action", choices=["up", "down", "status", "fault"], help="what to do with the lab")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the fault to inject (with fault)")
+    p.add_argument("--dir", metavar="DIR", help="folder of the lab environment")
 
-    p = sub.add_parser("notify", help=VERBS["notify"], description=VERBS["notify"])
+    p = verb("notify")
     nsub = p.add_subparsers(dest="notify_verb", metavar="ACTION", parser_class=_Parser)
-    q = nsub.add_parser("test", help="send a test message to each comms target")
-    q.add_argument("config", metavar="CONFIG")
-    q.add_argument("--target", metavar="NAME")
+    q = verbs["notify test"] = nsub.add_parser("test", help="send a test message to each comms target",
+                        description="send a test message to each comms target")
+    q.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
+    q.add_argument("--target", metavar="NAME", help="only this comms target")
     return parser
 
 
@@ -137,13 +205,21 @@ def _python_handles_sigint() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unbuilt = _unbuilt_verb(argv)
+    if unbuilt is not None:  # before parsing: one answer, whatever flags came with it
+        print(not_built(unbuilt), file=sys.stderr)
+        return EXIT_NOT_BUILT
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the verb's own parser, so the line names the verb
+        verbs = args._verbs
+        name = " ".join(w for w in (args.verb, getattr(args, "journal_verb", None),
+                                    getattr(args, "notify_verb", None)) if w)
+        (verbs.get(name) or verbs.get(args.verb) or parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     if not args.verb:
         parser.print_help()
-        return 2
-    if args.verb in NOT_BUILT:
-        print(f"cockpit {args.verb}: not built yet ({NOT_BUILT[args.verb]} arrives in a later release)", file=sys.stderr)
         return 2
     if args.verb == "journal" and not args.journal_verb:
         print("cockpit journal: say verify, show or init (see cockpit journal --help)", file=sys.stderr)
@@ -154,14 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         # Inside the try: a Ctrl-C during the (slow) imports is an interrupt, not a traceback.
         from cockpit.commands import common
 
-        common.prepare_streams()
+        common.prepare_streams(" ".join(w for w in (args.verb, getattr(args, "journal_verb", None)) if w))
         try:
             module = importlib.import_module(f"cockpit.commands.{module_name}")
         except ModuleNotFoundError as exc:
             if exc.name != f"cockpit.commands.{module_name}":
                 raise
-            print(f"cockpit {args.verb}: not built yet", file=sys.stderr)
-            return 2
+            print(f"cockpit {args.verb}: not built yet", file=sys.stderr)  # a VERBS entry without a module
+            return EXIT_NOT_BUILT
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
         print(f"cockpit {args.verb}: interrupted", file=sys.stderr)

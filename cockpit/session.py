@@ -102,13 +102,14 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
         raise ValueError(f"mode must be one of {MODES}")
     clock = clock or RealClock()
     warnings: list[str] = []
+    actor = actor or Actor.current(operator)
     if mode == "watch":
         journal = _open_for_watching(plan, Path(journal_path), clock, warnings,
-                                     write=record_gate_changes)
+                                     write=record_gate_changes, holder=actor)
     else:
         journal = Journal.open(journal_path, cutover_id=plan.cutover.id,
-                               readonly=mode == "readonly", clock=clock)
-    ops = Operations(plan, journal, actor or Actor.current(operator))
+                               readonly=mode == "readonly", clock=clock, holder=actor)
+    ops = Operations(plan, journal, actor)
     writer = JournalWriter()
     recorded = {e.subject: (e.data or {}).get("state") for e in journal.entries
                 if e.action == "gate.change"}
@@ -194,10 +195,11 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
                         clock=clock, actor=actor, sources=sources, tick=tick)
 
 
-def _open_for_watching(plan, path, clock: Clock, warnings: list[str], *, write: bool) -> Journal:
+def _open_for_watching(plan, path, clock: Clock, warnings: list[str], *, write: bool,
+                       holder: Actor | None = None) -> Journal:
     if write:
         try:
-            journal = Journal.open(path, cutover_id=plan.cutover.id, clock=clock)
+            journal = Journal.open(path, cutover_id=plan.cutover.id, clock=clock, holder=holder)
             if journal.readonly:
                 warnings.append(f"gate changes are not recorded: {journal.readonly_reason}")
             return journal

@@ -138,7 +138,7 @@ def test_other_plan_verbs_refuse_bad_plans_without_creating_a_journal(tmp_path, 
         proc = cockpit(*verb.split(), name, cwd=plans[name].parent)
         err = refused(proc, lines=None)
         if verb != "journal init":  # not built yet: says so in one line, also exit 2
-            assert all(line.startswith(name) for line in err.splitlines()), err
+            assert all(line.startswith(f"cockpit {verb}: {name}") for line in err.splitlines()), err
     assert not list(tmp_path.rglob("*.jsonl"))
 
 
@@ -491,11 +491,12 @@ def test_run_refuses_without_creating_a_journal(tmp_path, extra, words):
     (["--operator", "mallory"], "operator 'mallory' is not in this plan"),
 ])
 def test_demo_refused_leaves_no_temporary_folder_behind(tmp_path, extra, words):
-    tmp = tmp_path / "tmp"
+    tmp, state = tmp_path / "tmp", tmp_path / "state"
     tmp.mkdir()
-    err = refused(cockpit("demo", *extra, env={"TMPDIR": str(tmp)}))
+    state.mkdir()
+    err = refused(cockpit("demo", *extra, env={"TMPDIR": str(tmp), "XDG_STATE_HOME": str(state)}))
     assert words in err
-    assert list(tmp.iterdir()) == []
+    assert list(tmp.iterdir()) == [] and list(state.iterdir()) == []
 
 
 def _in_a_pty(argv: list[str], timeout: float = 15) -> tuple[int | None, str]:

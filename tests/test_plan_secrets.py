@@ -78,7 +78,8 @@ def test_env_values_in_typed_fields_never_reach_the_output(tmp_path, verb):
     both = proc.stdout + proc.stderr
     assert proc.returncode == 2 and "Traceback" not in both, both
     lines = proc.stderr.splitlines()
-    assert len(lines) >= 10 and all(line.startswith(f"{plan}:") for line in lines), both
+    prefix = "" if verb == "check" else f"cockpit {verb}: "  # every verb but check names itself
+    assert len(lines) >= 10 and all(line.startswith(f"{prefix}{plan}:") for line in lines), both
     for fragment in FRAGMENTS:
         assert fragment not in both, (fragment, both)
     assert "${PW_A}" in both and "${PW_B}" in both  # the message names the variable instead

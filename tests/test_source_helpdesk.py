@@ -157,7 +157,7 @@ async def test_servicenow_hung_titles_keep_the_count(http_server):
     servicenow(http_server, titles_reply=Reply(hang=True))
     r = await read(http_server.url, "servicenow", query=SN_QUERY, timeout="300ms")
     assert r.value == 12
-    assert r.detail == ("(titles unavailable: timed out after 300ms)",)
+    assert r.detail == ("(titles unavailable: timed out after 300ms (timeout: 300ms))",)
 
 
 @pytest.mark.parametrize(("count", "error"), [

@@ -150,7 +150,7 @@ async def test_hung_connection_times_out_within_the_configured_timeout(http_serv
     started = time.monotonic()
     r = await read(http_server.url, signal(path="/m", json_path="$.v"), timeout="300ms")
     took = time.monotonic() - started
-    assert r.error == "timed out after 300ms"
+    assert r.error == "timed out after 300ms (timeout: 300ms)"
     assert 0.25 <= took < 5  # the timeout ended it (a loaded machine is slower, not a hang)
 
 
@@ -159,7 +159,7 @@ async def test_trickling_body_cannot_outlast_the_timeout(http_server):
     http_server.trickle("/m", interval=0.05)
     started = time.monotonic()
     r = await read(http_server.url, signal(path="/m", json_path="$.v"), timeout="400ms")
-    assert r.error == "timed out after 400ms"
+    assert r.error == "timed out after 400ms (timeout: 400ms)"
     assert time.monotonic() - started < 5  # ended by the timeout, not by the server
 
 
@@ -397,7 +397,7 @@ async def test_hung_step_times_out_and_names_the_step(http_server):
     http_server.route("/api/charts/TEST-PATIENT-0001", Reply(hang=True), method="GET")
     started = time.monotonic()
     r = await read(http_server.url, signal(transaction=TX, measure="latency_ms"), clock, timeout="300ms")
-    assert r.error == "step 2 GET /api/charts/TEST-PATIENT-0001: timed out after 300ms"
+    assert r.error == "step 2 GET /api/charts/TEST-PATIENT-0001: timed out after 300ms (timeout: 300ms)"
     assert time.monotonic() - started < 5  # ended by the timeout, not by the server
 
 

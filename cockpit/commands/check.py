@@ -9,7 +9,7 @@ from cockpit.durations import format_duration
 
 
 def main(args) -> int:
-    plan = load_or_report(args.config, for_run=False)
+    plan = load_or_report(args.config, verb=None, for_run=False)
     if plan is None:
         return 2
     emit(*summary(plan))

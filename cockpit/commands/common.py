@@ -24,7 +24,7 @@ from cockpit.text import clean, is_shown
 EXIT_BROKEN_PIPE = 141
 
 
-def prepare_streams() -> None:
+def prepare_streams(verb: str | None = None) -> None:
     """Make stdout/stderr safe for whatever the environment gave us, before any verb prints.
 
     Under a non-UTF-8 encoding (``PYTHONIOENCODING=ascii``, ``LC_ALL=C`` with ``PYTHONUTF8=0``,
@@ -42,11 +42,14 @@ def prepare_streams() -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = _CurrentStderr()
-        handler.setFormatter(_OneLine() if not os.environ.get("COCKPIT_DEBUG") else logging.Formatter(
-            "cockpit: %(levelname)s: %(name)s: %(message)s"))
         handler.setLevel(logging.WARNING)
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
+    name = f"cockpit {verb}" if verb else "cockpit"  # the verb's name on its log lines too
+    for handler in root.handlers:
+        if isinstance(handler, _CurrentStderr):
+            handler.setFormatter(_OneLine(verb) if not os.environ.get("COCKPIT_DEBUG") else
+                                 logging.Formatter(f"{name}: %(levelname)s: %(name)s: %(message)s"))
 
 
 class _CurrentStderr(logging.StreamHandler):
@@ -62,8 +65,12 @@ class _CurrentStderr(logging.StreamHandler):
 
 
 class _OneLine(logging.Formatter):
+    def __init__(self, verb: str | None = None):
+        super().__init__()
+        self.name = f"cockpit {verb}" if verb else "cockpit"
+
     def format(self, record: logging.LogRecord) -> str:
-        text = f"cockpit: {record.levelname.lower()}: {record.getMessage()}"
+        text = f"{self.name}: {record.levelname.lower()}: {record.getMessage()}"
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             text += f": {type(exc).__name__}: {exc}"
@@ -124,14 +131,19 @@ def broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
-def load_or_report(path: str, *, for_run: bool = True) -> Plan | None:
-    """The plan, or None after printing every problem to stderr (the caller exits 2)."""
+def load_or_report(path: str, *, verb: str | None, for_run: bool = True) -> Plan | None:
+    """The plan, or None after printing every problem to stderr (the caller exits 2).
+
+    Each problem is one line ``cockpit VERB: FILE:LINE:COL: ...``, so a line read in a log or a
+    script's output says which verb refused. ``verb=None`` (``cockpit check``, whose answer
+    *is* that list) prints the bare ``FILE:LINE:COL: ...`` lines editors and CI parse."""
+    prefix = "" if verb is None else f"cockpit {verb}: "
     try:
         plan, warnings = load_plan(path, for_run=for_run)
     except PlanError as exc:
-        emit(*exc.lines, err=True)
+        emit(*(prefix + line for line in exc.lines), err=True)
         return None
-    emit(*warnings, err=True)
+    emit(*(prefix + line for line in warnings), err=True)
     return plan
 
 

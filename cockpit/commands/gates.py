@@ -36,7 +36,7 @@ _COLOURS = {GateState.GO: "32", GateState.HOLD: "33", GateState.NO_GO: "31", Gat
 
 
 def main(args) -> int:
-    plan = load_or_report(args.config, for_run=True)
+    plan = load_or_report(args.config, verb="gates", for_run=True)
     if plan is None:
         return 2
     if args.watch:

@@ -37,7 +37,7 @@ MAX_ROWS_PER_LAYER = 25
 
 
 def main(args) -> int:
-    plan = load_or_report(args.config, for_run=True)
+    plan = load_or_report(args.config, verb=VERB, for_run=True)
     if plan is None:
         return 2
     recon = plan.reconciliation
@@ -76,9 +76,10 @@ def _journal(plan, report: ReconReport) -> tuple[str, list[str], list[str]]:
     operator = os.environ.get("COCKPIT_OPERATOR")
     actor = Actor.current(operator) if operator else Actor.system()
     try:
-        journal = Journal.open(plan.journal_path, cutover_id=plan.cutover.id)
-    except JournalLocked:
-        print(f"cockpit {VERB}: warning: the journal is in use by a running cockpit; this run was "
+        journal = Journal.open(plan.journal_path, cutover_id=plan.cutover.id, holder=actor)
+    except JournalLocked as exc:
+        who = f" ({one_line(exc.holder, 300)})" if exc.holder else ""
+        print(f"cockpit {VERB}: warning: the journal is in use by a running cockpit{who}; this run was "
               "not recorded (record it from the cockpit, or rerun when it is closed)", file=sys.stderr)
         return "not recorded (journal locked)", [], []
     except JournalError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import threading
 from pathlib import Path
@@ -13,12 +14,15 @@ from cockpit.journal.entry import _os_user
 
 
 def main(args) -> int:
-    plan = load_or_report(args.config, for_run=True)
+    plan = load_or_report(args.config, verb="run", for_run=True)
     if plan is None:
         return 2
     operator = args.operator or os.environ.get("COCKPIT_OPERATOR") or _os_user()
+    config = shlex.quote(args.config)
     return launch("run", plan, plan.journal_path, operator, layout=args.layout,
-                  readonly=bool(args.readonly))
+                  readonly=bool(args.readonly),
+                  resume=f"cockpit run {config}" + (" --readonly" if args.readonly else ""),
+                  watch=f"cockpit run {config} --readonly, or: cockpit status {config}")
 
 
 def check_operator(plan, operator: str) -> str | None:
@@ -49,18 +53,26 @@ def refusal(plan, operator: str, layout: str | None) -> str | None:
 
 
 def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | None = None,
-           readonly: bool = False, before_start=None) -> int:
-    """Open the journal, run the app, journal session.start/end. Returns the exit code."""
+           readonly: bool = False, before_start=None, resume: str | None = None,
+           watch: str | None = None) -> int:
+    """Open the journal, run the app, journal session.start/end. Returns the exit code.
+
+    ``resume``: the command that opens this journal again (printed on the way out);
+    ``watch``: the commands that watch it without writing (advised when it is locked)."""
     why = refusal(plan, operator, layout)
     if why:
         return fail(verb, why)
+    resume = resume or f"cockpit {verb}"
+    watch = watch or f"cockpit status {shlex.quote(str(journal_path))}"
     from cockpit.session import open_cockpit
     from cockpit.tui.app import CockpitApp
 
     try:
         cockpit = open_cockpit(plan, journal_path, operator, readonly=readonly)
     except JournalLocked as exc:
-        return fail(verb, f"{exc}; to watch without writing, add --readonly")
+        who = exc.holder or "it holds the write lock; who is not recorded"
+        return fail(verb, f"journal {journal_path} is in use by another cockpit ({who}); "
+                          f"to watch it without writing: {watch}")
     except JournalError as exc:
         return fail(verb, str(exc))
     try:
@@ -78,7 +90,7 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         seq, digest = cockpit.journal.head
     finally:
         cockpit.journal.close()
-    emit(f"journal {journal_path}  head #{seq} {digest}")
+    emit(f"journal {journal_path}  head #{seq} {digest}", f"resume with: {resume}")
     return 0 if reason == "quit" else (129 if code == 129 else 1)
 
 

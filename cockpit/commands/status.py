@@ -1,4 +1,6 @@
-"""``cockpit status CONFIG [--json]``: runbook progress replayed from the plan's journal.
+"""``cockpit status CONFIG|JOURNAL [--journal PATH] [--json]``: runbook progress replayed from
+the journal: the plan's (``cutover.journal``), the one ``--journal`` names, or a journal file
+given instead of the plan (recognised by its ``.jsonl``/``.journal`` name or its first line).
 
 Read-only: the journal is opened without the write lock, so it works while a cockpit runs.
 Exit 0 with the state; 2 for a bad plan or a damaged journal (one line).
@@ -6,8 +8,12 @@ Exit 0 with the state; 2 for a bad plan or a damaged journal (one line).
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cockpit.commands.common import (
     emit,
@@ -17,7 +23,7 @@ from cockpit.commands.common import (
     one_line,
     warn_quarantines,
 )
-from cockpit.journal import Journal, JournalError
+from cockpit.journal import Journal, JournalError, lines, read_journal
 from cockpit.runbook import replay
 
 _MARK = {"pending": " ", "active": ">", "done": "x", "skipped": "-", "failed": "!"}
@@ -33,10 +39,87 @@ def _when(ts: float | None) -> str:
 
 
 def main(args) -> int:
-    plan = load_or_report(args.config, for_run=False)
+    source = args.source
+    journal_arg = getattr(args, "journal", None)
+    if journal_arg is None and looks_like_journal(source):
+        return _journal_only(args, Path(source))
+    plan = load_or_report(source, verb="status", for_run=False)
     if plan is None:
         return 2
-    path = plan.journal_path
+    return show(plan, Path(journal_arg) if journal_arg else plan.journal_path, args)
+
+
+def looks_like_journal(path: str) -> bool:
+    """A journal (one JSON entry per line, ``seq`` and ``hash`` in it) rather than a plan:
+    by its name (``.jsonl``, ``.journal``) or, for any other name, by its first line."""
+    if Path(path).suffix.lower() in (".jsonl", ".journal"):
+        return True
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # the plan loader says what it is, at once
+        with open(path, "rb") as f:
+            first = f.readline(1 << 20)
+    except OSError:
+        return False  # the plan loader says why in its own words
+    if not first.lstrip().startswith(b"{"):
+        return False
+    try:
+        doc = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "seq" in doc and "hash" in doc
+
+
+def _journal_only(args, path: Path) -> int:
+    """``cockpit status JOURNAL``: the demo's journal is shown against the built-in plan; any
+    other journal as its head and the steps it records (the plan would add titles and the
+    steps not started: ``cockpit status PLAN --journal JOURNAL``)."""
+    try:
+        raw = read_journal(path)
+    except JournalError as exc:
+        return fail("status", one_line(exc, 500))
+    if raw is None:
+        return fail("status", f"cannot read {one_line(path, 500)}: no such file")
+    parsed = lines.parse(raw)
+    cutover = parsed.entries[0].cutover if parsed.entries else None
+    from cockpit.commands.demo import DEMO_PLAN
+
+    if cutover is not None:
+        demo = load_or_report(str(DEMO_PLAN), verb="status", for_run=False)
+        if demo is not None and demo.cutover.id == cutover:
+            return show(demo, path, args)
+    if parsed.damage is not None:
+        return fail("status", f"journal {one_line(path, 500)} is damaged at {one_line(parsed.damage, 300)} "
+                              "(run: cockpit journal verify)")
+    entries = parsed.entries
+    head = (entries[-1].seq, entries[-1].hash) if entries else (0, "")
+    last: dict[str, object] = {}
+    for e in entries:
+        if e.action.startswith("step.") or e.action == "decision.record":
+            last[e.subject] = e
+    if getattr(args, "json", False):
+        print(json_text({"journal": {"path": str(path), "exists": True}, "cutover": cutover,
+                         "entries": len(entries), "head": {"seq": head[0], "hash": head[1]},
+                         "steps": {sid: {"action": e.action, "actor": e.actor.operator, "ts": e.ts,
+                                         "reason_code": e.reason_code} for sid, e in last.items()},
+                         "plan": None}))
+        return 0
+    out = [f"journal {one_line(path, 500)}  head #{head[0]} {one_line(head[1], 64)}"
+           f"  ({len(entries)} entries, cutover {one_line(cutover) or '-'})",
+           "no plan given: steps not yet started and titles are not shown "
+           f"(cockpit status PLAN --journal {one_line(path, 500)})"]
+    if parsed.torn:
+        out.append(f"warning: {one_line(parsed.tail_problem(), 300)}: not shown")
+    out += [f"  {one_line(sid, 64):<6} {one_line(e.action, 40):<16} {one_line(e.actor.operator, 40)} "
+            f"{one_line(e.ts, 40)}" + (f" [{one_line(e.reason_code, 40)}]" if e.reason_code else "")
+            for sid, e in last.items()]
+    if not last:
+        out.append("  no step recorded yet")
+    emit(*out)
+    return 0
+
+
+def show(plan, path: Path, args) -> int:
     exists = path.exists()
     try:
         journal = Journal.open(path, cutover_id=plan.cutover.id, readonly=True)
@@ -71,6 +154,10 @@ def render(plan, state, path, exists: bool, warnings: list[str]) -> list[str]:
                      f"[{one_line(state.rollback_reason, 40)}]")
     lines.append(f"phase {one_line(state.phase, 64)}   next {one_line(state.next_step, 64) or '-'}"
                  + (f"   clock started {_when(state.clock_started_at)}" if state.clock_started_at else ""))
+    active = [sid for sid, st in state.steps.items() if st.status.value == "active"]
+    if len(active) > 1:
+        lines.append(f"{len(active)} steps active at once, they run in parallel: "
+                     + ", ".join(one_line(sid, 64) for sid in active))
     sections = [("", p) for p in plan.runbook.phases] + [("rollback ", p) for p in plan.runbook.rollback.phases]
     for prefix, phase in sections:
         lines.append(f"{prefix}{one_line(phase.id, 64)}: {one_line(phase.title, 80)}")

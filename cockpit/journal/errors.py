@@ -8,7 +8,11 @@ class JournalError(Exception):
 
 
 class JournalLocked(JournalError):
-    """Another cockpit holds the write lock on this journal."""
+    """Another cockpit holds the write lock on this journal. ``holder``: who (one line:
+    pid, operator, user@host, since), or None when that was not recorded; ``path``."""
+
+    holder: str | None = None
+    path = None
 
 
 class JournalReadOnly(JournalError):

@@ -93,6 +93,61 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+# Beside the journal while a writer holds its lock: who that is (pid, operator, OS user, host,
+# since), so a second cockpit's refusal can say who to talk to. Best effort: the lock itself is
+# flock(2) on the journal, and a holder file left by a crash is overwritten by the next writer.
+HOLDER_SUFFIX = ".holder"
+HOLDER_MAX = 4096
+
+
+def holder_path(path: Path) -> Path:
+    return path.with_name(path.name + HOLDER_SUFFIX)
+
+
+def _write_holder(path: Path, actor: Actor | None, clock: Any) -> bool:
+    import json
+
+    actor = actor or Actor.current("?")
+    wall = clock.now() if clock is not None else time.time()
+    doc = {"pid": os.getpid(), "operator": actor.operator, "os_user": actor.os_user,
+           "host": actor.host, "since": datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    try:
+        fd = os.open(holder_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                     | os.O_CLOEXEC | os.O_NONBLOCK, 0o640)
+    except OSError:
+        return False
+    try:
+        os.write(fd, json.dumps(doc).encode())
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def read_holder(path: Path) -> str | None:
+    """Who holds the write lock on the journal at ``path``, as one line, or None if unrecorded."""
+    import json
+
+    from cockpit.text import clean
+
+    try:
+        fd = os.open(holder_path(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            doc = json.loads(os.read(fd, HOLDER_MAX))
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+
+    def f(key: str) -> str:
+        return clean(str(doc.get(key, "?")), 64, single_line=True)
+
+    return f"pid {f('pid')}, operator {f('operator')}, {f('os_user')}@{f('host')}, since {f('since')}"
+
+
 class Journal:
     """Append-only, hash-chained, one JSON entry per line. Build it with :meth:`open`."""
 
@@ -113,15 +168,19 @@ class Journal:
         self.warnings: list[str] = []
         self._qcache: dict = {}
         self._acks: tuple[int, set] = (-1, set())
+        self._holder_written = False
 
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, cutover_id: str, readonly: bool = False,
-             clock: Any = None) -> Journal:
+             clock: Any = None, holder: Actor | None = None) -> Journal:
         """Open for writing (taking the lock), or ``readonly`` to watch.
 
-        Raises :class:`JournalLocked` when another cockpit writes to it and
+        A writer records ``holder`` (who opens it; default this process as operator "?") beside
+        the journal (``<journal>.holder``) while it holds the lock.
+        Raises :class:`JournalLocked` (``holder`` attribute: who has it, or None when not
+        recorded) when another cockpit writes to it and
         :class:`JournalWriteFailed` when it cannot be created or opened for writing.
         A damaged journal opens read-only with ``readonly_reason`` naming the bad seq.
         """
@@ -130,7 +189,7 @@ class Journal:
             j.readonly_reason = "opened read-only"
             j._load_readonly()
         else:
-            j._open_writer()
+            j._open_writer(holder)
         return j
 
     def _load_readonly(self) -> None:
@@ -154,7 +213,7 @@ class Journal:
             self.readonly_reason = (f"journal damaged at {parsed.damage}; opened read-only, "
                                     "nothing was repaired (run: cockpit journal verify)")
 
-    def _open_writer(self) -> None:
+    def _open_writer(self, holder: Actor | None = None) -> None:
         parent = self.path.parent
         try:
             _make_dirs(parent)
@@ -169,10 +228,14 @@ class Journal:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise JournalLocked(
-                f"journal {self.path} is in use by another cockpit (it holds the write lock); "
-                "open it read-only to watch") from None
+            who = read_holder(self.path)
+            exc = JournalLocked(
+                f"journal {self.path} is in use by another cockpit "
+                f"({who or 'it holds the write lock; who is not recorded'}); open it read-only to watch")
+            exc.path, exc.holder = self.path, who
+            raise exc from None
         self._fd = fd
+        self._holder_written = _write_holder(self.path, holder, self._clock)
         try:
             self._load_writer(created)
         except BaseException as exc:
@@ -480,6 +543,10 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
+            if self._holder_written:  # still ours: we hold the lock until just below
+                self._holder_written = False
+                with contextlib.suppress(OSError):
+                    os.unlink(holder_path(self.path))
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             with contextlib.suppress(OSError):

@@ -49,10 +49,10 @@ import httpcore
 import httpx
 
 from cockpit.config.sources import Signal
-from cockpit.durations import format_duration
 from cockpit.signals import jsonpath
 from cockpit.signals.base import SourceClient, register
 from cockpit.signals.reading import Reading
+from cockpit.signals.wording import timed_out
 from cockpit.text import clean
 
 _REASON_CHARS = 40
@@ -348,7 +348,7 @@ class HttpBase(SourceClient):
         except FetchError:
             raise
         except TimeoutError:
-            raise FetchError(f"timed out after {format_duration(self.config.timeout)}") from None
+            raise FetchError(timed_out(self.config.timeout, "timeout")) from None
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
             raise FetchError(self.describe(exc)) from None
 
@@ -380,13 +380,16 @@ class HttpBase(SourceClient):
             return f"too many redirects (more than {self.max_redirects})"
         if isinstance(exc, _OffSite):
             return "redirected to another host, scheme or port: refused (headers carry credentials)"
+        # A timeout first: a TLS handshake that never got its answer is a connect timeout,
+        # whatever the SSL layer's own text ("the operation did not complete (read)").
+        if isinstance(exc, httpx.ConnectTimeout):
+            return timed_out(self.config.connect_timeout, "connect_timeout", what="connect timed out")
+        if isinstance(exc, httpx.TimeoutException) or any(
+                isinstance(c, TimeoutError) for c in _chain(exc)):
+            return timed_out(self.config.timeout, "timeout")
         for cause in _chain(exc):
             if isinstance(cause, ssl.SSLError):
                 return f"TLS error: {_tls_reason(cause)}"
-        if isinstance(exc, httpx.ConnectTimeout):
-            return f"connect timed out after {format_duration(self.config.connect_timeout)}"
-        if isinstance(exc, httpx.TimeoutException):
-            return f"timed out after {format_duration(self.config.timeout)}"
         for cause in _chain(exc):
             if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
                 return "connection refused"

@@ -36,6 +36,7 @@ from cockpit.signals import pg_probes
 from cockpit.signals.base import Redactor, SourceClient, register
 from cockpit.signals.pg_probes import ProbeError
 from cockpit.signals.reading import Reading
+from cockpit.signals.wording import seconds, timed_out
 
 T = TypeVar("T")
 Op = Callable[[psycopg.AsyncConnection], Awaitable[T]]
@@ -45,6 +46,9 @@ Op = Callable[[psycopg.AsyncConnection], Awaitable[T]]
 ANSWER_SHARE = 0.8
 CANCEL_SHARE = 0.15
 
+
+# libpq's words when its own connect_timeout ends a connection attempt.
+_LIBPQ_TIMEOUT = "timeout expired"
 
 _QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
 
@@ -120,13 +124,13 @@ class _Sessions:
         try:
             await asyncio.wait_for(self._slots.acquire(), timeout * ANSWER_SHARE)
         except TimeoutError:
-            raise ProbeError(f"no free session within {timeout:g}s "
-                             "(every max_concurrent session is busy)") from None
+            raise ProbeError(timed_out(timeout, "timeout", what="no free session",
+                                       also="every max_concurrent session is busy")) from None
         try:
             if (why := self.waiting()) is not None:
                 raise ProbeError(why)  # the read ahead of us in the queue just failed
             for attempt in (1, 2):
-                conn, reused = await self._checkout(deadline)
+                conn, reused = await self._checkout(deadline, timeout)
                 self._busy.add(conn)
                 keep = False
                 try:
@@ -150,7 +154,7 @@ class _Sessions:
         finally:
             self._slots.release()
 
-    async def _checkout(self, deadline: float) -> tuple[psycopg.AsyncConnection, bool]:
+    async def _checkout(self, deadline: float, timeout: float) -> tuple[psycopg.AsyncConnection, bool]:
         while self._idle:
             conn = self._idle.pop()
             if not (conn.closed or conn.broken):
@@ -161,13 +165,25 @@ class _Sessions:
         try:
             conn = await asyncio.wait_for(self._connect(), limit)
         except TimeoutError:
-            raise self._failed(f"could not connect within {limit:.1f}s") from None
+            raise self._failed(self._no_connect(limit, timeout)) from None
         except psycopg.Error as exc:
+            # libpq's own connect_timeout (whole seconds, at least 2) may fire first: the same
+            # event, said in the plan's words rather than libpq's.
+            if _LIBPQ_TIMEOUT in str(exc):
+                raise self._failed(self._no_connect(limit, timeout)) from None
             raise self._failed(_one_line(exc)) from None
         self.failures = 0
         self.retry_at = None
         self.connects += 1
         return conn, False
+
+    def _no_connect(self, limit: float, timeout: float) -> str:
+        """A connect that did not finish in time, said by the setting that bounded it: the
+        source's ``connect_timeout``, or what was left of the signal's ``timeout``."""
+        if limit >= self.connect_timeout:
+            return timed_out(self.connect_timeout, "connect_timeout", what="could not connect")
+        return timed_out(limit, "timeout", timeout, what="could not connect",
+                         also=f"connect_timeout: {seconds(self.connect_timeout)}")
 
     async def _connect(self) -> psycopg.AsyncConnection:
         conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
@@ -228,11 +244,11 @@ class _Sessions:
         if done:
             with contextlib.suppress(Exception):
                 task.result()
-            raise ProbeError(f"timed out after {timeout:g}s (query cancelled)")
+            raise ProbeError(timed_out(timeout, "timeout", also="query cancelled"))
         # The server does not answer even a cancel: abandon the session (psycopg bounds the
         # abandoned task's own cleanup) and back off.
         self._abandon(task, conn)
-        raise self._failed(f"timed out after {timeout:g}s and the server did not answer a cancel")
+        raise self._failed(timed_out(timeout, "timeout", also="the server did not answer a cancel"))
 
     async def close(self) -> None:
         self.closed = True
