@@ -2,7 +2,7 @@
 
 Each signal has its own poll loop on its own interval, measured with the injected clock. Every
 read is raced against ``signal.timeout`` on that same clock, so a hung source becomes an error
-reading ("timed out after 3s") and never delays another signal. The next poll of a signal is
+reading ("timed out after 3s (timeout: 3s)") and never delays another signal. The next poll of a signal is
 armed only after its previous read finished, so polls never pile up. History is a deque per
 signal with ``maxlen=signal.history``: memory stays flat however long the cutover runs.
 
@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cockpit.clock import Clock
 from cockpit.config.sources import Signal
-from cockpit.durations import format_duration
 from cockpit.gates import GateBook, GateStatus
 from cockpit.signals.base import SourceClient, make_source
 from cockpit.signals.reading import Reading
+from cockpit.signals.wording import timed_out
 from cockpit.text import clean
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class Engine:
             read.cancel()
             # A source that ignores cancellation must not leave an unretrieved exception behind.
             read.add_done_callback(_swallow)
-            return self._error(name, f"timed out after {format_duration(signal.timeout)}", started)
+            return self._error(name, timed_out(signal.timeout, "timeout"), started)
         timer.cancel()
         try:
             reading = read.result()

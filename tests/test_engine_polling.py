@@ -54,10 +54,10 @@ async def test_hung_signal_times_out_without_delaying_the_others(tmp_path, clock
     lag = engine.history("lag")
     # Each hung read ends at its timeout; the next one is armed a full interval later.
     assert [r.mono for r in lag] == [3.0, 7.0, 11.0, 15.0, 19.0]
-    assert all(r.error == "timed out after 3s" for r in lag)
+    assert all(r.error == "timed out after 3s (timeout: 3s)" for r in lag)
     assert lag[0].latency_ms == pytest.approx(3000)
     assert engine.gates["caught_up"].state is GateState.UNKNOWN
-    assert engine.gates["caught_up"].reason == "lag: timed out after 3s"
+    assert engine.gates["caught_up"].reason == "lag: timed out after 3s (timeout: 3s)"
     assert engine.gates["clinical"].state is GateState.GO
     assert max(engine.lateness.values()) == 0.0
     await engine.stop()
@@ -176,7 +176,7 @@ async def test_poll_once_reads_concurrently_bounded_by_the_longest_timeout(tmp_p
     assert engine.latest == {}  # readings are stored together, after the slowest
     await clock.advance(0.1)
     gates = await asyncio.wait_for(task, 5)
-    assert engine.latest["lag"].error == "timed out after 3s"
+    assert engine.latest["lag"].error == "timed out after 3s (timeout: 3s)"
     assert engine.latest["rate"].mono == 0.0
     assert engine.latest["tickets"].mono == 0.5 and engine.latest["tickets"].value == 2
     assert gates["clinical"].state is GateState.GO
