@@ -27,7 +27,7 @@ from cockpit.clock import Clock
 from cockpit.config.sources import Signal
 from cockpit.durations import format_duration
 from cockpit.gates import GateBook, GateStatus
-from cockpit.signals.base import SourceClient, make_source
+from cockpit.signals.base import SourceClient
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
 
@@ -64,6 +64,10 @@ class Engine:
         self._owned: list[SourceClient] = []
         self._no_client: dict[str, str] = {}  # source name -> why it has no client
         if sources is None:
+            # Late: the table imports every client (httpx, psycopg), which an engine handed
+            # its sources (tests, benchmarks) never needs.
+            from cockpit.signals.loaders import make_source
+
             sources = {}
             used = {sig.source for sig in plan.signals.values()}
             # A heartbeat reads its target through that source's own read-only sessions.

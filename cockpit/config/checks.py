@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from cockpit import expr
+from cockpit import expr, jsonpath
 from cockpit.config.plan import RESERVED_NAMESPACES, builtin_signal_names
 from cockpit.config.problems import Problem
 from cockpit.config.yamlpos import Path
@@ -131,11 +131,9 @@ def _signal_shape(name: str, sig: dict, stype: str, sources: dict) -> list[Probl
         if has_path == has_tx:
             out.append(Problem(path, "an http signal needs exactly one of 'json_path' (extract) or 'transaction' (measure)"))
         if has_path and isinstance(sig.get("json_path"), str):
-            from cockpit.signals.jsonpath import PathSyntaxError, parse
-
             try:
-                parse(sig["json_path"])
-            except PathSyntaxError as exc:
+                jsonpath.parse(sig["json_path"])
+            except jsonpath.PathSyntaxError as exc:
                 out.append(Problem((*path, "json_path"), f"bad JSON path: {exc}"))
         if has_tx and sig.get("measure") not in ("latency_ms", "success"):
             out.append(Problem(path, "a transaction signal needs 'measure: latency_ms' or 'measure: success'"))

@@ -33,7 +33,7 @@ from cockpit import dsn
 from cockpit.clock import Clock
 from cockpit.config.sources import Signal
 from cockpit.signals import pg_probes
-from cockpit.signals.base import Redactor, SourceClient, register
+from cockpit.signals.base import Redactor, SourceClient
 from cockpit.signals.pg_probes import ProbeError
 from cockpit.signals.reading import Reading
 
@@ -250,7 +250,6 @@ def _swallow(fut: asyncio.Future) -> None:
         fut.exception()
 
 
-@register("postgres")
 class PostgresSource(SourceClient):
     """A postgres source; see the module docstring for sessions and pg_probes for probes."""
 

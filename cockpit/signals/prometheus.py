@@ -12,7 +12,6 @@ import math
 import re
 
 from cockpit.config.sources import Signal
-from cockpit.signals.base import register
 from cockpit.signals.http import Answer, FetchError, HttpBase, parse_json
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
@@ -77,7 +76,6 @@ def interpret(answer: Answer) -> float:
     raise FetchError(f"{_NOT_PROM} (resultType {clean(kind, 20, single_line=True)!r})")
 
 
-@register("prometheus")
 class PrometheusClient(HttpBase):
     async def _read(self, signal_name: str, signal: Signal) -> Reading:
         started = self.clock.monotonic()
