@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 
 from cockpit.clock import Clock, RealClock
-from cockpit.engine import Engine
+from cockpit.engine import TICK_S, Engine
 from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.writer import JournalWriter
@@ -140,9 +140,8 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
         writer.fire(f"gate change {new.gate}", record, new, old, state)
 
     follow = _Follower(journal, clock, available=journal.readonly_reason != UNREADABLE)
-    kwargs = {} if tick is None else {"tick": tick}
     engine = Engine(plan, clock, sources=sources, builtin=lambda: follow.builtin(ops),
-                    on_gate_change=gate_changed, **kwargs)
+                    on_gate_change=gate_changed, tick=TICK_S if tick is None else tick)
 
     def clock_stepped(jump: float) -> None:
         if journal.readonly:

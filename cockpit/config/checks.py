@@ -98,9 +98,9 @@ def _check_signals(signals: dict, sources: dict) -> list[Problem]:
             out.append(Problem(("signals", name, "source"), f"unknown source '{src_name}'{_hint(src_name, list(sources))}"))
             continue
         stype = _d(sources[src_name]).get("type")
-        allowed = _FIELDS_BY_TYPE.get(stype)
-        if allowed is None:
-            continue
+        if not isinstance(stype, str) or stype not in _FIELDS_BY_TYPE:
+            continue  # the schema reports a bad or missing type (a list would not even hash)
+        allowed = _FIELDS_BY_TYPE[stype]
         for key in sig:
             if key in _SPECIFIC and key not in allowed:
                 out.append(Problem(("signals", name, key), f"'{key}' does not apply to a {stype} source", at_key=True))
@@ -190,6 +190,7 @@ def _check_windows(gates: dict, signals: dict) -> list[Problem]:
             every = _seconds(sig.get("every"), 10.0)
             if every is None:
                 continue
+            where: Path
             if hold is not None and hold[0] > 0 and every[0] > hold[0]:
                 where = ("gates", gid, "hold_for")
                 out.append(Problem(where, f"signal '{name}' is read every {every[1]}, longer than this "
@@ -303,7 +304,7 @@ def _check_recon(data: dict, sources: dict) -> list[Problem]:
             "required": ("table", "columns"),
             "per_parent_count": ("table", "parent_key"),
             "sql": ("sql",),
-        }.get(kind, ())
+        }.get(kind, ()) if isinstance(kind, str) else ()
         for field in need:
             if not check.get(field):
                 out.append(Problem(path, f"a '{kind}' check needs '{field}'"))

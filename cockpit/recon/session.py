@@ -52,8 +52,12 @@ from cockpit.text import clean
 
 __all__ = [
     "ReconDbError", "describe_error", "fetch", "fetch_described", "open_readonly", "snapshot",
-    "stream", "PINNED_SETTINGS",
+    "stream", "PINNED_SETTINGS", "Query",
 ]
+
+# What psycopg runs: a statement built with psycopg.sql (never a string formatted by hand), or
+# one of our own constant strings.
+Query = sql.SQL | sql.Composed | str
 
 APPLICATION_NAME = "cutover-cockpit-recon"
 LOCK_TIMEOUT_S = 5.0
@@ -194,14 +198,14 @@ async def open_readonly(
 
 
 async def fetch(
-    conn: psycopg.AsyncConnection, query: sql.Composable | str, params: Sequence[Any] | None = None
+    conn: psycopg.AsyncConnection, query: Query, params: Sequence[Any] | None = None
 ) -> list[tuple]:
     """Every row of one statement, run by the rules in the module docstring."""
     return (await fetch_described(conn, query, params))[1]
 
 
 async def fetch_described(
-    conn: psycopg.AsyncConnection, query: sql.Composable | str, params: Sequence[Any] | None = None
+    conn: psycopg.AsyncConnection, query: Query, params: Sequence[Any] | None = None
 ) -> tuple[tuple[str, ...], list[tuple]]:
     """``(column names, rows)`` of one statement (see :func:`fetch`). Results come in binary
     (which is what forces the extended protocol): cast to text in SQL what must be text."""
@@ -240,7 +244,7 @@ class Stream:
         async with asyncio.timeout(self.deadline_s):
             return await self.cursor.fetchmany(self.size)
 
-    async def start(self, query: sql.Composable) -> None:
+    async def start(self, query: Query) -> None:
         async with asyncio.timeout(self.deadline_s):
             await self.cursor.execute(query)
         self._next = asyncio.ensure_future(self._fetch())
@@ -282,7 +286,7 @@ class Counted:
 
 
 @contextlib.asynccontextmanager
-async def stream(conn: psycopg.AsyncConnection, query: sql.Composable,
+async def stream(conn: psycopg.AsyncConnection, query: Query,
                  size: int = 20_000) -> AsyncIterator[Stream]:
     """:class:`Stream` of ``query``'s rows, by the rules of :func:`fetch`."""
     reader = Stream(conn, size)

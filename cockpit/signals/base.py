@@ -13,13 +13,12 @@ from cockpit.config.sources import Signal
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
 
-Redactor = Callable[[str], str]
-
 
 class SourceClient:
     """One configured source. Subclasses implement :meth:`_read`; :meth:`read` guards it."""
 
-    def __init__(self, name: str, config, clock: Clock, redact: Redactor = lambda s: s):
+    def __init__(self, name: str, config, clock: Clock,
+                 redact: Callable[[str], str] = lambda s: s):
         self.name = name
         self.config = config
         self.clock = clock

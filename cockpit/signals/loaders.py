@@ -8,9 +8,11 @@ import it late, when they build the clients.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cockpit.clock import Clock
 from cockpit.config.sources import Source
-from cockpit.signals.base import Redactor, SourceClient
+from cockpit.signals.base import SourceClient
 from cockpit.signals.helpdesk import HelpdeskClient
 from cockpit.signals.http import HttpClient
 from cockpit.signals.postgres import PostgresSource
@@ -27,7 +29,7 @@ CLIENTS: dict[str, type[SourceClient]] = {
 
 
 def make_source(name: str, config: Source, clock: Clock,
-                redact: Redactor = lambda s: s) -> SourceClient:
+                redact: Callable[[str], str] = lambda s: s) -> SourceClient:
     try:
         cls = CLIENTS[config.type]
     except KeyError:

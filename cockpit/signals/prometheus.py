@@ -55,10 +55,10 @@ def interpret(answer: Answer) -> float:
     data = doc.get("data")
     if not isinstance(data, dict):
         raise FetchError(_NOT_PROM)
-    kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
+    result_type, result = data.get("resultType"), data.get("result")
+    if result_type == "scalar":
         return _pair_value(result)
-    if kind == "vector":
+    if result_type == "vector":
         if not isinstance(result, list):
             raise FetchError(_NOT_PROM)
         if not result:
@@ -69,11 +69,11 @@ def interpret(answer: Answer) -> float:
         if not isinstance(sample, dict):
             raise FetchError(_NOT_PROM)
         return _pair_value(sample.get("value"))
-    if kind == "matrix":
+    if result_type == "matrix":
         raise FetchError("range vector (matrix) result: the query must return one instant value")
-    if kind == "string":
+    if result_type == "string":
         raise FetchError("string result, not a number")
-    raise FetchError(f"{_NOT_PROM} (resultType {clean(kind, 20, single_line=True)!r})")
+    raise FetchError(f"{_NOT_PROM} (resultType {clean(result_type, 20, single_line=True)!r})")
 
 
 class PrometheusClient(HttpBase):
