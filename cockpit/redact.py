@@ -154,7 +154,9 @@ NOTHING = Redactor()
 # A password in a DSN or URL, a bearer/basic token, an API key header; an already masked one
 # (``***``) is not a secret.
 _SHAPES = (
-    (re.compile(r"\b(?:password|passwd|pwd)\s*[=:]\s*(?!\*\*\*)['\"]?[^\s'\"*][^\s'\"]*", re.I), "a password"),
+    # Quoted, a password may hold spaces (libpq's ``password='a b c'``): the whole quote goes.
+    (re.compile(r"\b(?:password|passwd|pwd)\s*[=:]\s*(?!\*\*\*)"
+                r"(?:'[^'\s*][^']*'|\"[^\"\s*][^\"]*\"|['\"]?[^\s'\"*][^\s'\"]*)", re.I), "a password"),
     # The look-behind starts a scheme only where a run of scheme characters starts: without it
     # a long word (a pasted token, a huge note) is rescanned from every position, O(n^2).
     (re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?!\*\*\*@)[^@\s/]+@"),
@@ -186,12 +188,12 @@ def find_secret(value: Any) -> str | None:
     return None
 
 
-def redact(value: Any, known: Callable[[str], str]) -> Any:
+def redact(value: Any, known: Callable[[str], str] | None = None) -> Any:
     """``value`` (a string, or nested lists/dicts; tuples become lists) with the known secrets
     masked by ``known`` (``plan.redact``) in every string value, then every secret shape masked
     in values and keys alike. Keys are spared ``known``: they are the plan's own ids, and a
     fragment of a DSN there (a user name) must not merge two entries into one ``***``."""
-    return _shapes_masked(_known_masked(value, known))
+    return _shapes_masked(value if known is None else _known_masked(value, known))
 
 
 def _known_masked(value: Any, known: Callable[[str], str]) -> Any:

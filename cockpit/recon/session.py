@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import re
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -48,6 +47,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from cockpit import dsn as dsn_rules
+from cockpit.redact import redact
 from cockpit.text import clean
 
 __all__ = [
@@ -77,8 +77,6 @@ PINNED_SETTINGS: dict[str, str] = {
 # SQLSTATE classes whose messages may quote data values (22 data exception, 23 integrity
 # violation): only the condition name is shown for them, never the server's message.
 _VALUE_BEARING_CLASSES = ("22", "23")
-_PASSWORDISH = re.compile(r"(password|passwd|pwd)\s*=\s*('[^']*'|\S+)", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")
 
 
 class ReconDbError(Exception):
@@ -131,9 +129,7 @@ def describe_error(exc: BaseException, dsn: str | None = None) -> str:
         text = str(exc) or name
     for secret in _secrets_of(dsn):
         text = text.replace(secret, "***")
-    text = _PASSWORDISH.sub(r"\1=***", text)
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
-    return clean(text, 300, single_line=True)
+    return clean(redact(text), 300, single_line=True)
 
 
 def is_statement_timeout(exc: BaseException) -> bool:
