@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cockpit.clock import Clock
+from cockpit.config.plan import Plan
 from cockpit.config.sources import Signal
 from cockpit.durations import format_duration
 from cockpit.gates import GateBook, GateStatus
@@ -41,7 +42,7 @@ TICK_S = 1.0
 
 
 class Engine:
-    def __init__(self, plan, clock: Clock, *, sources: dict[str, SourceClient] | None = None,
+    def __init__(self, plan: Plan, clock: Clock, *, sources: dict[str, SourceClient] | None = None,
                  builtin: Builtin | None = None, on_gate_change: GateChange | None = None,
                  tick: float = TICK_S, spread: bool = True):
         self.plan = plan

@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 
 from cockpit.clock import Clock, RealClock
+from cockpit.config.plan import Plan
 from cockpit.engine import TICK_S, Engine
 from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
@@ -87,7 +88,7 @@ class Session:
         self.journal.close()
 
 
-def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "write",
+def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: str = "write",
                  clock: Clock | None = None, actor: Actor | None = None, sources=None,
                  tick: float | None = None, record_gate_changes: bool = True) -> Session:
     """Open the journal in ``mode`` and wire the engine to it.
@@ -162,7 +163,7 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
                    writer, warnings, listeners)
 
 
-def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
+def open_cockpit(plan: Plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
                  readonly: bool = False, actor: Actor | None = None, sources=None,
                  tick: float | None = None) -> Session:
     """``open_session`` for the cockpit itself: ``write``, or ``readonly`` to watch."""
@@ -170,7 +171,7 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
                         clock=clock, actor=actor, sources=sources, tick=tick)
 
 
-def _open_for_watching(plan, path, clock: Clock, warnings: list[str], *, write: bool) -> Journal:
+def _open_for_watching(plan: Plan, path: str | Path, clock: Clock, warnings: list[str], *, write: bool) -> Journal:
     if write:
         try:
             journal = Journal.open(path, cutover_id=plan.cutover.id, clock=clock)
@@ -187,7 +188,7 @@ def _open_for_watching(plan, path, clock: Clock, warnings: list[str], *, write: 
         warnings.append(f"recon.* and exceptions.* signals unavailable: {exc}")
         # No journal to read: an empty one that nothing writes, and no built-in readings
         # (an empty state would count zero open exceptions).
-        journal = Journal(path, plan.cutover.id, clock)
+        journal = Journal(Path(path), plan.cutover.id, clock)
         journal.readonly_reason = UNREADABLE
         return journal
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from cockpit.config.plan import Plan
 from cockpit.config.recon import LAYERS, DomainCheck, Reconciliation, ReconTable, Storage
 from cockpit.recon import domain as domain_layer
 from cockpit.recon import evidence
@@ -277,7 +278,7 @@ def _error_text(exc: BaseException, timeout_s: float, redact: Callable[[str], st
 
 
 class _Run:
-    def __init__(self, plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel,
+    def __init__(self, plan: Plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel,
                  key_secret: bytes | None):
         self.plan = plan
         self.recon = recon

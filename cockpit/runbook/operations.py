@@ -39,8 +39,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from cockpit.config.plan import Plan
 from cockpit.gates import GateStatus
-from cockpit.journal import Actor, Entry, JournalError
+from cockpit.journal import Actor, Entry, Journal, JournalError
 from cockpit.redact import find_secret, redact
 from cockpit.runbook.replay import Replayer
 from cockpit.runbook.state import RunbookState, StepStatus
@@ -69,7 +70,7 @@ def _serialized(method):
 
 
 class Operations:
-    def __init__(self, plan, journal, actor: Actor):
+    def __init__(self, plan: Plan, journal: Journal, actor: Actor):
         self._write_lock = threading.RLock()
         self._state_lock = threading.RLock()
         self.plan = plan
@@ -158,6 +159,7 @@ class Operations:
         if st.finished:
             return f"{step.id} is already {st.value}"
         phase = self.plan.runbook.phase_of(step.id)
+        assert phase is not None  # the step was found in this runbook (_step)
         if phase.id not in state.open_phases:
             return (f"phase '{phase.id}' is not open yet: finish '{state.phase}' first "
                     "(or record GO on its decision)")
