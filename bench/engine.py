@@ -114,10 +114,8 @@ async def run(args) -> None:
     from cockpit.clock import RealClock
     from cockpit.config import load_plan
     from cockpit.engine import Engine
-    from cockpit.signals import loaders  # noqa: F401 - registers the source types
-    from cockpit.signals.base import REGISTRY
 
-    simulated = args.simulated or "http" not in REGISTRY
+    simulated = args.simulated
     hang = not args.no_hang
     server, port = (None, 0) if simulated else start_server(args.duration + 60)
     try:

@@ -49,6 +49,6 @@ def secrets(params: dict[str, str]) -> tuple[str, ...]:
     return tuple(params[k] for k in SECRET_KEYS if params.get(k))
 
 
-def conninfo(params: dict[str, str], **extra: object) -> str:
+def conninfo(params: dict[str, str], **extra: str | int | None) -> str:
     """A keyword/value connection string built from parsed parameters plus ``extra``."""
     return make_conninfo("", **{**params, **{k: v for k, v in extra.items() if v is not None}})

@@ -24,9 +24,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cockpit.clock import Clock
+from cockpit.config.plan import Plan
 from cockpit.config.sources import Signal
 from cockpit.gates import GateBook, GateStatus
-from cockpit.signals.base import SourceClient, make_source
+from cockpit.signals.base import SourceClient
 from cockpit.signals.reading import Reading
 from cockpit.signals.wording import timed_out
 from cockpit.text import clean
@@ -41,7 +42,7 @@ TICK_S = 1.0
 
 
 class Engine:
-    def __init__(self, plan, clock: Clock, *, sources: dict[str, SourceClient] | None = None,
+    def __init__(self, plan: Plan, clock: Clock, *, sources: dict[str, SourceClient] | None = None,
                  builtin: Builtin | None = None, on_gate_change: GateChange | None = None,
                  tick: float = TICK_S, spread: bool = True):
         self.plan = plan
@@ -64,6 +65,10 @@ class Engine:
         self._owned: list[SourceClient] = []
         self._no_client: dict[str, str] = {}  # source name -> why it has no client
         if sources is None:
+            # Late: the table imports every client (httpx, psycopg), which an engine handed
+            # its sources (tests, benchmarks) never needs.
+            from cockpit.signals.loaders import make_source
+
             sources = {}
             used = {sig.source for sig in plan.signals.values()}
             # A heartbeat reads its target through that source's own read-only sessions.

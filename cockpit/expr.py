@@ -214,7 +214,7 @@ class _Parser:
         raise ExprError(f"unexpected {tok.text!r}", tok.col)
 
 
-def parse(text: str) -> Node:
+def parse(text: object) -> Node:
     """Parse a gate expression or raise :class:`ExprError` with the column of the problem."""
     if not isinstance(text, str):
         raise ExprError("expression must be text", 1)
@@ -312,7 +312,7 @@ def evaluate(node: Node, values: Mapping[str, object]) -> tuple[bool, list[str]]
     return bool(result[0]), result[1]
 
 
-def _value(node: Node, values: dict[str, Value]) -> Value:
+def _value(node: Node, values: Mapping[str, object]) -> Value:
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Bool):
@@ -338,7 +338,7 @@ def _show(node: Node, value: Value) -> str:
     return to_text(node)
 
 
-def _eval(node: Node, values: dict[str, Value]) -> tuple[bool, list[str]]:
+def _eval(node: Node, values: Mapping[str, object]) -> tuple[bool, list[str]]:
     if isinstance(node, Compare):
         left, right = _value(node.left, values), _value(node.right, values)
         ok = _compare(node.op, left, right)

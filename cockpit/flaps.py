@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 WINDOW_S = 60.0
 LIMIT = 4
@@ -29,7 +30,7 @@ class Summary:
     states: list[str]
     over_s: float
     settled: bool
-    status: object  # the newest GateStatus: what the summary entry records as the state
+    status: Any  # the newest GateStatus (any object here: this module sits below gates)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class _Flaps:
     first: float = 0.0
     last_change: float = 0.0
     last_summary: float = 0.0
-    status: object = None
+    status: Any = None
 
 
 class Damper:

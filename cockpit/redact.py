@@ -22,12 +22,19 @@ percent-encoded, JSON escapes its quotes. So the rule is:
 Limits: a secret or fragment shorter than 4 characters is not redacted (it would blank out
 ordinary words), nor one made only of delimiters (spaces, ``::::``); a secret transformed in other ways (base64, hashed, truncated, case-folded,
 JSON ``\\u`` escapes of non-ASCII characters, split across lines) is not recognised.
+
+The *shapes* of a secret are the second rule, the last barrier before disk: a secret that
+reached a string some other way (pasted into a note, quoted in a database error) and so is not
+among the known values. :func:`find_secret` says which shape a value holds (the journal refuses
+operator text and entries that hold one); :func:`redact` masks them, and the known values, in
+system-made data (gate snapshots, readings), which is recorded whatever it holds.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 MASK = "***"
@@ -142,3 +149,70 @@ class Redactor:
 
 
 NOTHING = Redactor()
+
+
+# A password in a DSN or URL, a bearer/basic token, an API key header; an already masked one
+# (``***``) is not a secret.
+_SHAPES = (
+    # Quoted, a password may hold spaces (libpq's ``password='a b c'``): the whole quote goes.
+    (re.compile(r"\b(?:password|passwd|pwd)\s*[=:]\s*(?!\*\*\*)"
+                r"(?:'[^'\s*][^']*'|\"[^\"\s*][^\"]*\"|['\"]?[^\s'\"*][^\s'\"]*)", re.I), "a password"),
+    # The look-behind starts a scheme only where a run of scheme characters starts: without it
+    # a long word (a pasted token, a huge note) is rescanned from every position, O(n^2).
+    (re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?!\*\*\*@)[^@\s/]+@"),
+     "a password in a URL"),
+    (re.compile(r"\bBearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", re.I), "a bearer token"),
+    (re.compile(r"\bBasic\s+(?!\*\*\*)[A-Za-z0-9+/=]{8,}"), "a basic-auth credential"),
+    (re.compile(r"\b(?:api[_-]?key|secret|token)\s*[=:]\s*(?!\*\*\*)[A-Za-z0-9._~+/=-]{12,}", re.I),
+     "an API key or token"),
+)
+
+
+def find_secret(value: Any) -> str | None:
+    """What shape of secret ``value`` (a string, or nested lists/dicts) seems to hold, or None."""
+    if isinstance(value, str):
+        for pattern, what in _SHAPES:
+            if pattern.search(value):
+                return what
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = find_secret(k) or find_secret(v)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            found = find_secret(v)
+            if found:
+                return found
+    return None
+
+
+def redact(value: Any, known: Callable[[str], str] | None = None) -> Any:
+    """``value`` (a string, or nested lists/dicts; tuples become lists) with the known secrets
+    masked by ``known`` (``plan.redact``) in every string value, then every secret shape masked
+    in values and keys alike. Keys are spared ``known``: they are the plan's own ids, and a
+    fragment of a DSN there (a user name) must not merge two entries into one ``***``."""
+    return _shapes_masked(value if known is None else _known_masked(value, known))
+
+
+def _known_masked(value: Any, known: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return known(value)
+    if isinstance(value, dict):
+        return {k: _known_masked(v, known) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_known_masked(v, known) for v in value]
+    return value
+
+
+def _shapes_masked(value: Any) -> Any:
+    if isinstance(value, str):
+        for pattern, _ in _SHAPES:
+            value = pattern.sub(MASK, value)
+        return value
+    if isinstance(value, dict):
+        return {_shapes_masked(k): _shapes_masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shapes_masked(v) for v in value]
+    return value

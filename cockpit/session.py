@@ -28,7 +28,8 @@ from functools import partial
 from pathlib import Path
 
 from cockpit.clock import Clock, RealClock
-from cockpit.engine import Engine
+from cockpit.config.plan import Plan
+from cockpit.engine import TICK_S, Engine
 from cockpit.flaps import Damper, Summary
 from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
@@ -88,7 +89,7 @@ class Session:
         self.journal.close()
 
 
-def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "write",
+def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: str = "write",
                  clock: Clock | None = None, actor: Actor | None = None, sources=None,
                  tick: float | None = None, record_gate_changes: bool = True) -> Session:
     """Open the journal in ``mode`` and wire the engine to it.
@@ -163,9 +164,8 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
                 writer.fire(f"gate flapping {summary.gate}", record_flaps, summary)
 
     follow = _Follower(journal, clock, available=journal.readonly_reason != UNREADABLE)
-    kwargs = {} if tick is None else {"tick": tick}
     engine = Engine(plan, clock, sources=sources, builtin=lambda: follow.builtin(ops),
-                    on_gate_change=gate_changed, **kwargs)
+                    on_gate_change=gate_changed, tick=TICK_S if tick is None else tick)
 
     def clock_stepped(jump: float) -> None:
         if journal.readonly:
@@ -187,7 +187,7 @@ def open_session(plan, journal_path: str | Path, operator: str, *, mode: str = "
                    writer, warnings, listeners)
 
 
-def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
+def open_cockpit(plan: Plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
                  readonly: bool = False, actor: Actor | None = None, sources=None,
                  tick: float | None = None) -> Session:
     """``open_session`` for the cockpit itself: ``write``, or ``readonly`` to watch."""
@@ -195,8 +195,8 @@ def open_cockpit(plan, journal_path: str | Path, operator: str, *, clock: Clock 
                         clock=clock, actor=actor, sources=sources, tick=tick)
 
 
-def _open_for_watching(plan, path, clock: Clock, warnings: list[str], *, write: bool,
-                       holder: Actor | None = None) -> Journal:
+def _open_for_watching(plan: Plan, path: str | Path, clock: Clock, warnings: list[str], *,
+                       write: bool, holder: Actor | None = None) -> Journal:
     if write:
         try:
             journal = Journal.open(path, cutover_id=plan.cutover.id, clock=clock, holder=holder)
@@ -213,7 +213,7 @@ def _open_for_watching(plan, path, clock: Clock, warnings: list[str], *, write: 
         warnings.append(f"recon.* and exceptions.* signals unavailable: {exc}")
         # No journal to read: an empty one that nothing writes, and no built-in readings
         # (an empty state would count zero open exceptions).
-        journal = Journal(path, plan.cutover.id, clock)
+        journal = Journal(Path(path), plan.cutover.id, clock)
         journal.readonly_reason = UNREADABLE
         return journal
 

@@ -17,7 +17,7 @@ from cockpit import dsn
 from cockpit.clock import RealClock
 from cockpit.config.sources import PostgresSource as PostgresConfig
 from cockpit.config.sources import Signal
-from cockpit.signals.base import make_source
+from cockpit.signals.loaders import make_source
 from tests.fixtures.pg import PgDatabase
 
 SIGNAL = Signal.model_validate({"source": "db", "probe": "sql", "query": "select 1"})

@@ -103,3 +103,10 @@ def test_recursive_merge_and_alias_loops_are_refused_at_a_place():
                  "x: &x {k: 1}\ny: &y {<<: [*x, *x, *x, *x, *x, *x, *x, *x, *x, *x]}\n"
                  "z: &z {<<: [*y, *y, *y, *y, *y, *y, *y, *y, *y, *y]}\n"):
         _load(text.encode())
+
+
+def test_a_source_type_that_is_not_text_is_refused_at_a_place():
+    # A list as a source's type once reached a dict lookup in the cross-checks (TypeError).
+    text = SAMPLE.replace("    type: postgres", "    type: [postgres]", 1)
+    assert text != SAMPLE
+    _load(text.encode())

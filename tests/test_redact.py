@@ -1,4 +1,5 @@
-"""``cockpit.redact.Redactor`` (behind ``Plan.redact``): secrets, their fragments and encodings."""
+"""``cockpit.redact``: ``Redactor`` (behind ``Plan.redact``): secrets, their fragments and
+encodings; ``find_secret`` and ``redact``: the shapes of a secret that is not a known value."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cockpit.config import load_plan
-from cockpit.redact import KEYWORDS, MASK, Redactor
+from cockpit.redact import KEYWORDS, MASK, Redactor, find_secret, redact
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_configs" / "ehr-cutover.yaml"
 # The documented split, written out again here rather than imported: the test is the oracle.
@@ -112,3 +113,22 @@ def test_prefix_tree_matches_like_a_longest_first_alternation(words, text):
 
     flat = "|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w))))
     assert re.sub(_alternation(words), "*", text) == re.sub(flat, "*", text)
+
+
+def test_secret_shapes_are_found_and_masked_quoted_ones_whole():
+    for text, shape in [("password='a b c' x", "a password"), ('pwd: "q r" y', "a password"),
+                        ("postgres://u:pw@db/ehr", "a password in a URL"),
+                        ("Authorization: Bearer abcdefgh12345678", "a bearer token")]:
+        assert find_secret(text) == shape
+        masked = redact(text)
+        assert find_secret(masked) is None and MASK in masked
+    assert redact("password='a b c' x") == "*** x"  # nothing of a quoted passphrase is left
+    for harmless in ("password=*** was redacted", "password='' is empty", "no secret here"):
+        assert find_secret(harmless) is None and redact(harmless) == harmless
+
+
+def test_redact_masks_known_values_in_values_and_shapes_everywhere():
+    known = Redactor(["hunter22"])
+    data = {"hunter22": ["pw hunter22", ("token=abcdefghijkl1234",)], "n": 3,
+            "password=xyzzy": None}
+    assert redact(data, known) == {"hunter22": ["pw ***", ["***"]], "n": 3, "***": None}

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from cockpit.clock import ManualClock
-from cockpit.signals.base import make_source
+from cockpit.signals.loaders import make_source
 from cockpit.signals.simulated import SimulatedSource
 from tests.test_gates_semantics import load
 

@@ -6,8 +6,8 @@ import pytest
 
 from cockpit.clock import ManualClock
 from cockpit.config.sources import HelpdeskSource, Signal
-from cockpit.signals.base import make_source
 from cockpit.signals.helpdesk import HelpdeskClient
+from cockpit.signals.loaders import make_source
 from tests.fixtures.httpserver import Reply, Request
 
 JQL = "labels = ehr-cutover AND statusCategory != Done"

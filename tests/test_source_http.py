@@ -9,11 +9,11 @@ import time
 
 import pytest
 
+from cockpit import jsonpath
 from cockpit.clock import ManualClock
 from cockpit.config.sources import HttpSource, Signal
-from cockpit.signals import jsonpath
-from cockpit.signals.base import make_source
 from cockpit.signals.http import POOL_CONNECTIONS, HttpClient
+from cockpit.signals.loaders import make_source
 from tests.fixtures.httpserver import Reply, Request
 
 SECRET = "s3cr3t-token-value"

@@ -12,7 +12,7 @@ import pytest
 from cockpit.clock import ManualClock, RealClock
 from cockpit.config.sources import PostgresSource as PostgresConfig
 from cockpit.config.sources import Signal
-from cockpit.signals.base import make_source
+from cockpit.signals.loaders import make_source
 from cockpit.signals.postgres import PostgresSource
 from tests.fixtures.pg import PgCluster, PgDatabase, free_port
 

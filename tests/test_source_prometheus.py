@@ -8,7 +8,7 @@ import pytest
 
 from cockpit.clock import ManualClock
 from cockpit.config.sources import PrometheusSource, Signal
-from cockpit.signals.base import make_source
+from cockpit.signals.loaders import make_source
 from cockpit.signals.prometheus import PrometheusClient
 from tests.fixtures.httpserver import Reply, Request
 

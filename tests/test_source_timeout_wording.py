@@ -16,7 +16,7 @@ import pytest
 from cockpit.clock import ManualClock, RealClock
 from cockpit.config.sources import HelpdeskSource, HttpSource, PrometheusSource, Signal
 from cockpit.config.sources import PostgresSource as PostgresConfig
-from cockpit.signals.base import make_source
+from cockpit.signals.loaders import make_source
 from cockpit.signals.postgres import PostgresSource
 from cockpit.signals.wording import seconds, timed_out
 

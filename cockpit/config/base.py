@@ -31,19 +31,21 @@ def _duration(value: object) -> float:
 Duration = Annotated[float, BeforeValidator(_duration)]
 
 
-def duration(low: str, high: str):
-    """A duration field that must lie within ``low`` .. ``high`` (both included), e.g. a poll
-    interval of at least 1s: outside, the plan is refused at the field's line."""
+def within(low: str, high: str) -> AfterValidator:
+    """For a duration field that must lie within ``low`` .. ``high`` (both included), e.g. a
+    poll interval of at least 1s: ``Annotated[Duration, within("1s", "1h")]``. Outside, the
+    plan is refused at the field's line. A validator rather than a whole type, so the field's
+    type stays a plain ``Annotated`` one that a type checker reads."""
     lo, hi = parse_duration(low), parse_duration(high)
 
-    def within(seconds: float) -> float:
+    def check(seconds: float) -> float:
         if seconds < lo:
             raise ValueError(f"must be at least {low}")
         if seconds > hi:
             raise ValueError(f"must be at most {high}")
         return seconds
 
-    return Annotated[float, BeforeValidator(_duration), AfterValidator(within)]
+    return AfterValidator(check)
 
 
 # Ids and names are single-line tokens: `fullmatch`, never `match` with `$` (which also

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from cockpit import expr
+from cockpit import expr, jsonpath
 from cockpit.config.plan import RESERVED_NAMESPACES, builtin_signal_names
 from cockpit.config.problems import Problem
 from cockpit.config.yamlpos import Path
@@ -98,9 +98,9 @@ def _check_signals(signals: dict, sources: dict) -> list[Problem]:
             out.append(Problem(("signals", name, "source"), f"unknown source '{src_name}'{_hint(src_name, list(sources))}"))
             continue
         stype = _d(sources[src_name]).get("type")
-        allowed = _FIELDS_BY_TYPE.get(stype)
-        if allowed is None:
-            continue
+        if not isinstance(stype, str) or stype not in _FIELDS_BY_TYPE:
+            continue  # the schema reports a bad or missing type (a list would not even hash)
+        allowed = _FIELDS_BY_TYPE[stype]
         for key in sig:
             if key in _SPECIFIC and key not in allowed:
                 out.append(Problem(("signals", name, key), f"'{key}' does not apply to a {stype} source", at_key=True))
@@ -131,11 +131,9 @@ def _signal_shape(name: str, sig: dict, stype: str, sources: dict) -> list[Probl
         if has_path == has_tx:
             out.append(Problem(path, "an http signal needs exactly one of 'json_path' (extract) or 'transaction' (measure)"))
         if has_path and isinstance(sig.get("json_path"), str):
-            from cockpit.signals.jsonpath import PathSyntaxError, parse
-
             try:
-                parse(sig["json_path"])
-            except PathSyntaxError as exc:
+                jsonpath.parse(sig["json_path"])
+            except jsonpath.PathSyntaxError as exc:
                 out.append(Problem((*path, "json_path"), f"bad JSON path: {exc}"))
         if has_tx and sig.get("measure") not in ("latency_ms", "success"):
             out.append(Problem(path, "a transaction signal needs 'measure: latency_ms' or 'measure: success'"))
@@ -192,6 +190,7 @@ def _check_windows(gates: dict, signals: dict) -> list[Problem]:
             every = _seconds(sig.get("every"), 10.0)
             if every is None:
                 continue
+            where: Path
             if hold is not None and hold[0] > 0 and every[0] > hold[0]:
                 where = ("gates", gid, "hold_for")
                 out.append(Problem(where, f"signal '{name}' is read every {every[1]}, longer than this "
@@ -305,7 +304,7 @@ def _check_recon(data: dict, sources: dict) -> list[Problem]:
             "required": ("table", "columns"),
             "per_parent_count": ("table", "parent_key"),
             "sql": ("sql",),
-        }.get(kind, ())
+        }.get(kind, ()) if isinstance(kind, str) else ()
         for field in need:
             if not check.get(field):
                 out.append(Problem(path, f"a '{kind}' check needs '{field}'"))

@@ -6,12 +6,13 @@ import difflib
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from cockpit.config import plan as plan_mod
 from cockpit.config.checks import cross_check
@@ -264,7 +265,7 @@ def _real_path(data: Any, loc: tuple, kind: str) -> tuple[Path, bool]:
     return tuple(path), at_key
 
 
-def _message(err: dict, path: Path, vocab: list[str], hidden: list[str] = ()) -> str:
+def _message(err: ErrorDetails, path: Path, vocab: list[str], hidden: Sequence[str] = ()) -> str:
     """The problem in words; ``hidden`` names the variables the value came from, and then the
     value itself is never put into the message (it may be a secret in the wrong field)."""
     kind = err["type"]
@@ -295,7 +296,7 @@ def _message(err: dict, path: Path, vocab: list[str], hidden: list[str] = ()) ->
     return msg[:1].lower() + msg[1:]
 
 
-def _hidden_message(err: dict, kind: str, got: Any, hidden: list[str]) -> str:
+def _hidden_message(err: ErrorDetails, kind: str, got: Any, hidden: Sequence[str]) -> str:
     shown = "the value of " + ", ".join(f"${{{v}}}" for v in hidden) + " (from the environment, not shown)"
     if kind in _TYPE_WORDS:
         return f"{_TYPE_WORDS[kind]}, got {shown}"

@@ -9,15 +9,15 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
-from cockpit.config.base import Ident, PathText, SignalName, Strict, duration
+from cockpit.config.base import Duration, Ident, PathText, SignalName, Strict, within
 from cockpit.config.recon import Reconciliation
 from cockpit.config.runbook import Runbook
 from cockpit.config.sources import Signal, Source
 from cockpit.redact import Redactor
 
-HoldFor = duration("0s", "24h")
-MaxStaleness = duration("1s", "24h")
-Settle = duration("0s", "1h")
+HoldFor = Annotated[Duration, within("0s", "24h")]
+MaxStaleness = Annotated[Duration, within("1s", "24h")]
+Settle = Annotated[Duration, within("0s", "1h")]
 
 DEFAULT_REASON_CODES: dict[str, str] = {
     "NOT_APPLICABLE": "step does not apply to this cutover",
@@ -152,6 +152,7 @@ class Plan(Strict):
         # On the poll path: read the private attributes from their dict, since pydantic's
         # attribute lookup for them costs microseconds each.
         private = self.__pydantic_private__
+        assert private is not None  # pydantic sets it on every model with private attributes
         redactor, secrets = private["_redactor"], private["_secrets"]
         if redactor is None or (redactor.secrets is not secrets and redactor.secrets != secrets):
             redactor = private["_redactor"] = Redactor(secrets)

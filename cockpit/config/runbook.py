@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from cockpit.config.base import Duration, Ident, Strict, duration
+from cockpit.config.base import Duration, Ident, Strict, within
 
 # What every step command gets without asking (cockpit.runbook.commands builds it); nothing in
 # it is a credential. A plan may not declare these in ``env``: they are given anyway, and a
@@ -48,7 +48,7 @@ class Step(Strict):
     owner: str
     description: str = ""
     run: list[str] = []
-    run_timeout: duration("1s", "24h") = 900.0
+    run_timeout: Annotated[Duration, within("1s", "24h")] = 900.0
     """The whole of the step's commands, after which the group is killed: 1s to 24h."""
     env: EnvNames = []
     requires: list[str] = []
@@ -112,7 +112,7 @@ def env_declarations(data: Any) -> Iterator[tuple[tuple, str]]:
     if not isinstance(runbook, dict):
         return
     yield from _names(runbook.get("env"), ("runbook", "env"))
-    books = [(("runbook",), runbook)]
+    books: list[tuple[tuple[str, ...], dict]] = [(("runbook",), runbook)]
     if isinstance(runbook.get("rollback"), dict):
         books.append((("runbook", "rollback"), runbook["rollback"]))
     for where, book in books:

@@ -6,13 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from cockpit.config.base import PathText, Strict, duration
+from cockpit.config.base import Duration, PathText, Strict, within
 
 # Bounds (both included), refused at the field's line outside them:
-ConnectTimeout = duration("100ms", "5m")  # connecting to a source
-ReadTimeout = duration("100ms", "10m")  # one HTTP read, one signal's read
-StatementTimeout = duration("100ms", "1h")  # one probe query on PostgreSQL
-PollInterval = duration("1s", "1h")  # a floor, so a source is never polled in a tight loop
+ConnectTimeout = Annotated[Duration, within("100ms", "5m")]  # connecting to a source
+ReadTimeout = Annotated[Duration, within("100ms", "10m")]  # one HTTP read, one signal's read
+StatementTimeout = Annotated[Duration, within("100ms", "1h")]  # one probe query on PostgreSQL
+PollInterval = Annotated[Duration, within("1s", "1h")]  # a floor, so a source is never polled in a tight loop
 
 
 class PostgresSource(Strict):

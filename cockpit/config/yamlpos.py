@@ -180,8 +180,10 @@ def _merge(loader, out: dict, merged, path: Path, pos: Positions, budget, depth)
         for key, value in built.items():
             if key not in out:
                 out[key] = value
-                for table, into in ((scratch.values, pos.values), (scratch.keys, pos.keys),
-                                    (scratch.styles, pos.styles)):
+                tables: tuple[tuple[dict[Path, Any], dict[Path, Any]], ...] = (
+                    (scratch.values, pos.values), (scratch.keys, pos.keys),
+                    (scratch.styles, pos.styles))
+                for table, into in tables:
                     for p, mark in table.items():
                         if p[:len(path) + 1] == (*path, key):
                             into.setdefault(p, mark)

@@ -134,10 +134,6 @@ class Actor:
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in ACTOR_FIELDS}
 
-    @classmethod
-    def from_json(cls, d: dict) -> Actor:
-        return cls(**{k: d.get(k) for k in ACTOR_FIELDS})
-
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -175,16 +171,17 @@ class Entry:
         return canonical(self.to_json()) + b"\n"
 
     @classmethod
-    def from_json(cls, d: dict, actors: dict | None = None) -> Entry:
+    def from_json(cls, d: dict, actors: dict[tuple, Actor] | None = None) -> Entry:
         """``actors`` (optional) shares one Actor object among entries by the same actor."""
         a = d["actor"]
         if actors is None:
             actor = Actor(**a)
         else:
             key = (a["operator"], a["os_user"], a["host"], a["ssh_client"], a["pid"], a["session"])
-            actor = actors.get(key)
-            if actor is None:
-                actor = actors[key] = Actor(**a)
+            shared = actors.get(key)
+            if shared is None:
+                shared = actors[key] = Actor(**a)
+            actor = shared
         batch = d.get(BATCH)
         return cls(
             d["seq"], d["ts"], d["cutover"], actor, d["action"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class JournalError(Exception):
     """Base class; ``str(exc)`` is one line, fit to show as-is."""
@@ -12,7 +14,7 @@ class JournalLocked(JournalError):
     pid, operator, user@host, since), or None when that was not recorded; ``path``."""
 
     holder: str | None = None
-    path = None
+    path: Path | None = None
 
 
 class JournalReadOnly(JournalError):

@@ -7,6 +7,7 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from cockpit.journal.errors import (
     JournalReadOnly,
     JournalWriteFailed,
 )
-from cockpit.journal.guard import find_secret
 from cockpit.journal.quarantine import QUARANTINE_ACK, Quarantine
+from cockpit.redact import find_secret
 
 MAX_DEPTH = 64  # nesting of an entry's data; far more than any record, far less than recursion
 
@@ -81,6 +82,7 @@ def _too_deep(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
         v, depth = stack.pop()
+        inner: Iterable[Any]
         if isinstance(v, dict):
             inner = v.values()
         elif isinstance(v, (list, tuple)):
@@ -229,11 +231,11 @@ class Journal:
         except OSError:
             os.close(fd)
             who = read_holder(self.path)
-            exc = JournalLocked(
+            locked = JournalLocked(
                 f"journal {self.path} is in use by another cockpit "
                 f"({who or 'it holds the write lock; who is not recorded'}); open it read-only to watch")
-            exc.path, exc.holder = self.path, who
-            raise exc from None
+            locked.path, locked.holder = self.path, who
+            raise locked from None
         self._fd = fd
         self._holder_written = _write_holder(self.path, holder, self._clock)
         try:
@@ -247,6 +249,7 @@ class Journal:
     def _load_writer(self, created: bool) -> None:
         if created:
             _fsync_dir(self.path.parent)
+        assert self._fd is not None  # just opened by _open_writer
         parsed = lines.parse(disk.read_fd(self._fd), cutover=self.cutover_id)
         self._take(parsed)
         if self.damage is not None:
@@ -495,6 +498,7 @@ class Journal:
 
     def _withdraw(self) -> bool:
         """Cut the file back to the last acknowledged entry; True when that is durable."""
+        assert self._fd is not None  # only after a write, which needs it open
         try:
             os.ftruncate(self._fd, self._size)
             _fsync(self._fd)
@@ -505,6 +509,7 @@ class Journal:
     def _after_failed_write(self) -> None:
         # write(2) either writes or fails with nothing written; if the file grew anyway a
         # partial line may be on disk, which only the next open may quarantine.
+        assert self._fd is not None  # only after a write, which needs it open
         try:
             grown = os.fstat(self._fd).st_size != self._size
         except OSError:

@@ -195,7 +195,7 @@ def _judge(raw: bytes, fast: object) -> tuple[object, str | None]:
 
 def _decode_each(lines: list[bytes]) -> list:
     loads = orjson.loads
-    out = []
+    out: list = []
     append = out.append
     for raw in lines:
         if len(raw) > MAX_LINE:
@@ -331,6 +331,7 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
                     and 0 < d["seq"] < _BIG else expect
                 return Parsed(entries, offset, Damage(seq, first_line + i, problem), b"", pending,
                               batch_size)
+            assert entry is not None  # _slow gives an entry or a problem
         prev = entry.hash
         if entry.batch is None:
             entries.append(entry)

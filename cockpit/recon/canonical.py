@@ -133,7 +133,7 @@ class RowPlan:
 
 def _normalisers(table: ReconTable, column: str) -> tuple[list[str], list[str]]:
     """(explicit per-column, plan-wide) normalisers, each in configured order without repeats."""
-    own = list(dict.fromkeys(table.normalize.get(column, [])))
+    own: list[str] = list(dict.fromkeys(table.normalize.get(column, [])))
     return own, [n for n in dict.fromkeys(table.normalize_all) if n not in own]
 
 

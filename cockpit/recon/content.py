@@ -63,6 +63,7 @@ from cockpit.recon.findings import Finding, hash_key
 from cockpit.recon.schema import BadName, Relation, resolve_relation
 from cockpit.recon.session import (
     Counted,
+    Query,
     describe_error,
     fetch,
     is_statement_timeout,
@@ -155,7 +156,7 @@ class _Runner:
     def __init__(self, result: ContentResult) -> None:
         self.result = result
 
-    async def rows(self, conn: psycopg.AsyncConnection, query: sql.Composable) -> list[tuple]:
+    async def rows(self, conn: psycopg.AsyncConnection, query: Query) -> list[tuple]:
         self.result.queries += 1
         rows = await fetch(conn, query)
         self.result.rows_transferred += len(rows)
@@ -275,7 +276,7 @@ class _Table:
     """One table's comparison; state shared by its steps."""
 
     def __init__(
-        self, src, dst, table: ReconTable, buckets: int, salt: str, progress, hash_keys: bool
+        self, src, dst, table: ReconTable, buckets: int, salt: bytes | str, progress, hash_keys: bool
     ) -> None:
         self.src, self.dst = src, dst
         self.table = table
@@ -286,7 +287,7 @@ class _Table:
         self.result = ContentResult(table=table.name)
         self.run = _Runner(self.result)
 
-    def _report(self, done: int, total: int) -> None:
+    def _report(self, done: float, total: int) -> None:
         if self.progress is not None:
             self.progress(max(0, int(done)), max(0, int(total)))
 
@@ -365,7 +366,7 @@ class _Table:
         int4 whose sum PostgreSQL keeps in an int8 (no numeric state per group); equal halves
         mean equal exact sums, so comparing the halves is at least as strict."""
 
-        def query(side: Side, meta: _Meta, side_conds) -> sql.Composable:
+        def query(side: Side, meta: _Meta, side_conds) -> sql.Composed:
             sub = bucket_expr(side.key_hash, fine)
             where = [*side_conds,
                      sql.SQL("{} % {} = ANY({})").format(sub, sql.Literal(b), _int_array(bad))]
@@ -380,7 +381,9 @@ class _Table:
         def pair(s_row: tuple | None, d_row: tuple | None) -> None:
             # (b, count, sum of high halves, sum of low halves); the halves compare as the sum.
             if s_row is None or d_row is None or s_row[1:] != d_row[1:]:
-                sizes[(s_row or d_row)[0]] = max(int(s_row[1]) if s_row else 0,
+                row = s_row if s_row is not None else d_row
+                assert row is not None  # merge_sorted never pairs two missing rows
+                sizes[row[0]] = max(int(s_row[1]) if s_row else 0,
                                                  int(d_row[1]) if d_row else 0)
 
         async with self._streams(query(plan.source, metas[0], conds[0]),
@@ -389,7 +392,7 @@ class _Table:
         return sizes
 
     @contextlib.asynccontextmanager
-    async def _streams(self, src_query: sql.Composable, dst_query: sql.Composable):
+    async def _streams(self, src_query: Query, dst_query: Query):
         """Both sides' statements started together (each server sorts at once), rows counted
         as they are read."""
         async with contextlib.AsyncExitStack() as stack:
@@ -579,7 +582,7 @@ async def compare_table(
     table: ReconTable,
     *,
     buckets: int,
-    salt: str,
+    salt: bytes | str,
     progress: Progress | None = None,
     cancel: asyncio.Event | None = None,
     hash_identifying_keys: bool = True,

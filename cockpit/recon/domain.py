@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from cockpit.config.recon import DomainCheck, Reconciliation, ReconTable
@@ -178,8 +179,8 @@ class _Collector:
         return out
 
 
-async def run_check(check: DomainCheck, conns: dict[str, object], recon: Reconciliation,
-                    salt: bytes) -> DomainResult:
+async def run_check(check: DomainCheck, conns: Mapping[str, psycopg.AsyncConnection],
+                    recon: Reconciliation, salt: bytes) -> DomainResult:
     """Run one check on the connections of :func:`sides_of` (each inside its snapshot).
 
     ``salt`` is the key secret (``keysecret``) that hashes identifying keys. Raises
@@ -359,7 +360,7 @@ async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> N
         return
     wanted = sql.Literal("{" + ",".join(str(int(b)) for b in bad) + "}")
 
-    def counts(side: str) -> sql.Composable:
+    def counts(side: str) -> sql.Composed:
         """Child count per parent of the differing buckets, in the parents' byte order."""
         tgt = sides[side]
         member = sql.SQL("{} = ANY({}::int8[])").format(
@@ -381,7 +382,8 @@ async def _per_parent_count(check, conns, recon, salt, collect: _Collector) -> N
             streams = await _both(
                 stack.enter_async_context(stream(conns["source"], counts("source"), PARENT_BATCH)),
                 stack.enter_async_context(stream(conns["target"], counts("target"), PARENT_BATCH)))
-            await segments.merge_sorted(*(Counted(x, collect.result) for x in streams),
+            src, dst = streams
+            await segments.merge_sorted(Counted(src, collect.result), Counted(dst, collect.result),
                                         lambda r: segments.text_order((r[0],)), pair)
     except _Full:
         pass  # the cap: the collector marked the result truncated

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from cockpit.config.plan import Plan
+
 FORMAT = 2
 TABLE_LAYERS = ("schema", "counts", "content")
 CONTENT_FIGURES = ("missing", "extra", "changed")
@@ -102,8 +104,8 @@ class ReconEvidence:
     legacy_last: tuple[float, Any, Any] | None = None
 
     @classmethod
-    def for_plan(cls, plan) -> ReconEvidence:
-        recon = getattr(plan, "reconciliation", None)
+    def for_plan(cls, plan: Plan) -> ReconEvidence:
+        recon = plan.reconciliation
         return cls(configured=configured_units(recon),
                    tables=tuple(t.name for t in recon.tables) if recon is not None else ())
 
@@ -123,7 +125,8 @@ class ReconEvidence:
     def _fold_legacy(self, ts: float, data: Mapping[str, Any], units: dict) -> tuple | None:
         layers = data.get("layers")
         layers = set(layers) if isinstance(layers, (dict, list)) else set()
-        tables = data.get("tables") if isinstance(data.get("tables"), dict) else {}
+        raw = data.get("tables")
+        tables: dict = raw if isinstance(raw, dict) else {}
         for name, t in tables.items():
             if not isinstance(t, dict):
                 continue

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
+from cockpit.config.recon import Reconciliation
 from cockpit.recon.findings import Finding
 
 CLOSE_REASON = "no longer reproduces"
@@ -86,9 +87,9 @@ def _title(f: Finding) -> str:
     return f"{f.layer} {words} in {f.table}" + (f" ({f.check})" if f.check else "")
 
 
-def titles_from(recon) -> dict[str, str]:
+def titles_from(recon: Reconciliation | None) -> dict[str, str]:
     """Domain check titles from the plan, by check id."""
-    return {c.id: c.title for c in getattr(recon, "domain", ()) if c.title}
+    return {c.id: c.title for c in (recon.domain if recon is not None else ()) if c.title}
 
 
 def record_run(

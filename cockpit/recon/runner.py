@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from cockpit.config.recon import LAYERS, DomainCheck, Reconciliation, ReconTable
+from cockpit.config.plan import Plan
+from cockpit.config.recon import LAYERS, DomainCheck, Reconciliation, ReconTable, Storage
 from cockpit.recon import domain as domain_layer
 from cockpit.recon import evidence
 from cockpit.recon.counts import compare_counts
@@ -277,7 +278,7 @@ def _error_text(exc: BaseException, timeout_s: float, redact: Callable[[str], st
 
 
 class _Run:
-    def __init__(self, plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel,
+    def __init__(self, plan: Plan, recon: Reconciliation, layers: tuple[str, ...], progress, cancel,
                  key_secret: bytes | None):
         self.plan = plan
         self.recon = recon
@@ -409,7 +410,7 @@ class _Run:
             self.content_rows[table.name] = (done, total)
             self.tick(table.name)
 
-        res = await compare_table(s, d, table, buckets=self.recon.buckets, salt=self.salt,
+        res = await compare_table(s, d, table, buckets=self.recon.buckets, salt=self._salt(),
                                   progress=on_rows, cancel=self.cancel,
                                   hash_identifying_keys=self.recon.hash_identifying_keys)
         self.add([suggest_category(f) for f in res.findings], "content")
@@ -437,13 +438,13 @@ class _Run:
         sides = domain_layer.sides_of(check)
         try:
             async with contextlib.AsyncExitStack() as stack:
-                conns = {}
+                conns: dict[str, psycopg.AsyncConnection] = {}
                 for side in ("source", "target"):  # always source first: no lock-order deadlock
                     if side in sides:
                         conns[side] = await stack.enter_async_context(self.pools[side].conn())
                 for conn in conns.values():
                     await stack.enter_async_context(snapshot(conn))
-                res = await domain_layer.run_check(check, conns, self.recon, self.salt)
+                res = await domain_layer.run_check(check, conns, self.recon, self._salt())
         except _Cancelled:
             self.report.cancelled = True
             return
@@ -460,8 +461,13 @@ class _Run:
         if not res.truncated:
             self.report.checked.add(("domain", label, check.id))
 
-    async def storage_unit(self) -> None:
-        storage = self.recon.storage
+    def _salt(self) -> bytes:
+        # Loaded by run_reconciliation whenever the content or domain layer (its only users)
+        # is chosen.
+        assert self.salt is not None
+        return self.salt
+
+    async def storage_unit(self, storage: Storage) -> None:
         self.report.layers["storage"].checks += 1
         try:
             res = await asyncio.to_thread(
@@ -517,7 +523,7 @@ async def run_reconciliation(
     for side in ("source", "target"):
         name = getattr(recon, side)
         src = plan.sources.get(name)
-        if src is None or getattr(src, "type", None) != "postgres":  # the loader refuses this too
+        if src is None or src.type != "postgres":  # the loader refuses this too
             raise ReconInputError(
                 f"reconciliation.{side}: '{clean(name, 80)}' is not a postgres source"
             )
@@ -539,7 +545,7 @@ async def run_reconciliation(
     if "domain" in chosen_layers:
         units += [(run.domain_unit(c), c.id) for c in checks]
     if "storage" in chosen_layers and recon.storage is not None and not tables:
-        units.append((run.storage_unit(), "storage"))
+        units.append((run.storage_unit(recon.storage), "storage"))
     if not units:
         raise ReconInputError("nothing to check: the selected layers have nothing configured"
                               + (" for the selected tables" if tables else ""))

@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import re
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -48,12 +47,17 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from cockpit import dsn as dsn_rules
+from cockpit.redact import redact
 from cockpit.text import clean
 
 __all__ = [
     "ReconDbError", "describe_error", "fetch", "fetch_described", "open_readonly", "snapshot",
-    "stream", "PINNED_SETTINGS",
+    "stream", "PINNED_SETTINGS", "Query",
 ]
+
+# What psycopg runs: a statement built with psycopg.sql (never a string formatted by hand), or
+# one of our own constant strings.
+Query = sql.SQL | sql.Composed | str
 
 APPLICATION_NAME = "cutover-cockpit-recon"
 LOCK_TIMEOUT_S = 5.0
@@ -73,8 +77,6 @@ PINNED_SETTINGS: dict[str, str] = {
 # SQLSTATE classes whose messages may quote data values (22 data exception, 23 integrity
 # violation): only the condition name is shown for them, never the server's message.
 _VALUE_BEARING_CLASSES = ("22", "23")
-_PASSWORDISH = re.compile(r"(password|passwd|pwd)\s*=\s*('[^']*'|\S+)", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")
 
 
 class ReconDbError(Exception):
@@ -127,9 +129,7 @@ def describe_error(exc: BaseException, dsn: str | None = None) -> str:
         text = str(exc) or name
     for secret in _secrets_of(dsn):
         text = text.replace(secret, "***")
-    text = _PASSWORDISH.sub(r"\1=***", text)
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
-    return clean(text, 300, single_line=True)
+    return clean(redact(text), 300, single_line=True)
 
 
 def is_statement_timeout(exc: BaseException) -> bool:
@@ -194,14 +194,14 @@ async def open_readonly(
 
 
 async def fetch(
-    conn: psycopg.AsyncConnection, query: sql.Composable | str, params: Sequence[Any] | None = None
+    conn: psycopg.AsyncConnection, query: Query, params: Sequence[Any] | None = None
 ) -> list[tuple]:
     """Every row of one statement, run by the rules in the module docstring."""
     return (await fetch_described(conn, query, params))[1]
 
 
 async def fetch_described(
-    conn: psycopg.AsyncConnection, query: sql.Composable | str, params: Sequence[Any] | None = None
+    conn: psycopg.AsyncConnection, query: Query, params: Sequence[Any] | None = None
 ) -> tuple[tuple[str, ...], list[tuple]]:
     """``(column names, rows)`` of one statement (see :func:`fetch`). Results come in binary
     (which is what forces the extended protocol): cast to text in SQL what must be text."""
@@ -240,7 +240,7 @@ class Stream:
         async with asyncio.timeout(self.deadline_s):
             return await self.cursor.fetchmany(self.size)
 
-    async def start(self, query: sql.Composable) -> None:
+    async def start(self, query: Query) -> None:
         async with asyncio.timeout(self.deadline_s):
             await self.cursor.execute(query)
         self._next = asyncio.ensure_future(self._fetch())
@@ -282,7 +282,7 @@ class Counted:
 
 
 @contextlib.asynccontextmanager
-async def stream(conn: psycopg.AsyncConnection, query: sql.Composable,
+async def stream(conn: psycopg.AsyncConnection, query: Query,
                  size: int = 20_000) -> AsyncIterator[Stream]:
     """:class:`Stream` of ``query``'s rows, by the rules of :func:`fetch`."""
     reader = Stream(conn, size)

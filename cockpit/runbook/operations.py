@@ -39,8 +39,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit.journal import Actor, Entry, JournalError
-from cockpit.journal.guard import find_secret, scrub
+from cockpit.config.plan import Plan
+from cockpit.gates import GateStatus
+from cockpit.journal import Actor, Entry, Journal, JournalError
+from cockpit.redact import find_secret, redact
 from cockpit.runbook.replay import Replayer
 from cockpit.runbook.state import RunbookState, StepStatus
 from cockpit.text import clean
@@ -68,7 +70,7 @@ def _serialized(method):
 
 
 class Operations:
-    def __init__(self, plan, journal, actor: Actor):
+    def __init__(self, plan: Plan, journal: Journal, actor: Actor):
         self._write_lock = threading.RLock()
         self._state_lock = threading.RLock()
         self.plan = plan
@@ -157,6 +159,7 @@ class Operations:
         if st.finished:
             return f"{step.id} is already {st.value}"
         phase = self.plan.runbook.phase_of(step.id)
+        assert phase is not None  # the step was found in this runbook (_step)
         if phase.id not in state.open_phases:
             return (f"phase '{phase.id}' is not open yet: finish '{state.phase}' first "
                     "(or record GO on its decision)")
@@ -168,7 +171,7 @@ class Operations:
                     return f"do {s.id} first: the steps of '{phase.id}' go in order"
         return None
 
-    def _gate_check(self, step, gates: Mapping[str, Any], state: RunbookState) -> tuple[str | None, dict, list]:
+    def _gate_check(self, step, gates: Mapping[str, GateStatus], state: RunbookState) -> tuple[str | None, dict, list]:
         overridden = {o.gate for o in state.overrides if o.step == step.id}
         snapshot: dict = {}
         used: list[str] = []
@@ -184,12 +187,11 @@ class Operations:
                 if status is None:
                     problem = f"gate {g} has no status yet (UNKNOWN)"
                 elif not status.passes():
-                    label = status.label() if hasattr(status, "label") else str(status.state)
-                    why = clean(getattr(status, "reason", "") or "", 120, single_line=True)
-                    problem = f"gate {g} is {label}" + (f": {why}" if why else "")
+                    why = clean(status.reason, 120, single_line=True)
+                    problem = f"gate {g} is {status.label()}" + (f": {why}" if why else "")
         return problem, snapshot, used
 
-    def blocking_gates(self, step, gates: Mapping[str, Any]) -> list[str]:
+    def blocking_gates(self, step, gates: Mapping[str, GateStatus]) -> list[str]:
         """The gates ``step`` requires that neither pass now nor are overridden for it."""
         if step is None:
             return []
@@ -197,7 +199,7 @@ class Operations:
         return [g for g in step.requires
                 if g not in overridden and not (gates.get(g) is not None and gates[g].passes())]
 
-    def can_confirm(self, step_id: str, gates: Mapping[str, Any]) -> str | None:
+    def can_confirm(self, step_id: str, gates: Mapping[str, GateStatus]) -> str | None:
         """Why confirming would be refused now (typed id and second operator aside), or None."""
         try:
             step = self._step(step_id)
@@ -242,7 +244,7 @@ class Operations:
 
     # -- actions ---------------------------------------------------------------------------
 
-    def can_skip(self, step_id: str, gates: Mapping[str, Any]) -> str | None:
+    def can_skip(self, step_id: str, gates: Mapping[str, GateStatus]) -> str | None:
         """Why skipping would be refused now (typed id, second operator and reason aside)."""
         try:
             step = self._step(step_id)
@@ -282,7 +284,7 @@ class Operations:
         return second
 
     @_serialized
-    def confirm(self, step_id: str, gates: Mapping[str, Any], typed: str | None = None,
+    def confirm(self, step_id: str, gates: Mapping[str, GateStatus], typed: str | None = None,
                 second_operator: str | None = None) -> Entry:
         why = self.can_confirm(step_id, gates)
         if why:
@@ -292,11 +294,11 @@ class Operations:
         _, snapshot, used = self._gate_check(step, gates, self.state)
         data = {"gates": snapshot, "overrides": used, "second_operator": second,
                 "typed": bool(step.critical)}
-        return self._append("step.confirm", subject=step.id, data=self._safe(data))
+        return self._append("step.confirm", subject=step.id, data=self._redacted(data))
 
     @_serialized
     def skip(self, step_id: str, reason_code: str, note: str = "",
-             gates: Mapping[str, Any] | None = None, typed: str | None = None,
+             gates: Mapping[str, GateStatus] | None = None, typed: str | None = None,
              second_operator: str | None = None) -> Entry:
         """Skip with a reason code. ``gates`` are the gate states the operator saw (a step that
         requires gates is refused without them); see the module docstring for the rules."""
@@ -310,7 +312,7 @@ class Operations:
         data = None
         if step.requires or step.critical or step.second_operator:
             _, snapshot, used = self._gate_check(step, gates or {}, self.state)
-            data = self._safe({"gates": snapshot, "overrides": used, "second_operator": second,
+            data = self._redacted({"gates": snapshot, "overrides": used, "second_operator": second,
                                "typed": bool(step.critical)})
         return self._append("step.skip", subject=step.id, reason_code=code,
                             note=self._text(note, "skip", required=False), data=data)
@@ -327,7 +329,7 @@ class Operations:
         return self._append("step.fail", subject=step.id, reason_code=code, note=text)
 
     @_serialized
-    def decide(self, step_id: str, call: str, gates: Mapping[str, Any], note: str = "",
+    def decide(self, step_id: str, call: str, gates: Mapping[str, GateStatus], note: str = "",
                typed: str | None = None, reason_code: str | None = None) -> Entry:
         """Record GO or NO-GO. Extension: ``typed`` (critical decisions need the step id typed)
         and an optional ``reason_code``."""
@@ -350,11 +352,11 @@ class Operations:
         code = self._reason(reason_code, "decision") if reason_code else None
         data = {"call": call, "gates": snapshot, "overrides": used if call == "GO" else []}
         return self._append("decision.record", subject=step.id, reason_code=code,
-                            note=self._text(note, "decision", required=False), data=self._safe(data))
+                            note=self._text(note, "decision", required=False), data=self._redacted(data))
 
     @_serialized
     def override(self, gate_id: str, step_id: str, reason_code: str, note: str,
-                 gates: Mapping[str, Any]) -> Entry:
+                 gates: Mapping[str, GateStatus]) -> Entry:
         step = self._step(step_id)
         self._writable()
         if gate_id not in self.plan.gates:
@@ -374,7 +376,7 @@ class Operations:
         text = self._text(note, "an override", required=True)
         data = {"step": step.id, "gate": status.to_json() if status is not None else None}
         return self._append("gate.override", subject=gate_id, reason_code=code, note=text,
-                            data=self._safe(data))
+                            data=self._redacted(data))
 
     @_serialized
     def start_rollback(self, reason_code: str, note: str = "") -> Entry:
@@ -430,21 +432,21 @@ class Operations:
                 "duration_s": None if duration_s is None else round(float(duration_s), 3)}
         if size is not None:  # bytes of the saved output (the output itself stays on disk)
             data["size"] = int(size)
-        return self._append("step.run", subject=step.id, data=self._safe(data))
+        return self._append("step.run", subject=step.id, data=self._redacted(data))
 
     @_serialized
-    def record_gate_change(self, new, old, *, flapping: dict | None = None,
-                           old_state: str | None = None) -> Entry:
+    def record_gate_change(self, new: GateStatus, old: GateStatus | None, *,
+                           flapping: dict | None = None, old_state: str | None = None) -> Entry:
         """One ``gate.change``; with ``flapping`` ({changes, states, over_s, settled}) it is the
         summary of a flapping gate's changes (``cockpit.flaps``), ``old_state`` the state the
         journal last recorded for it."""
-        data = {"state": _state_of(new),
-                "old_state": old_state if old is None else _state_of(old),
+        data = {"state": new.state.value,
+                "old_state": old_state if old is None else old.state.value,
                 "status": new.to_json()}
         if flapping is not None:
             data["flapping"] = flapping
         return self._append("gate.change", actor=Actor.system(), subject=new.gate,
-                            data=self._safe(data))
+                            data=self._redacted(data))
 
     @_serialized
     def acknowledge_quarantines(self, note: str) -> list[Entry]:
@@ -486,21 +488,7 @@ class Operations:
         if self.journal.readonly:
             raise Refused(f"the journal is read-only: {self.journal.readonly_reason}")
 
-    def _safe(self, data: Any) -> Any:
+    def _redacted(self, data: Any) -> Any:
         """System-made data (gate snapshots, readings): secrets redacted, never refused."""
-        return scrub(_redact(self.plan, data))
+        return redact(data, self.plan.redact)
 
-
-def _state_of(status) -> str:
-    state = getattr(status, "state", None)
-    return str(getattr(state, "value", state))
-
-
-def _redact(plan, value: Any) -> Any:
-    if isinstance(value, str):
-        return plan.redact(value)
-    if isinstance(value, dict):
-        return {k: _redact(plan, v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact(plan, v) for v in value]
-    return value

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 from collections import deque
+from typing import cast
 
 PIPE_HIGH = 1 << 20  # bytes read ahead of the saving thread before the pipe is paused
 
@@ -137,6 +138,7 @@ class Pipe(asyncio.SubprocessProtocol):
     def _pipe_reading(self, on: bool) -> None:
         pipe = self.transport.get_pipe_transport(1) if self.transport else None
         if pipe is not None:
+            reader = cast(asyncio.ReadTransport, pipe)  # fd 1: the child's stdout, a read pipe
             with contextlib.suppress(RuntimeError, AttributeError):
-                pipe.resume_reading() if on else pipe.pause_reading()
+                reader.resume_reading() if on else reader.pause_reading()
         self._paused = not on

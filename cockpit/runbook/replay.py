@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from cockpit.config.plan import Plan
 from cockpit.journal import GENESIS, Entry
 from cockpit.recon.evidence import ReconEvidence
 from cockpit.runbook.state import (
@@ -36,7 +37,7 @@ _FINISHED = (StepStatus.DONE, StepStatus.SKIPPED)
 class Replayer:
     """The fold, one entry at a time (``Operations`` keeps one live; ``replay`` runs one fresh)."""
 
-    def __init__(self, plan):
+    def __init__(self, plan: Plan):
         self.plan = plan
         rb = plan.runbook
         self._main = [(p.id, p.steps) for p in rb.phases]
@@ -204,7 +205,7 @@ def _replace_exc(old: ExceptionState, **changes) -> ExceptionState:
     return ExceptionState(**d)
 
 
-def replay(plan, entries: Iterable[Entry]) -> RunbookState:
+def replay(plan: Plan, entries: Iterable[Entry]) -> RunbookState:
     """The runbook state after ``entries`` (pure: same plan and entries, same state)."""
     r = Replayer(plan)
     for e in entries:

@@ -13,13 +13,12 @@ from cockpit.config.sources import Signal
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
 
-Redactor = Callable[[str], str]
-
 
 class SourceClient:
     """One configured source. Subclasses implement :meth:`_read`; :meth:`read` guards it."""
 
-    def __init__(self, name: str, config, clock: Clock, redact: Redactor = lambda s: s):
+    def __init__(self, name: str, config, clock: Clock,
+                 redact: Callable[[str], str] = lambda s: s):
         self.name = name
         self.config = config
         self.clock = clock
@@ -53,25 +52,3 @@ class SourceClient:
             latency_ms=(self.clock.monotonic() - started_mono) * 1000.0,
         )
 
-
-# Filled by the modules that implement each source type (postgres, http, prometheus, ...).
-REGISTRY: dict[str, type[SourceClient]] = {}
-
-
-def register(type_name: str):
-    def deco(cls: type[SourceClient]) -> type[SourceClient]:
-        REGISTRY[type_name] = cls
-        return cls
-
-    return deco
-
-
-def make_source(name: str, config, clock: Clock, redact: Redactor = lambda s: s) -> SourceClient:
-    # Importing the implementations registers them; done here to keep import time low elsewhere.
-    from cockpit.signals import loaders  # noqa: F401
-
-    try:
-        cls = REGISTRY[config.type]
-    except KeyError:
-        raise ValueError(f"no client for source type {config.type!r}") from None
-    return cls(name, config, clock, redact)

@@ -45,7 +45,6 @@ from typing import Any
 import httpx
 
 from cockpit.config.sources import Signal
-from cockpit.signals.base import register
 from cockpit.signals.http import Answer, FetchError, HttpBase, parse_json
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
@@ -115,7 +114,6 @@ def _jira_issue_titles(doc: Any) -> Titles:
     return [_title(_dig(issue, "fields", "summary")) for issue in _list_at(doc, "issues")]
 
 
-@register("helpdesk")
 class HelpdeskClient(HttpBase):
     def __init__(self, name, config, clock, redact=lambda s: s):
         super().__init__(name, config, clock, redact)

@@ -1,7 +1,7 @@
 """HTTP sources: extract a number from a JSON answer, or measure a synthetic transaction.
 
 Extract (``json_path``): ``GET {url}{path}``, parse JSON, take the number at the path
-(see :mod:`cockpit.signals.jsonpath`). Booleans pass through for success signals.
+(see :mod:`cockpit.jsonpath`). Booleans pass through for success signals.
 
 Measure (``transaction`` + ``measure``): run the steps in order with one cookie jar (so "log in,
 then open a test chart" works), each step checking ``expect_status``. ``measure: latency_ms``
@@ -48,9 +48,9 @@ from typing import Any
 import httpcore
 import httpx
 
+from cockpit import jsonpath
 from cockpit.config.sources import Signal
-from cockpit.signals import jsonpath
-from cockpit.signals.base import SourceClient, register
+from cockpit.signals.base import SourceClient
 from cockpit.signals.reading import Reading
 from cockpit.signals.wording import timed_out
 from cockpit.text import clean
@@ -414,7 +414,6 @@ class HttpBase(SourceClient):
         return self.redact(text)
 
 
-@register("http")
 class HttpClient(HttpBase):
     async def _read(self, signal_name: str, signal: Signal) -> Reading:
         started = self.clock.monotonic()

@@ -193,7 +193,7 @@ async def _primary_side(conn: psycopg.AsyncConnection, measure: str,
     rows = await _rows(conn, PRIMARY)
     if standby is not None and not any(r[0] == standby for r in rows):
         raise _NotHere(standby)
-    items = []
+    items: list[tuple[str, float | None, str]] = []
     for name, replay_lag, behind, caught_up in rows:
         if measure == "bytes":
             items.append((name, behind, ""))
@@ -225,7 +225,7 @@ async def _subscriber_side(conn: psycopg.AsyncConnection, measure: str,
     if measure == "bytes":
         raise ProbeError("bytes behind cannot be measured on a logical subscriber: "
                          "read them on the publisher (its replication slot)")
-    items = []
+    items: list[tuple[str, float | None, str]] = []
     for name, running, caught_up, since_send in rows:
         if not running:
             items.append((name, None, "apply worker not running (subscription disabled or failing)"))
@@ -244,7 +244,7 @@ async def _publisher_side(conn: psycopg.AsyncConnection, measure: str,
     rows = await _rows(conn, PUBLISHER)
     if standby is not None and not any(standby in (r[0], r[2]) for r in rows):
         raise _NotHere(standby)
-    items = []
+    items: list[tuple[str, float | None, str]] = []
     for slot, active, app, behind, replay_lag, caught_up in rows:
         if standby is not None and standby not in (slot, app):
             continue  # matched by the walsender's application_name, reported by slot name
@@ -280,7 +280,7 @@ async def scalar(conn: psycopg.AsyncConnection, query: str) -> Result:
     """
     async with conn.transaction(force_rollback=True), conn.cursor() as cur:
         # binary=True forces the extended protocol, which refuses several statements.
-        await cur.execute(query, binary=True)  # type: ignore[call-overload]
+        await cur.execute(query, binary=True)
         if cur.description is None:
             raise ProbeError("query returned no result (it must be a SELECT)")
         if len(cur.description) != 1:

@@ -33,7 +33,7 @@ from cockpit import dsn
 from cockpit.clock import Clock
 from cockpit.config.sources import Signal
 from cockpit.signals import pg_probes
-from cockpit.signals.base import Redactor, SourceClient, register
+from cockpit.signals.base import SourceClient
 from cockpit.signals.pg_probes import ProbeError
 from cockpit.signals.reading import Reading
 from cockpit.signals.wording import seconds, timed_out
@@ -266,11 +266,10 @@ def _swallow(fut: asyncio.Future) -> None:
         fut.exception()
 
 
-@register("postgres")
 class PostgresSource(SourceClient):
     """A postgres source; see the module docstring for sessions and pg_probes for probes."""
 
-    def __init__(self, name: str, config, clock: Clock, redact: Redactor = lambda s: s, *,
+    def __init__(self, name: str, config, clock: Clock, redact: Callable[[str], str] = lambda s: s, *,
                  backoff_initial: float = 1.0, backoff_max: float = 30.0):
         self._dsn_secrets: tuple[str, ...] = ()
         self._dsn_problem: str | None = None

@@ -12,7 +12,6 @@ import math
 import re
 
 from cockpit.config.sources import Signal
-from cockpit.signals.base import register
 from cockpit.signals.http import Answer, FetchError, HttpBase, parse_json
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
@@ -56,10 +55,10 @@ def interpret(answer: Answer) -> float:
     data = doc.get("data")
     if not isinstance(data, dict):
         raise FetchError(_NOT_PROM)
-    kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
+    result_type, result = data.get("resultType"), data.get("result")
+    if result_type == "scalar":
         return _pair_value(result)
-    if kind == "vector":
+    if result_type == "vector":
         if not isinstance(result, list):
             raise FetchError(_NOT_PROM)
         if not result:
@@ -70,14 +69,13 @@ def interpret(answer: Answer) -> float:
         if not isinstance(sample, dict):
             raise FetchError(_NOT_PROM)
         return _pair_value(sample.get("value"))
-    if kind == "matrix":
+    if result_type == "matrix":
         raise FetchError("range vector (matrix) result: the query must return one instant value")
-    if kind == "string":
+    if result_type == "string":
         raise FetchError("string result, not a number")
-    raise FetchError(f"{_NOT_PROM} (resultType {clean(kind, 20, single_line=True)!r})")
+    raise FetchError(f"{_NOT_PROM} (resultType {clean(result_type, 20, single_line=True)!r})")
 
 
-@register("prometheus")
 class PrometheusClient(HttpBase):
     async def _read(self, signal_name: str, signal: Signal) -> Reading:
         started = self.clock.monotonic()

@@ -25,7 +25,8 @@ def value_problem(value: object) -> str | None:
         return None if -MAX_EXACT_INT <= value <= MAX_EXACT_INT else "number out of range"
     if isinstance(value, float):
         return None if math.isfinite(value) else "value is not a finite number"
-    kind = {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    kinds: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+    kind = kinds.get(type(value), type(value).__name__)
     return f"value is {kind}, not a number"
 
 

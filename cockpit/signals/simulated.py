@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 
 from cockpit.config.sources import Signal, Simulation
-from cockpit.signals.base import SourceClient, register
+from cockpit.signals.base import SourceClient
 from cockpit.signals.reading import Reading
 
 MAX_TITLES = 20  # as many as a help-desk signal may show
@@ -33,7 +33,6 @@ class Override:
     delay: float = 0.0  # clock seconds before answering
 
 
-@register("simulated")
 class SimulatedSource(SourceClient):
     def __init__(self, name, config, clock, redact=lambda s: s):
         super().__init__(name, config, clock, redact)
