@@ -57,7 +57,7 @@ async def test_first_screen_answers_the_four_questions(tmp_path):
         await refreshed(app, pilot)
         assert app.selected == "B01" == cockpit.ops.state.next_step
         gates = plain(app.query_one(GatesPanel))
-        assert "✖ NO-GO" in gates and "replication_caught_up" in gates and ">= 5" in gates
+        assert "✖ NO-GO" in gates and "replication_caught_up" in gates and "needs < 5s" in gates
         assert "✔ GO" in gates
         runbook = plain(app.query_one(RunbookPanel))
         assert "▶ B01" in runbook and "no step recorded yet" in app.query_one(RunbookPanel).border_subtitle

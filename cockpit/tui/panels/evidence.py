@@ -8,6 +8,7 @@ from textual.widgets import Static
 from cockpit.durations import format_duration
 from cockpit.tui.panels.values import change, current, is_stale
 from cockpit.tui.safe import safe
+from cockpit.units import signal_format
 
 MAX_TITLES = 3
 
@@ -21,6 +22,7 @@ def signal_lines(plan, panel: str, latest, history_of, now_wall: float,
     first = True
     for name in names:
         sig = plan.signals[name]
+        unit, places = signal_format(plan, name)
         reading = latest.get(name)
         if not first:
             text.append("\n")
@@ -29,11 +31,11 @@ def signal_lines(plan, panel: str, latest, history_of, now_wall: float,
         text.append(": ")
         if is_stale(reading, name, plan, mono_now):
             # The last value is history, not the present: say so in words, never in colour.
-            text.append(current(reading, sig.unit), style="dim strike")
+            text.append(current(reading, unit, places), style="dim strike")
             text.append(f" STALE {format_duration(reading.age(mono_now))} old", style="bold magenta")
         else:
-            text.append(current(reading, sig.unit), style="bold")
-        delta = change(history_of(name), now_wall)
+            text.append(current(reading, unit, places), style="bold")
+        delta = change(history_of(name), now_wall, unit=unit, decimals=places)
         if delta:
             text.append(f"  ({delta})", style="dim")
         if reading is not None and reading.error:
