@@ -19,14 +19,13 @@ def signal_lines(plan, panel: str, latest, history_of, now_wall: float,
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if not names:
         text.append(f"no {panel} signals in this plan", style="dim")
-    first = True
-    for name in names:
+    titles: list[str] = []
+    for i, name in enumerate(names):
         sig = plan.signals[name]
         unit, places = signal_format(plan, name)
         reading = latest.get(name)
-        if not first:
+        if i:
             text.append("\n")
-        first = False
         text.append_text(safe(sig.title or name, 34))
         text.append(": ")
         if is_stale(reading, name, plan, mono_now):
@@ -41,9 +40,11 @@ def signal_lines(plan, panel: str, latest, history_of, now_wall: float,
         if reading is not None and reading.error:
             text.append("  ")
             text.append_text(safe(reading.error, 80, style="red"))
-        for title in (reading.detail if reading is not None else ())[:MAX_TITLES]:
-            text.append("\n  • ")
-            text.append_text(safe(title, 120))
+        titles.extend((reading.detail if reading is not None else ())[:MAX_TITLES])
+    # Every value first, the newest titles after them: a short panel cuts titles, never a value.
+    for title in titles[:MAX_TITLES * 2]:
+        text.append("\n  • ")
+        text.append_text(safe(title, 120))
     return text
 
 

@@ -5,6 +5,7 @@ The app owns the selection (a step id); this widget only draws the rows around i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,7 +13,9 @@ from rich.text import Text
 from textual.widget import Widget
 
 from cockpit.durations import format_duration
+from cockpit.tui.panels.gates import short_word
 from cockpit.tui.panels.style import STEP_STYLE, STEP_SYMBOL, gate_word, status_value
+from cockpit.tui.panels.verdict import blocked_steps
 from cockpit.tui.safe import safe
 
 
@@ -57,6 +60,9 @@ class RunbookView:
     gates: dict
     now: float
     selected: str | None
+    # The core's rule for which gates block a step (``Operations.blocking_gates``); with it,
+    # the rows under the steps list the gates that hold steps up.
+    blocking: Callable | None = None
 
 
 def step_row(view: RunbookView, step, width: int) -> Text:
@@ -127,6 +133,34 @@ def selected_detail(view: RunbookView) -> Text:
     return text
 
 
+LEGEND = "▶ workable · ✔ done · ↷ skipped · ! critical · ◆ decision"
+
+
+def held_up_lines(view: RunbookView, rows: int, width: int) -> list[Text]:
+    """At most ``rows`` lines: each gate that is not GO with the steps it holds up."""
+    if view.blocking is None or rows < 2:
+        return []
+    held = blocked_steps(view.plan, view.state, view.gates, view.blocking)
+    if not held:
+        return []
+    lines = [Text("not GO, holding up:", style="bold", end="")]
+    room = rows - 1
+    for n, (gid, steps) in enumerate(held):
+        if n == room - 1 and len(held) > room:
+            lines.append(Text(f"  +{len(held) - n} more gates (g: details)", style="dim", end=""))
+            break
+        word, style = short_word(view.gates.get(gid))
+        line = Text("  ", end="")
+        line.append(word, style=style)
+        line.append(" ")
+        line.append_text(safe(gid, 60))
+        line.append(" → ")
+        line.append(" ".join(steps))
+        line.truncate(width, overflow="ellipsis")
+        lines.append(line)
+    return lines
+
+
 class RunbookPanel(Widget):
     """Draws the phase of the selected step; scrolls so the selection stays visible."""
 
@@ -151,18 +185,8 @@ class RunbookPanel(Widget):
         title.append_text(safe(phase.title, 60))
         title.append(f" ({index}/{len(phases)})")
         self.border_title = title
-        last = state.last_step_entry
-        if last is not None:
-            sub = Text("last: ", end="")
-            sub.append_text(safe(last.subject or "", 20))
-            sub.append(" ")
-            sub.append_text(safe(last.action.split(".")[-1], 20))
-            sub.append(" by ")
-            sub.append_text(safe(last.actor.operator, 40))
-            sub.append(f" {hhmm(last.wall)}")
-            self.border_subtitle = sub
-        else:
-            self.border_subtitle = "no step recorded yet"
+        # What the row symbols mean (the last action is in the header, where toasts never go).
+        self.border_subtitle = LEGEND
         self.refresh()
 
     def render(self) -> Text:
@@ -182,6 +206,14 @@ class RunbookPanel(Widget):
                 out.append("\n")
             out.append_text(step_row(self.view, step, width))
         shown = min(room, len(steps) - top)
-        out.append("\n" * (height - shown - detail_lines))
+        free = height - shown - detail_lines
+        extra = held_up_lines(self.view, free - 1, width)  # one blank row above them
+        if extra:
+            out.append("\n")
+            for line in extra:
+                out.append("\n")
+                out.append_text(line)
+            free -= len(extra) + 1
+        out.append("\n" * free)
         out.append_text(detail)
         return out
