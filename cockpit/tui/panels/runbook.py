@@ -136,6 +136,29 @@ def selected_detail(view: RunbookView) -> Text:
 LEGEND = "▶ workable · ✔ done · ↷ skipped · ! critical · ◆ decision"
 
 
+def left_undone_lines(view: RunbookView, width: int) -> list[Text]:
+    """In a rollback: the main runbook's steps skipped, failed or never finished before it
+    (a skipped "stop the feed" may mean the feed still runs)."""
+    state = view.state
+    if not state.rollback_active:
+        return []
+    groups: dict[str, list[str]] = {"skipped": [], "failed": [], "not done": []}
+    for step in view.plan.runbook.all_steps():
+        st = state.steps.get(step.id)
+        status = status_value(st.status if st else "pending")
+        key = {"skipped": "skipped", "failed": "failed", "done": None}.get(status, "not done")
+        if key:
+            groups[key].append(step.id)
+    lines = [Text("before the rollback:", style="bold", end="")]
+    for word, ids in groups.items():
+        if ids:
+            line = Text(f"  {word}: ", style="bold" if word != "not done" else "", end="")
+            line.append(" ".join(ids))
+            line.truncate(width, overflow="ellipsis")
+            lines.append(line)
+    return lines if len(lines) > 1 else []
+
+
 def held_up_lines(view: RunbookView, rows: int, width: int) -> list[Text]:
     """At most ``rows`` lines: each gate that is not GO with the steps it holds up."""
     if view.blocking is None or rows < 2:
@@ -207,7 +230,9 @@ class RunbookPanel(Widget):
             out.append_text(step_row(self.view, step, width))
         shown = min(room, len(steps) - top)
         free = height - shown - detail_lines
-        extra = held_up_lines(self.view, free - 1, width)  # one blank row above them
+        extra = left_undone_lines(self.view, width)
+        extra = extra if len(extra) <= free - 1 else []
+        extra += held_up_lines(self.view, free - 1 - len(extra), width)  # a blank row above
         if extra:
             out.append("\n")
             for line in extra:

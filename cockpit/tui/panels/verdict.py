@@ -84,7 +84,7 @@ def verdict_text(v: Verdict, width: int = 80) -> Text:
     head = Text(end="")
     if v.rollback:
         # Why, who and when, where the eye lands: a rollback is never anonymous.
-        head.append(" ROLLBACK ", style="bold reverse")
+        head.append("ROLLBACK", style="bold reverse")
         if v.rollback_at:
             head.append(f" since {hhmm_z(v.rollback_at)}")
         if v.rollback_by:
@@ -104,7 +104,7 @@ def verdict_text(v: Verdict, width: int = 80) -> Text:
     tail = Text(end="")
     tail.append(" · ")
     if v.kind == "blocked":
-        tail.append(" BLOCKED ", style="bold reverse")
+        tail.append("BLOCKED", style="bold reverse")
         tail.append(" by ")
         tail.append_text(safe(", ".join(v.blocked_by), 300))
     else:
