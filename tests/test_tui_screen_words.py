@@ -34,7 +34,8 @@ async def test_verdict_next_step_without_gates_may_proceed_although_a_gate_is_no
     v = verdict(cockpit.plan, cockpit.ops.state, cockpit.engine.gates, cockpit.ops.blocking_gates)
     assert (v.kind, v.step, v.owner, v.blocked_by) == ("proceed", "B01", "lead", ())
     line = verdict_text(v, 78).plain
-    assert line == "NEXT B01 Announce downtime window to clinical units (lead) · may proceed"
+    assert line == "NEXT B01 Announce downtime window to clinical… (lead demo.lead) · may proceed"
+    assert v.people == ("demo.lead",)  # the role, and the one person the plan gives it
 
 
 async def test_verdict_names_the_gates_that_block_the_next_step(tmp_path):
@@ -46,9 +47,10 @@ async def test_verdict_names_the_gates_that_block_the_next_step(tmp_path):
     assert (v.kind, v.step, v.blocked_by, v.decision) == (
         "blocked", "B04", ("replication_caught_up",), True)
     line = verdict_text(v, 100).plain
-    assert line == "NEXT B04 GO / NO-GO for the write freeze (lead) · BLOCKED by replication_caught_up"
+    assert line == ("NEXT B04 GO / NO-GO for the write freeze (lead demo.lead)"
+                    " · BLOCKED by replication_caught_up")
     line = verdict_text(v, 78).plain  # 80x24: the title gives way, at a word
-    assert line == "NEXT B04 GO / NO-GO for the write… (lead) · BLOCKED by replication_caught_up"
+    assert line == "NEXT B04 GO / NO-GO for… (lead demo.lead) · BLOCKED by replication_caught_up"
     # An override for that step is the core's rule too: then it may be decided.
     cockpit.ops.override("replication_caught_up", "B04", "KNOWN_ISSUE", "lag is a probe bug",
                          gates)
@@ -67,8 +69,8 @@ async def test_verdict_keeps_what_blocks_visible_and_cuts_the_title_at_a_word(tm
         line = verdict_text(v, width).plain
         assert len(line) <= width and line.endswith("BLOCKED by rollback_ready"), line
         assert line.startswith("NEXT B02 ")
-        if " (dba)" in line:  # a title with room for at least a word
-            title = line.split("NEXT B02 ", 1)[1].split(" (dba)")[0]
+        if " (dba demo.dba)" in line:  # a title with room for at least a word
+            title = line.split("NEXT B02 ", 1)[1].split(" (dba demo.dba)")[0]
             assert "Verify legacy rollback snapshot".startswith(title.rstrip("…").rstrip())
             assert title.endswith("…") or title == "Verify legacy rollback snapshot"
 

@@ -206,7 +206,7 @@ class RunbookPanel(Widget):
         # "[@click=app.quit]x" would become a clickable action): build plain Text only.
         title = Text(f"Runbook · {where}", end="")
         title.append_text(safe(phase.title, 60))
-        title.append(f" ({index}/{len(phases)})")
+        title.append(f" · phase {index} of {len(phases)}")
         self.border_title = title
         # What the row symbols mean (the last action is in the header, where toasts never go).
         self.border_subtitle = LEGEND

@@ -32,6 +32,7 @@ class Verdict:
     step: str | None = None
     title: str = ""
     owner: str = ""
+    people: tuple[str, ...] = ()  # the plan's people in the owner role, to name a person
     blocked_by: tuple[str, ...] = ()
     decision: bool = False
     failed: bool = False  # the next step failed before: retry, skip, or re-decide
@@ -59,8 +60,10 @@ def verdict(plan, state, gates: Mapping, blocking_gates: BlockingGates) -> Verdi
     blocked = tuple(blocking_gates(step, gates))
     st = state.steps.get(step.id)
     failed = st is not None and str(getattr(st.status, "value", st.status)) == "failed"
+    operators = getattr(plan, "operators", None)
+    people = tuple(p.name for p in getattr(operators, "people", ()) if p.role == step.owner)
     return Verdict("blocked" if blocked else "proceed", rollback, step.id, step.title,
-                   step.owner, blocked, step.kind == "decision", failed, *who)
+                   step.owner, people, blocked, step.kind == "decision", failed, *who)
 
 
 def blocked_steps(plan, state, gates: Mapping,
@@ -111,7 +114,12 @@ def verdict_text(v: Verdict, width: int = 80) -> Text:
         tail.append("may decide" if v.decision else "may proceed", style="bold")
         if v.failed:
             tail.append(" (failed before: retry or skip)")
-    owner = Text(" (", end="") + safe(v.owner, 20) + Text(")") if v.owner else Text("")
+    # "(lead demo.lead)": the role and, when the plan names exactly one, the person.
+    owner = Text(" (", end="") + safe(v.owner, 20) if v.owner else Text("")
+    if v.owner and len(v.people) == 1:
+        owner += Text(" ") + safe(v.people[0], 24)
+    if v.owner:
+        owner += Text(")")
     room = width - head.cell_len - tail.cell_len - owner.cell_len - 1
     out = head
     if room >= 6:
