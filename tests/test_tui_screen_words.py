@@ -304,3 +304,22 @@ async def test_at_120x35_key_4_shows_the_audit_journal_and_its_file(tmp_path):
         await pilot.press("4")
         await pilot.pause()
         assert not audit.display and app.query_one("#pane-recon").display
+
+
+async def test_the_selected_steps_needs_line_says_when_a_hold_turns_go(tmp_path):
+    cockpit = make_cockpit(tmp_path)
+    app = CockpitApp.of(cockpit, start_engine=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(cockpit, {"interface_backlog": 3})
+        cockpit.engine.sources["sim"].set_override("interface_backlog", value=0)
+        for _ in range(30):  # 60 s of interfaces_drained's 3 m window
+            await cockpit.engine.poll_once()
+            await cockpit.writes_settled()
+            await cockpit.clock.advance(2)
+        await cockpit.engine.poll_once()
+        app.selected = "D02"  # requires interfaces_drained
+        app.refresh_panels()
+        await pilot.pause()
+        text = plain(app.query_one(RunbookPanel))
+        assert re.search(r"D02 needs: ◐ HOLD interfaces_drained \(GO in 2m\d*s? if it holds\)",
+                         text), text

@@ -14,7 +14,7 @@ from textual.widget import Widget
 
 from cockpit.durations import format_duration
 from cockpit.tui.panels.gates import short_word
-from cockpit.tui.panels.style import STEP_STYLE, STEP_SYMBOL, gate_word, status_value
+from cockpit.tui.panels.style import STEP_STYLE, STEP_SYMBOL, status_value
 from cockpit.tui.panels.verdict import blocked_steps
 from cockpit.tui.safe import safe
 
@@ -116,11 +116,15 @@ def selected_detail(view: RunbookView) -> Text:
     if not step.requires:
         text.append("no gates", style="dim")
     for i, gid in enumerate(step.requires):
-        word, style = gate_word(view.gates.get(gid))
+        status = view.gates.get(gid)
+        word, style = short_word(status)
         if i:
             text.append("  ")
         text.append(word, style=style)
         text.append(f" {gid}")
+        if status is not None and status.state.value == "HOLD":
+            left = max(0.0, status.hold_for_s - status.held_s)
+            text.append(f" (GO in {format_duration(left)} if it holds)")
     flags = []
     if step.critical:
         flags.append("critical: type the id")
