@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Union
 
+from cockpit.units import DEFAULT_DECIMALS, decimals_for, format_value, infer_unit
+
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
 MAX_NUMBER = 1e15
@@ -298,17 +300,25 @@ class BadValue(Unknown):
     """A value that cannot be compared: not a bool, an int or a finite float."""
 
 
-_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_NEEDS = {"<": "< ", "<=": "<= ", ">": "> ", ">=": ">= ", "==": "= ", "!=": "not "}
 
 
-def evaluate(node: Node, values: Mapping[str, object]) -> tuple[bool, list[str]]:
+def evaluate(node: Node, values: Mapping[str, object],
+             units: Mapping[str, str] | None = None) -> tuple[bool, list[str]]:
     """Truth of ``node`` and the comparisons that decided it, in words.
+
+    A reason is the value and the plain rule, the same words whether the rule holds or not:
+    ``replication_lag_s 9.4s, needs < 5s``, ``login_success_rate 0.994, needs >= 0.98``,
+    ``feed_paused is false``. Values are written by :func:`cockpit.units.format_value` in the
+    signal's unit (``units[name]``, else inferred from the name's suffix), a plain number
+    with one decimal more than the threshold it is compared with.
 
     Raises :class:`Unknown` when a needed signal is missing, :class:`BadValue` (an
     ``Unknown``) when its value is not a bool or a finite number; nothing else. The caller
     turns either into UNKNOWN, because stale is not green.
     """
-    result = _eval(node, values)
+    result = _eval(node, values, units or {})
     return bool(result[0]), result[1]
 
 
@@ -327,33 +337,48 @@ def _value(node: Node, values: Mapping[str, object]) -> Value:
         elif not isinstance(value, int):  # bool is an int
             raise BadValue(node.name, f"a {type(value).__name__} is not a number")
         return value
-    truth, _ = _eval(node, values)
+    truth, _ = _eval(node, values, {})
     return truth
 
 
-def _show(node: Node, value: Value) -> str:
-    if isinstance(node, Name):
-        shown = ("true" if value else "false") if isinstance(value, bool) else _num(value)
-        return f"{node.name} = {shown}"
-    return to_text(node)
+def _unit(name: str, units: Mapping[str, str]) -> str:
+    return units.get(name) or infer_unit(name)
 
 
-def _eval(node: Node, values: Mapping[str, object]) -> tuple[bool, list[str]]:
+def _reason(node: Compare, left: Value, right: Value, units: Mapping[str, str]) -> str:
+    op, lnode, rnode, lval, rval = node.op, node.left, node.right, left, right
+    if not isinstance(lnode, Name) and isinstance(rnode, Name):
+        # "5 > lag" reads as "lag ..., needs < 5"
+        op, lnode, rnode, lval, rval = _FLIP[op], rnode, lnode, rval, lval
+    needs = _NEEDS[op]
+    if isinstance(lnode, Name) and isinstance(rnode, (Num, Bool)):
+        unit = _unit(lnode.name, units)
+        places = decimals_for(lnode.name, [rnode.value] if isinstance(rnode, Num) else [])
+        shown = format_value(lval, unit, places)
+        limit = (format_value(rnode.value, unit, threshold=True) if isinstance(rnode, Num)
+                 else to_text(rnode))
+        return f"{lnode.name} {shown}, needs {needs}{limit}"
+    if isinstance(lnode, Name) and isinstance(rnode, Name):
+        a = format_value(lval, _unit(lnode.name, units), DEFAULT_DECIMALS)
+        b = format_value(rval, _unit(rnode.name, units), DEFAULT_DECIMALS)
+        return f"{lnode.name} {a}, needs {needs}{rnode.name} ({b})"
+    return f"{to_text(node)} is {'true' if _compare(node.op, left, right) else 'false'}"
+
+
+def _eval(node: Node, values: Mapping[str, object],
+          units: Mapping[str, str]) -> tuple[bool, list[str]]:
     if isinstance(node, Compare):
         left, right = _value(node.left, values), _value(node.right, values)
         ok = _compare(node.op, left, right)
-        shown_op = node.op if ok else _NEGATE[node.op]
-        left_text = _show(node.left, left)
-        right_text = _show(node.right, right) if isinstance(node.right, Name) else to_text(node.right)
-        return ok, [f"{left_text} {shown_op} {right_text}"]
+        return ok, [_reason(node, left, right, units)]
     if isinstance(node, Not):
-        truth, why = _eval(node.operand, values)
+        truth, why = _eval(node.operand, values, units)
         return (not truth), why
     if isinstance(node, BoolOp):
         reasons: list[str] = []
         deciding: list[str] = []
         for part in node.operands:
-            truth, why = _eval(part, values)
+            truth, why = _eval(part, values, units)
             reasons.extend(why)
             if node.op == "and" and not truth:
                 deciding.extend(why)
@@ -365,9 +390,10 @@ def _eval(node: Node, values: Mapping[str, object]) -> tuple[bool, list[str]]:
         ok = bool(deciding)
         return ok, deciding if ok else reasons
     value = _value(node, values)
+    shown = to_text(node)
     if isinstance(value, bool):
-        return value, [_show(node, value)]
-    return value != 0, [_show(node, value)]
+        return value, [f"{shown} is {'true' if value else 'false'}"]
+    return value != 0, [f"{shown} {_num(value)}, needs not 0"]
 
 
 def _compare(op: str, a: Value, b: Value) -> bool:

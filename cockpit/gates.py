@@ -175,6 +175,7 @@ class _Gate:
     # Polled signals: the longest a reading may follow the one before it inside a window.
     max_gap: dict[str, float]
     settle: float = 0.0
+    units: dict[str, str] = field(default_factory=dict)  # declared ``unit:`` of its signals
     true_since: float | None = None  # monotonic start of the current fresh-and-true window
     # Newest reading (monotonic time) of each polled signal seen inside the current window.
     seen: dict[str, float] = field(default_factory=dict)
@@ -202,7 +203,9 @@ class GateBook:
                        for n in names if n in plan.signals}
             self._gates[gate_id] = _Gate(gate_id, node, names, float(gate.hold_for),
                                          float(gate.max_staleness), value_kinds(node), max_gap,
-                                         float(gate.settle))
+                                         float(gate.settle),
+                                         {n: plan.signals[n].unit for n in names
+                                          if n in plan.signals and plan.signals[n].unit})
         self.statuses: dict[str, GateStatus] = {}
         # Which gates read which signal: a new reading re-evaluates only those.
         self.by_signal: dict[str, list[str]] = {}
@@ -292,7 +295,7 @@ class GateBook:
             g.true_since = None
             return status(GateState.UNKNOWN, "; ".join(problems))
         try:
-            truth, reasons = expr.evaluate(g.node, values)
+            truth, reasons = expr.evaluate(g.node, values, g.units)
         except expr.Unknown as exc:  # every name was checked above; kept as a backstop
             g.true_since = None
             return status(GateState.UNKNOWN, f"{exc.name}: {exc.reason}")

@@ -136,7 +136,7 @@ async def test_gate_change_reported_once_per_change_and_subscribers_called(tmp_p
     engine.sources["sim"].set_override("lag", value=7.2)
     await clock.advance(1)
     assert changes[-1] == ("caught_up", "NO-GO", "GO")
-    assert engine.gates["caught_up"].reason == "lag = 7.2 >= 5"
+    assert engine.gates["caught_up"].reason == "lag 7.2, needs < 5"
     await clock.advance(3)
     assert len(changes) == 6  # NO-GO -> NO-GO is no change
 
@@ -196,7 +196,7 @@ async def test_builtin_readings_are_merged_at_each_evaluation(tmp_path, clock):
                                                  clock.monotonic(), value=mismatched["n"])}
 
     engine = await started(Engine(load(tmp_path, signals, gates), clock, builtin=builtin), clock)
-    assert engine.gates["recon_clean"].reason == "recon.mismatched_rows = 3 != 0"
+    assert engine.gates["recon_clean"].reason == "recon.mismatched_rows 3, needs = 0"
     mismatched["n"] = 0.0
     await clock.advance(1)
     assert engine.gates["recon_clean"].state is GateState.GO

@@ -36,7 +36,7 @@ def test_reason_names_the_deciding_comparison():
     node = expr.parse("replication_lag_s < 5 and backlog == 0")
     ok, reasons = expr.evaluate(node, {"replication_lag_s": 7.2, "backlog": 0})
     assert not ok
-    assert reasons == ["replication_lag_s = 7.2 >= 5"]
+    assert reasons == ["replication_lag_s 7.2s, needs < 5s"]
 
 
 def test_missing_value_is_unknown_not_false():
@@ -190,7 +190,7 @@ def test_huge_integers_compare_exactly():
     big = 10**400
     assert expr.evaluate(expr.parse("x > 1e15"), {"x": big})[0] is True
     ok, reasons = expr.evaluate(expr.parse("x < 5"), {"x": -big})
-    assert ok is True and reasons == ["x = -1.00000e+400 < 5"]
+    assert ok is True and reasons == ["x -1.00000e+400, needs < 5"]
     assert expr.evaluate(expr.parse("x == 1"), {"x": 10**17 + 1})[0] is False
 
 

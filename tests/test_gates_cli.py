@@ -42,8 +42,8 @@ def test_all_go_exits_0_and_prints_symbol_word_gate_and_reason(tmp_path, capsys)
     code, out, err = run(["gates", str(path)], capsys)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("✔ GO") and "caught_up" in lines[0] and "lag = " in lines[0]
-    assert lines[1].split() == ["✔", "GO", "healthy", "ok", "=", "true"]
+    assert lines[0].startswith("✔ GO") and "caught_up" in lines[0] and "lag 1.1, needs < 5" in lines[0]
+    assert lines[1].split() == ["✔", "GO", "healthy", "ok", "is", "true"]
     assert lines[-1] == "2 of 2 gates GO"
     assert "\x1b[" not in out  # not a terminal: no colour codes
     assert not (tmp_path / "journal.jsonl").exists()  # one-shot never journals
@@ -56,8 +56,8 @@ def test_no_go_and_hold_exit_1(tmp_path, capsys):
     code, out, _ = run(["gates", str(write_plan(tmp_path, SIGNALS, gates))], capsys)
     assert code == 1
     by_gate = {line.split()[2]: line for line in out.splitlines()[:4]}
-    assert by_gate["drained"].startswith("✖ NO-GO") and "backlog = 12 != 0" in by_gate["drained"]
-    assert "◐ HOLD 0s/10m" in out and "holding 0s of 10m: lag = " in out
+    assert by_gate["drained"].startswith("✖ NO-GO") and "backlog 12, needs = 0" in by_gate["drained"]
+    assert "◐ HOLD 0s/10m" in out and "holding 0s of 10m: lag " in out
     assert "2 of 4 gates GO" in out
     assert ONE_SHOT_NOTE in out
 
@@ -70,7 +70,7 @@ def test_json_one_object_per_gate_with_the_readings_used(tmp_path, capsys):
     assert [d["gate"] for d in doc] == ["caught_up", "healthy", "drained"]
     assert [d["state"] for d in doc] == ["GO", "GO", "NO-GO"]
     drained = doc[2]
-    assert drained["reason"] == "backlog = 12 != 0"
+    assert drained["reason"] == "backlog 12, needs = 0"
     assert set(drained["readings"]) == {"backlog", "ok"}
     reading = drained["readings"]["backlog"]
     assert set(reading) == {"value", "error", "ts", "age_s", "latency_ms"}
@@ -126,7 +126,7 @@ def test_builtin_recon_signals_come_from_the_journal(tmp_path, capsys):
     assert code == 0, (out, err)
     doc = json.loads(out)
     assert doc[0]["state"] == "GO"
-    assert doc[0]["reason"] == "recon.mismatched_rows = 0 == 0; exceptions.open_critical = 0 == 0"
+    assert doc[0]["reason"] == "recon.mismatched_rows 0, needs = 0; exceptions.open_critical 0, needs = 0"
 
 
 class Watch:
@@ -198,7 +198,7 @@ def test_watch_no_journal_and_exit_1_when_not_all_go(tmp_path):
     watch = Watch(write_plan(tmp_path, SIGNALS, gates), "--no-journal", "--json")
     change = json.loads(watch.wait_for('"NO-GO"'))
     assert change["gate"] == "drained" and change["old_state"] == "UNKNOWN"
-    assert change["reason"] == "backlog = 12 != 0" and change["time"].endswith("Z")
+    assert change["reason"] == "backlog 12, needs = 0" and change["time"].endswith("Z")
     code, err = watch.interrupt()
     assert code == 1 and "stopped: 0 of 1 gates GO" in err
     assert not (tmp_path / "journal.jsonl").exists()

@@ -14,6 +14,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.panels.gates import GatesPanel
 from cockpit.tui.panels.header import HeaderBar
 from cockpit.tui.panels.runbook import RunbookPanel
+from cockpit.tui.panels.verdict import VerdictBar
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.forms import OverrideScreen
 from cockpit.tui.screens.info import TooSmallScreen
@@ -57,13 +58,16 @@ async def test_first_screen_answers_the_four_questions(tmp_path):
         await refreshed(app, pilot)
         assert app.selected == "B01" == cockpit.ops.state.next_step
         gates = plain(app.query_one(GatesPanel))
-        assert "✖ NO-GO" in gates and "replication_caught_up" in gates and ">= 5" in gates
+        assert "✖ NO-GO" in gates and "replication_caught_up" in gates and "needs < 5s" in gates
         assert "✔ GO" in gates
         runbook = plain(app.query_one(RunbookPanel))
-        assert "▶ B01" in runbook and "no step recorded yet" in app.query_one(RunbookPanel).border_subtitle
+        assert "▶ B01" in runbook
         header = plain(app.query_one(HeaderBar))
         seq, digest = cockpit.journal.head
-        assert f"#{seq} {digest[:8]}" in header and "demo.lead" in header
+        assert f"journal: {seq} entries, head {digest[:8]}" in header and "you: demo.lead" in header
+        assert "last: no step recorded yet" in header
+        verdict = plain(app.query_one(VerdictBar))
+        assert verdict.startswith("NEXT B01 ") and verdict.endswith("· may proceed")
 
 
 async def test_confirm_normal_step_writes_then_shows(tmp_path):
@@ -76,7 +80,7 @@ async def test_confirm_normal_step_writes_then_shows(tmp_path):
         assert app.selected == "B02"
         runbook = plain(app.query_one(RunbookPanel))
         assert "✔ B01" in runbook and "demo.lead" in runbook
-        assert "B01 confirm by demo.lead" in app.query_one(RunbookPanel).border_subtitle
+        assert "last: B01 confirmed by demo.lead 0s ago" in plain(app.query_one(HeaderBar))
 
 
 @pytest.mark.parametrize("key", ["enter", "s", "n", "b", "x", "g", "question_mark", "o"])
@@ -202,7 +206,7 @@ async def test_second_operator_step(tmp_path):
         assert (last.action, last.subject) == ("step.confirm", "D01")
         assert last.data["second_operator"] == "demo.app"
         assert cockpit.ops.state.clock_started_at == last.wall
-        assert "T+00:00:00" in plain(app.query_one(HeaderBar))
+        assert "T+0s since " in plain(app.query_one(HeaderBar))
 
 
 async def test_skip_with_reason_code(tmp_path):
@@ -379,7 +383,12 @@ async def test_too_small_terminal_and_layout_switch(tmp_path):
         assert "terminal too small: need 80x24 (now 70x20)" in plain(app.screen.query_one("#too-small"))
         await pilot.resize_terminal(160, 48)
         await pilot.pause()
-        assert app.screen is app.screen_stack[0] and app.layout_name == "default"
+        assert app.screen is app.screen_stack[0] and app.layout_name == "wide"
+        await pilot.resize_terminal(120, 35)
+        await pilot.pause()
+        assert app.layout_name == "default"
+        assert app.screen_stack[0].has_class("layout-default")
+        assert not app.screen_stack[0].has_class("layout-wide")
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert app.layout_name == "compact"

@@ -58,7 +58,7 @@ async def test_failed_fsync_leaves_the_step_not_done_with_one_line(tmp_path, mon
         assert calls, "the confirm never reached the journal's fsync"
         runbook = plain(app.query_one(RunbookPanel))
         assert "✔ B01" not in runbook and "▶ B01" in runbook
-        assert "confirm by" not in str(app.query_one(RunbookPanel).border_subtitle)
+        assert "confirmed by" not in plain(app.query_one(HeaderBar))
         assert cockpit.ops.state.steps["B01"].status.value != "done"
         notes = list(app._notifications)
         assert len(notes) == 1
@@ -81,7 +81,7 @@ async def test_gate_not_reevaluated_past_max_staleness_shows_unknown(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
-        assert "✔ GO            replication_caught_up" in plain(app.query_one(GatesPanel))
+        assert "✔ GO      replication_caught_up" in plain(app.query_one(GatesPanel))
         await cockpit.clock.advance(31)  # replication_caught_up: max_staleness 30s
         app.refresh_panels()
         await pilot.pause()
@@ -205,7 +205,7 @@ async def test_a_pending_write_is_not_shown_done_and_greys_out_writing_actions(
             # Written but not fsynced: not done anywhere, and no second write may start.
             runbook = plain(app.query_one(RunbookPanel))
             assert "▶ B01" in runbook and "✔ B01" not in runbook
-            assert "confirm by" not in str(app.query_one(RunbookPanel).border_subtitle)
+            assert "confirmed by" not in plain(app.query_one(HeaderBar))
             assert cockpit.ops.state.steps["B01"].status.value != "done"
             assert app.selected == "B01"
             for action in WRITES:

@@ -107,7 +107,7 @@ async def test_plan_text_header_runbook_and_confirm_are_literal(tmp_path):
         assert app.is_running
 
 
-async def test_operator_name_from_the_journal_is_literal_in_the_runbook_border(tmp_path):
+async def test_operator_name_from_the_journal_is_literal_in_the_header(tmp_path):
     cockpit = make_cockpit(tmp_path)
     evil = Actor("[@click=app.quit]x [link=http://x]y", "tester", "testhost", None, 4242, "s1")
     cockpit.journal.append("step.confirm", actor=evil, subject="B01", data={})
@@ -115,10 +115,10 @@ async def test_operator_name_from_the_journal_is_literal_in_the_runbook_border(t
     async with app.run_test(size=(160, 48)) as pilot:
         app.refresh_panels()
         await pilot.pause()
-        sub = app.query_one(RunbookPanel)._border_subtitle
-        assert sub is not None and "[@click=app.quit]x" in sub.plain, sub
-        assert "[link=http://x]y" in sub.plain
-        assert_inert(app, "runbook border")
+        last = plain(app.query_one(HeaderBar)).splitlines()[1]
+        assert "B01 confirmed by [@click=app.quit]x" in last, last
+        assert "[link=http://x]y" in last
+        assert_inert(app, "header's last action")
         assert app.is_running
 
 

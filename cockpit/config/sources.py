@@ -121,7 +121,10 @@ class Signal(Strict):
 
     source: str
     title: str = ""
-    unit: str = ""
+    unit: Literal["", "s", "ms", "%", "count", "B"] = ""
+    """How values are written (``cockpit.units``): ``s`` a duration, ``ms``, ``%``, ``count``,
+    ``B`` bytes; left out, inferred from the name's suffix (``_s``, ``_ms``, ``_pct``,
+    ``_count``, ``_bytes``), else a plain number."""
     panel: Literal["replication", "clinical", "helpdesk", "recon", "other"] | None = None
     every: PollInterval = 10.0
     """Poll interval: 1s to 1h (a gate over the signal must allow it, see config.checks)."""

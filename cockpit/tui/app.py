@@ -47,6 +47,7 @@ from cockpit.tui.panels.header import HeaderBar
 from cockpit.tui.panels.recon import ReconPanel
 from cockpit.tui.panels.replication import ReplicationPanel
 from cockpit.tui.panels.runbook import RunbookPanel, RunbookView
+from cockpit.tui.panels.verdict import VerdictBar, verdict
 from cockpit.tui.safe import safe, set_redactor, shown
 from cockpit.tui.screens.confirm import ConfirmChoice, ConfirmScreen
 from cockpit.tui.screens.forms import (
@@ -170,6 +171,7 @@ class CockpitApp(App):
     # -- building ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
+        yield VerdictBar(id="verdict")
         with Horizontal(id="top"):
             yield GatesPanel(id="gates")
             yield RunbookPanel(id="runbook")
@@ -312,10 +314,13 @@ class CockpitApp(App):
         if self.selected not in {s.id for s in self._steps()}:
             self.selected = state.next_step or self._first_step()
         self.query_one(HeaderBar).show(self.plan, state, self.operator, now, self.readonly,
-                                       self.recording_shown, len(self.quarantined))
+                                       self.recording_shown, len(self.quarantined),
+                                       self.journal.path)
+        self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
-        self.query_one(GatesPanel).show(list(self.plan.gates), gates, overridden)
-        self.query_one(RunbookPanel).show(RunbookView(self.plan, state, gates, now, self.selected))
+        self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)
+        self.query_one(RunbookPanel).show(RunbookView(self.plan, state, gates, now, self.selected,
+                                                      self.ops.blocking_gates))
         visible = {name for name in PANES if self.layout_name != "compact" or name == self.pane}
         latest = self.engine.latest
         if "replication" in visible:
@@ -329,7 +334,7 @@ class CockpitApp(App):
             for panel in self.query(SignalPanel):
                 panel.show(self.plan, latest, self.engine.history, now, mono)
         if "audit" in visible:
-            self.query_one(AuditPanel).show(self.journal.entries)
+            self.query_one(AuditPanel).show(self.journal.entries, path=self.journal.path)
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:
@@ -361,7 +366,8 @@ class CockpitApp(App):
         self.selected = ids[max(0, min(len(ids) - 1, i + delta))]
         state = self.ops.state
         self.query_one(RunbookPanel).show(
-            RunbookView(self.plan, state, self.gate_statuses(), self.clock.now(), self.selected))
+            RunbookView(self.plan, state, self.gate_statuses(), self.clock.now(), self.selected,
+                        self.ops.blocking_gates))
         self._bindings_changed()
 
     def action_select_next(self) -> None:

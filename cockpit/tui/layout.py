@@ -1,31 +1,50 @@
 """Where the layouts live and which one fits the terminal.
 
-A layout is ``layouts/NAME.tcss`` whose rules are scoped by the class ``layout-NAME`` on the
-main screen; ``base.tcss`` holds what every layout shares. All files are loaded at start, so
+A layout is ``NAME.tcss`` whose rules are scoped by the class ``layout-NAME`` on the main
+screen; ``base.tcss`` holds what every layout shares. All files are loaded at start, so
 switching layout on resize is a class change, not a stylesheet reload.
+
+The layouts ship inside the package (``cockpit/tui/layouts/``, package data). To edit them
+without touching the install, copy that folder, change it, and point the cockpit at it with
+``COCKPIT_LAYOUTS=/path/to/folder`` (or ``CockpitApp(layouts_dir=...)``): that folder is used
+instead of the packaged one, whole.
+
+Which layout fits (:func:`by_size`), the smallest first:
+
+    compact   80x24 and up: gates, verdict and runbook; the evidence one key away (1-4)
+    default   120x35 and up: gates full width (every reason whole), runbook, evidence row
+    wide      160x45 and up: gates beside the runbook, evidence and audit below
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-
-import cockpit
 
 MIN_SIZE = (80, 24)
 DEFAULT_SIZE = (120, 35)
+WIDE_SIZE = (160, 45)
+ENV = "COCKPIT_LAYOUTS"
 
-# Used only when the layouts/ folder is missing (an install without it): plain but whole.
+# Used only when the layouts folder is missing (an install without it): plain but whole.
 FALLBACK_CSS = """
 #top { height: 1fr; }
 #gates { height: auto; max-height: 10; border: round $panel; }
 #runbook { height: 1fr; border: round $panel; }
 #evidence { height: auto; max-height: 10; }
-#header { height: 1; }
+#header { height: 2; }
+#verdict { height: 1; }
 """
 
 
+def packaged_dir() -> Path:
+    return Path(__file__).resolve().parent / "layouts"
+
+
 def layouts_dir() -> Path:
-    return Path(cockpit.__file__).resolve().parent.parent / "layouts"
+    """The folder in use: ``$COCKPIT_LAYOUTS`` when set, else the packaged layouts."""
+    override = os.environ.get(ENV, "").strip()
+    return Path(override).expanduser() if override else packaged_dir()
 
 
 def available(directory: Path | None = None) -> dict[str, Path]:
@@ -42,4 +61,8 @@ def css_files(directory: Path | None = None) -> list[Path]:
 
 
 def by_size(width: int, height: int) -> str:
-    return "default" if width >= DEFAULT_SIZE[0] and height >= DEFAULT_SIZE[1] else "compact"
+    if width >= WIDE_SIZE[0] and height >= WIDE_SIZE[1]:
+        return "wide"
+    if width >= DEFAULT_SIZE[0] and height >= DEFAULT_SIZE[1]:
+        return "default"
+    return "compact"

@@ -35,11 +35,15 @@ def entry_line(entry) -> Text:
 
 
 class AuditPanel(Static):
-    def show(self, entries, limit: int | None = None) -> None:
+    def show(self, entries, limit: int | None = None, path=None) -> None:
         # Newest entries that fit: the newest line must never be the one cut off.
         limit = limit or max(1, self.content_size.height or 12)
         tail = list(entries)[-limit:]
         self.border_title = f"Audit journal ({len(entries)} entries)"
+        if path is not None:
+            # Where the evidence is, for a stranger to find: border titles given as a str are
+            # parsed as markup, so plain Text only.
+            self.border_subtitle = safe(f"file {path}", 300)
         text = Text(end="")
         for i, entry in enumerate(tail):
             if i:

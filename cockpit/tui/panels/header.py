@@ -1,37 +1,93 @@
-"""Header line: cutover, phase (ROLLBACK in reverse video), T+ clock, window left, operator,
-journal head (``#seq`` and 8 hash characters, to read out on the bridge), and "recording…"
-while an action waits on a slow journal (plain text, no animation)."""
+"""Header, two lines, every figure labelled with what it counts toward:
+
+     Before cutover  14:45Z  window opens in 14m (14:59Z), closes 20:59Z  (read-only)
+    last: B03 confirmed by j.lindqvist 2m ago  journal: 10 entries, head e57333be  you: demo.lead
+
+Line one: the phase (ROLLBACK in reverse video), the time now (UTC), then the cutover clock:
+before the window "window opens in …", once the cutover clock started (a ``starts_clock``
+phase's first step) "T+1h02m" since then, and always when the window closes. Line two: the
+last step action, who and how long ago, the journal's length and head (8 hash characters, to
+read out on the bridge), the operator, and the journal file when the line has room for
+all of it (the audit panel's border always names it). "recording…" shows while an action waits on a slow journal (plain text, no
+animation); set-aside journal lines come first, so nothing hides them.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.durations import format_clock, format_duration
+from cockpit.durations import format_duration
 from cockpit.tui.safe import safe
+
+DONE_WORDS = {"step.confirm": "confirmed", "step.skip": "skipped", "step.fail": "failed",
+              "step.run": "ran its command", "decision.record": "decided"}
+
+
+def utc(ts: float, now: float | None = None) -> str:
+    """14:59Z, with the date when it is not within a day of ``now``."""
+    when = datetime.fromtimestamp(ts, tz=UTC)
+    if now is not None and abs(ts - now) >= 86400:
+        return when.strftime("%Y-%m-%d %H:%MZ")
+    return when.strftime("%H:%MZ")
 
 
 def cutover_clock(state, plan, now: float) -> str:
-    if state.clock_started_at is not None:
-        return "T+" + format_clock(now - state.clock_started_at)
+    """What the clock counts toward, in words."""
     start = plan.cutover.window.start.timestamp()
+    end = plan.cutover.window.end.timestamp()
+    if state.clock_started_at is not None:
+        started = f"T+{format_duration(now - state.clock_started_at)}"
+        return f"{started} since {utc(state.clock_started_at, now)}, {window_left(plan, now)}"
     if now < start:
-        return "T-" + format_clock(start - now)
-    return "T+--:--:--"
+        return (f"window opens in {format_duration(start - now)} ({utc(start, now)}), "
+                f"closes {utc(end, now)}")
+    return f"window open, {window_left(plan, now)}"
 
 
 def window_left(plan, now: float) -> str:
     end = plan.cutover.window.end.timestamp()
     if now >= end:
-        return f"window OVER by {format_duration(now - end)}"
+        return f"window closed {format_duration(now - end)} ago ({utc(end, now)})"
     left = end - now
     if left < 86400 * 2:
-        return f"{format_duration(left)} left"
-    return f"window ends {plan.cutover.window.end:%Y-%m-%d}"
+        return f"closes in {format_duration(left)} ({utc(end, now)})"
+    return f"closes {plan.cutover.window.end:%Y-%m-%d}"
+
+
+def phase_title(plan, state) -> str:
+    phases = plan.runbook.rollback.phases if state.rollback_active else plan.runbook.phases
+    phase = next((p for p in phases if p.id == state.phase), None)
+    return (phase.title or phase.id) if phase is not None else (state.phase or "-")
+
+
+def last_action(state, now: float) -> Text:
+    last = state.last_step_entry
+    text = Text("last: ", style="bold", end="")
+    if last is None:
+        text.append("no step recorded yet", style="")
+        return text
+    text.append_text(safe(last.subject or "?", 20))
+    word = DONE_WORDS.get(last.action, last.action.split(".")[-1])
+    data = last.data if isinstance(last.data, dict) else {}
+    if last.action == "decision.record" and data.get("call"):
+        word = f"decided {data['call']}"
+    text.append(f" {word} by ")
+    text.append_text(safe(last.actor.operator, 40))
+    text.append(f" {format_duration(max(0.0, now - (last.wall or now)))} ago")
+    return text
+
+
+def journal_head(state) -> str:
+    seq, digest = state.head
+    return f"journal: {seq} entr{'y' if seq == 1 else 'ies'}, head {digest[:8]}"
 
 
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
-                recording: bool = False, quarantined: int = 0) -> Text:
+                recording: bool = False, quarantined: int = 0, journal_path=None,
+                width: int = 0) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if quarantined:
         # Journal lines set aside since the last acknowledgement: first, so nothing hides it.
@@ -40,22 +96,38 @@ def header_text(plan, state, operator: str, now: float, readonly: bool = False,
     if state.rollback_active:
         text.append(" ROLLBACK ", style="bold reverse")
     else:
-        text.append_text(safe(f" {state.phase or '-'} ", 20, style="bold"))
-    text.append(" ")
+        text.append(" ")
+        text.append_text(safe(phase_title(plan, state), 40, style="bold"))
+        text.append(" ")
+    text.append(f" {utc(now)}  ")
     text.append(cutover_clock(state, plan, now), style="bold")
-    text.append(f"  {window_left(plan, now)}  ")
-    text.append_text(safe(operator, 24))
     if readonly:
-        text.append(" (read-only)", style="bold")
-    seq, digest = state.head
-    text.append(f"  #{seq} {digest[:8]}  ", style="bold")
+        text.append("  (read-only)", style="bold")
     if recording:
-        text.append("recording…  ", style="bold")
+        text.append("  recording…", style="bold")
+    text.append("  ")
     text.append_text(safe(plan.cutover.name, 80, style="dim"))
+
+    second = Text(no_wrap=True, overflow="ellipsis", end="")
+    second.append_text(last_action(state, now))
+    second.append("  ")
+    second.append(journal_head(state), style="bold")
+    second.append("  you: ")
+    second.append_text(safe(operator, 24))
+    if journal_path is not None:
+        path = Text("  journal file ", end="") + safe(journal_path, 300)
+        if width and second.cell_len + path.cell_len <= width:  # whole, or not at all
+            second.append_text(path)
+    text.append("\n")
+    text.append_text(second)
     return text
 
 
 class HeaderBar(Static):
+    DEFAULT_CSS = "HeaderBar { height: 2; }"
+
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
-             recording: bool = False, quarantined: int = 0) -> None:
-        self.update(header_text(plan, state, operator, now, readonly, recording, quarantined))
+             recording: bool = False, quarantined: int = 0, journal_path=None) -> None:
+        width = self.content_size.width or self.size.width
+        self.update(header_text(plan, state, operator, now, readonly, recording, quarantined,
+                                journal_path, width))

@@ -10,6 +10,7 @@ from textual.widgets import Sparkline, Static
 from cockpit.durations import format_duration
 from cockpit.tui.panels.values import current, is_stale, thresholds
 from cockpit.tui.safe import safe
+from cockpit.units import signal_format
 
 SPARK_POINTS = 60
 
@@ -27,20 +28,21 @@ class ReplicationPanel(Vertical):
             text.append("no replication signals in this plan", style="dim")
         for i, name in enumerate(names):
             sig = plan.signals[name]
+            unit, places = signal_format(plan, name)
             reading = latest.get(name)
             if i:
                 text.append("\n")
             text.append_text(safe(sig.title or name, 40))
             text.append("  ")
             if is_stale(reading, name, plan, mono_now):
-                text.append(current(reading, sig.unit), style="dim strike")
+                text.append(current(reading, unit, places), style="dim strike")
                 text.append(f" STALE {format_duration(reading.age(mono_now))} old",
                             style="bold magenta")
             else:
-                text.append(current(reading, sig.unit), style="bold")
-            limit = thresholds(name, plan.gates)
+                text.append(current(reading, unit, places), style="bold")
+            limit = thresholds(name, plan.gates, unit)
             if limit:
-                text.append(f"  (gate {', '.join(limit)})", style="dim")
+                text.append(f"  (gate needs {', '.join(limit)})", style="dim")
             if reading is not None and reading.error:
                 text.append("  ")
                 text.append_text(safe(reading.error, 80, style="red"))

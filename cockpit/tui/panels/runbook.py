@@ -5,6 +5,7 @@ The app owns the selection (a step id); this widget only draws the rows around i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,7 +13,9 @@ from rich.text import Text
 from textual.widget import Widget
 
 from cockpit.durations import format_duration
-from cockpit.tui.panels.style import STEP_STYLE, STEP_SYMBOL, gate_word, status_value
+from cockpit.tui.panels.gates import short_word
+from cockpit.tui.panels.style import STEP_STYLE, STEP_SYMBOL, status_value
+from cockpit.tui.panels.verdict import blocked_steps
 from cockpit.tui.safe import safe
 
 
@@ -57,6 +60,9 @@ class RunbookView:
     gates: dict
     now: float
     selected: str | None
+    # The core's rule for which gates block a step (``Operations.blocking_gates``); with it,
+    # the rows under the steps list the gates that hold steps up.
+    blocking: Callable | None = None
 
 
 def step_row(view: RunbookView, step, width: int) -> Text:
@@ -110,11 +116,15 @@ def selected_detail(view: RunbookView) -> Text:
     if not step.requires:
         text.append("no gates", style="dim")
     for i, gid in enumerate(step.requires):
-        word, style = gate_word(view.gates.get(gid))
+        status = view.gates.get(gid)
+        word, style = short_word(status)
         if i:
             text.append("  ")
         text.append(word, style=style)
         text.append(f" {gid}")
+        if status is not None and status.state.value == "HOLD":
+            left = max(0.0, status.hold_for_s - status.held_s)
+            text.append(f" (GO in {format_duration(left)} if it holds)")
     flags = []
     if step.critical:
         flags.append("critical: type the id")
@@ -125,6 +135,57 @@ def selected_detail(view: RunbookView) -> Text:
     if flags:
         text.append("\n" + " · ".join(flags), style="dim")
     return text
+
+
+LEGEND = "▶ workable · ✔ done · ↷ skipped · ! critical · ◆ decision"
+
+
+def left_undone_lines(view: RunbookView, width: int) -> list[Text]:
+    """In a rollback: the main runbook's steps skipped, failed or never finished before it
+    (a skipped "stop the feed" may mean the feed still runs)."""
+    state = view.state
+    if not state.rollback_active:
+        return []
+    groups: dict[str, list[str]] = {"skipped": [], "failed": [], "not done": []}
+    for step in view.plan.runbook.all_steps():
+        st = state.steps.get(step.id)
+        status = status_value(st.status if st else "pending")
+        key = {"skipped": "skipped", "failed": "failed", "done": None}.get(status, "not done")
+        if key:
+            groups[key].append(step.id)
+    lines = [Text("before the rollback:", style="bold", end="")]
+    for word, ids in groups.items():
+        if ids:
+            line = Text(f"  {word}: ", style="bold" if word != "not done" else "", end="")
+            line.append(" ".join(ids))
+            line.truncate(width, overflow="ellipsis")
+            lines.append(line)
+    return lines if len(lines) > 1 else []
+
+
+def held_up_lines(view: RunbookView, rows: int, width: int) -> list[Text]:
+    """At most ``rows`` lines: each gate that is not GO with the steps it holds up."""
+    if view.blocking is None or rows < 2:
+        return []
+    held = blocked_steps(view.plan, view.state, view.gates, view.blocking)
+    if not held:
+        return []
+    lines = [Text("not GO, holding up:", style="bold", end="")]
+    room = rows - 1
+    for n, (gid, steps) in enumerate(held):
+        if n == room - 1 and len(held) > room:
+            lines.append(Text(f"  +{len(held) - n} more gates (g: details)", style="dim", end=""))
+            break
+        word, style = short_word(view.gates.get(gid))
+        line = Text("  ", end="")
+        line.append(word, style=style)
+        line.append(" ")
+        line.append_text(safe(gid, 60))
+        line.append(" → ")
+        line.append(" ".join(steps))
+        line.truncate(width, overflow="ellipsis")
+        lines.append(line)
+    return lines
 
 
 class RunbookPanel(Widget):
@@ -149,20 +210,10 @@ class RunbookPanel(Widget):
         # "[@click=app.quit]x" would become a clickable action): build plain Text only.
         title = Text(f"Runbook · {where}", end="")
         title.append_text(safe(phase.title, 60))
-        title.append(f" ({index}/{len(phases)})")
+        title.append(f" · phase {index} of {len(phases)}")
         self.border_title = title
-        last = state.last_step_entry
-        if last is not None:
-            sub = Text("last: ", end="")
-            sub.append_text(safe(last.subject or "", 20))
-            sub.append(" ")
-            sub.append_text(safe(last.action.split(".")[-1], 20))
-            sub.append(" by ")
-            sub.append_text(safe(last.actor.operator, 40))
-            sub.append(f" {hhmm(last.wall)}")
-            self.border_subtitle = sub
-        else:
-            self.border_subtitle = "no step recorded yet"
+        # What the row symbols mean (the last action is in the header, where toasts never go).
+        self.border_subtitle = LEGEND
         self.refresh()
 
     def render(self) -> Text:
@@ -182,6 +233,16 @@ class RunbookPanel(Widget):
                 out.append("\n")
             out.append_text(step_row(self.view, step, width))
         shown = min(room, len(steps) - top)
-        out.append("\n" * (height - shown - detail_lines))
+        free = height - shown - detail_lines
+        extra = left_undone_lines(self.view, width)
+        extra = extra if len(extra) <= free - 1 else []
+        extra += held_up_lines(self.view, free - 1 - len(extra), width)  # a blank row above
+        if extra:
+            out.append("\n")
+            for line in extra:
+                out.append("\n")
+                out.append_text(line)
+            free -= len(extra) + 1
+        out.append("\n" * free)
         out.append_text(detail)
         return out

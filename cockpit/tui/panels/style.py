@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from cockpit.gates import SYMBOLS, GateState, GateStatus
 
+# Prominence does not rest on colour: under NO_COLOR (Textual turns colours into greys, red
+# darker than green) and on 16-colour terminals NO-GO is still the loudest thing on screen,
+# bold in reverse video; HOLD and UNKNOWN are bold; GO is plain. Never dim a NO-GO.
 GATE_STYLE = {
-    GateState.GO: "bold green",
+    GateState.GO: "green",
     GateState.HOLD: "bold yellow",
-    GateState.NO_GO: "bold red",
+    GateState.NO_GO: "bold reverse red",
     GateState.UNKNOWN: "bold magenta",
 }
 

@@ -6,28 +6,22 @@ import re
 from collections.abc import Sequence
 
 from cockpit.signals.reading import Reading
+from cockpit.units import format_value
 
 WINDOW_S = 15 * 60.0  # "change over the last 15 minutes" of clock time
 
 
-def fmt(value, unit: str = "") -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and not value.is_integer():
-        text = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
-    else:
-        text = f"{int(value)}"
-    return f"{text}{unit}" if unit in ("s", "ms", "%") else f"{text} {unit}".rstrip()
+def fmt(value, unit: str = "", decimals: int | None = None) -> str:
+    """A value for people; the rules are :func:`cockpit.units.format_value`'s, one home."""
+    return format_value(value, unit, decimals)
 
 
-def current(reading: Reading | None, unit: str = "") -> str:
+def current(reading: Reading | None, unit: str = "", decimals: int | None = None) -> str:
     if reading is None:
         return "no reading yet"
     if reading.error:
         return "error"
-    return fmt(reading.value, unit)
+    return fmt(reading.value, unit, decimals)
 
 
 def stale_after(name: str, plan) -> float:
@@ -51,7 +45,8 @@ def is_stale(reading: Reading | None, name: str, plan, mono_now: float | None) -
             and reading.age(mono_now) > stale_after(name, plan))
 
 
-def change(history: Sequence[Reading], now_wall: float, window: float = WINDOW_S) -> str:
+def change(history: Sequence[Reading], now_wall: float, window: float = WINDOW_S,
+           unit: str = "", decimals: int | None = None) -> str:
     """'+3 in 15m' (or over what history there is, '+3 in 4m'); '' without two values."""
     ok = [r for r in history if r.ok and not isinstance(r.value, bool)]
     if len(ok) < 2:
@@ -61,18 +56,18 @@ def change(history: Sequence[Reading], now_wall: float, window: float = WINDOW_S
     span = max(0.0, ok[-1].ts - start.ts)
     minutes = max(1, round(span / 60.0)) if span >= 30 else 0
     sign = "+" if delta > 0 else "±" if delta == 0 else "−"
-    mag = fmt(abs(delta))
+    mag = fmt(abs(delta), unit, decimals)
     return f"{sign}{mag} in {minutes}m" if minutes else f"{sign}{mag} just now"
 
 
 _CMP = r"\s*(<=|>=|<|>|==)\s*(-?\d+(?:\.\d+)?)"
 
 
-def thresholds(signal: str, gates) -> list[str]:
-    """'< 5' for each gate expression that compares ``signal`` with a number."""
+def thresholds(signal: str, gates, unit: str = "") -> list[str]:
+    """'< 5s' for each gate expression that compares ``signal`` with a number."""
     out = []
     pattern = re.compile(rf"(?<![\w.]){re.escape(signal)}{_CMP}")
     for gate in gates.values():
         for op, num in pattern.findall(gate.expr):
-            out.append(f"{op} {num}")
+            out.append(f"{'=' if op == '==' else op} {format_value(float(num), unit, threshold=True)}")
     return out
