@@ -160,3 +160,26 @@ def test_the_help_explains_the_marks_and_the_dialog_keys_in_words():
                   "pending: not workable yet", "cancel: the dialog closes and nothing is written",
                   "in a form: submit from any field", "record GO / NO-GO"):
         assert words in text, words
+
+
+async def test_the_run_modal_shows_the_command_lines_in_the_saved_order(tmp_path):
+    from textual.widgets import Log
+
+    from cockpit.tui.screens.runlog import RunScreen
+
+    cockpit, app = await start(tmp_path)
+    cockpit.ops.confirm("B01", cockpit.engine.gates)
+    async with app.run_test(size=SIZE) as pilot:
+        app.selected = "B02"  # two commands
+        app.refresh_panels()
+        await pilot.pause()
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.finished,
+                    "the run to end", deadline_s=30)
+        await written(app, pilot)
+        shown = list(app.screen.query_one(Log).lines)
+        saved = next((tmp_path / "runs").glob("B02-*.log")).read_text().splitlines()
+        assert shown == saved
+        assert shown[0] == "$ echo checking snapshot catalogue"
+        assert [x for x in shown if x.startswith("$ ")] == [
+            "$ echo checking snapshot catalogue", "$ echo snapshot 2026-11-28T20:00Z verified"]

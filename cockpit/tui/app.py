@@ -29,7 +29,7 @@ from cockpit.runbook import Refused
 from cockpit.tui import layout as layouts
 from cockpit.tui.actions import RECORDING_NOTICE_S, Writes
 from cockpit.tui.crash import OneLine, one_line
-from cockpit.tui.keymap import ACTIONS, WRITES
+from cockpit.tui.keymap import WRITES
 from cockpit.tui.main_screen import PANES, MainScreen
 from cockpit.tui.palette import CockpitCommands
 from cockpit.tui.safe import safe, set_redactor, shown
@@ -38,7 +38,6 @@ from cockpit.tui.screens.info import QuitScreen, TooSmallScreen
 
 log = logging.getLogger(__name__)
 
-OWN_ACTIONS = ACTIONS  # the main screen's actions (kept for callers of the old name)
 REFRESH_S = 1.0
 RUN_UNMOUNT_S = 10.0  # how long the unmount waits for a killed run to hand over its entry
 
@@ -224,8 +223,6 @@ class CockpitApp(App):
             self.quarantined = self.journal.unacknowledged_quarantines()
         except Exception:  # noqa: BLE001 - a folder that cannot be listed is said, not fatal
             log.exception("cannot list quarantined journal lines")
-
-    _look_for_quarantines = look_for_quarantines
 
     def _tell_engine_failures(self) -> None:
         """An engine loop that stopped (a bug): its gates are UNKNOWN with the reason; say so
