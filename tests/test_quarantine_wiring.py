@@ -35,7 +35,7 @@ async def test_the_header_says_so_until_the_operator_acknowledges(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await refreshed(app, pilot)
         assert "1 SET-ASIDE LINE" in plain(app.query_one(HeaderBar))
-        app.action_ack_quarantine()
+        app.main.action_ack_quarantine()
         await pilot.pause()
         assert isinstance(app.screen, QuarantineScreen)
         assert "note" in plain(app.screen.query_one("#explain"))

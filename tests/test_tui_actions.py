@@ -114,7 +114,10 @@ async def test_confirm_refused_when_gate_not_go_then_override_path(tmp_path):
         await pilot.press("y")  # confirm is not offered: nothing happens
         await pilot.pause()
         assert cockpit.journal.entries == before
-        await pilot.press("o")
+        await pilot.press("o")  # a plain letter does nothing here
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+o")
         await pilot.pause()
         assert isinstance(app.screen, OverrideScreen)
         await pilot.press("down", "enter")  # first reason code, focus moves to the note
@@ -228,7 +231,7 @@ async def test_fail_from_confirm_modal_and_note(tmp_path):
         await refreshed(app, pilot)
         await pilot.press("enter")
         await pilot.pause()
-        await pilot.press("f")
+        await pilot.press("ctrl+f")
         await pilot.pause()
         await pilot.press("tab", *"bridge line down", "enter")
         await written(app, pilot)

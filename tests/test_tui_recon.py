@@ -269,11 +269,14 @@ async def test_disabled_without_reconciliation_or_when_read_only(tmp_path):
     app = CockpitApp.of(cockpit, start_engine=False)
     before = list(cockpit.journal.entries)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.check_action("reconcile", ()) is False
-        assert "R" not in app.active_bindings
+        assert app.main.check_action("reconcile", ()) is None  # greyed, and says why
+        assert not app.active_bindings["R"].enabled
         await pilot.press("R")
         await pilot.pause()
         assert app.screen is app.screen_stack[0] and not app.recon_running
+        notes = list(app._notifications)
+        assert notes and "no reconciliation section" in notes[-1].message
+        assert "\n" not in notes[-1].message
         titles = [t for t, _, _ in CockpitCommands(app.screen)._enabled()]
         assert "Run reconciliation" not in titles and "Confirm step" in titles
     assert cockpit.journal.entries == before
@@ -290,7 +293,7 @@ async def test_read_only_journal_greys_it_out(tmp_path):
                            actor=ACTOR)
     app = CockpitApp.of(watcher, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
-        assert app.check_action("reconcile", ()) is None  # shown greyed, does nothing
+        assert app.main.check_action("reconcile", ()) is None  # shown greyed, does nothing
         await pilot.press("R")
         await pilot.pause()
         assert app.screen is app.screen_stack[0] and not app.recon_running

@@ -210,13 +210,13 @@ async def test_a_pending_write_is_not_shown_done_and_greys_out_writing_actions(
             assert app.selected == "B01"
             for action in WRITES:
                 assert not app.possible(action), action
-                assert not app.check_action(action, ()), action
+                assert not app.main.check_action(action, ()), action
             await pilot.press("s", "n", "enter")
             await pilot.pause()
             assert app.screen is app.screen_stack[0]  # greyed keys open no form
             # Reading and moving stay live.
             for action in ("cursor", "gates", "help", "quit", "pane", "select_next"):
-                assert app.check_action(action, ()), action
+                assert app.main.check_action(action, ()), action
             await pilot.press("question_mark")
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)

@@ -1,8 +1,11 @@
 """Confirm the selected step: what it is, what it needs, and a deliberate keypress.
 
-Normal step: ``y``. Critical step: its id typed. ``second_operator``: a second name. A decision
-step gets GO / NO-GO buttons instead. If a required gate is not GO the modal says why and offers
-the override path (``o``) instead of a confirm. Escape cancels and nothing is written.
+Normal step: ``y`` (or enter on the Confirm button). Critical step: its id typed, then enter.
+``second_operator``: a second name. A decision step gets GO (``^g``) / NO-GO (``^n``) instead,
+and enter picks neither. If a required gate is not GO the modal says why and offers the
+override path (``^o``) instead of a confirm; ``^f`` marks the step failed. Escape cancels and
+nothing is written. The gates shown are redrawn on the app's tick (``show_gates``). The key
+model is the one of ``cockpit.tui.screens.base``.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Static
 
 from cockpit.durations import format_duration
-from cockpit.tui.panels.style import gate_word
 from cockpit.tui.safe import safe
-from cockpit.tui.screens.base import CockpitModal
+from cockpit.tui.screens.base import CockpitModal, gate_lines
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class ConfirmChoice:
     note: str = ""
 
 
-def step_text(step, gates, blocked: str | None) -> Text:
+def step_text(step, gates, blocked: str | None, opened: dict | None = None) -> Text:
+    """What the step is, its gates as ``gates`` has them now; ``opened``: the gates when the
+    modal opened (a gate that passes or fails differently since says so)."""
     text = Text(end="")
     text.append(f"{step.id}  ", style="bold")
     text.append_text(safe(step.title, 200, style="bold"))
@@ -50,33 +54,35 @@ def step_text(step, gates, blocked: str | None) -> Text:
     if step.description:
         text.append("\n")
         text.append_text(safe(step.description, 400, single_line=False, style="dim"))
-    text.append("\nrequires: ")
-    if not step.requires:
-        text.append("no gates", style="dim")
-    for gid in step.requires:
-        word, style = gate_word(gates.get(gid))
-        status = gates.get(gid)
-        text.append("\n  ")
-        text.append(f"{word:<15}", style=style)
-        text.append(f" {gid}  ")
-        text.append_text(safe(status.reason if status else "not evaluated yet", 80, style="dim"))
+    text.append_text(gate_lines(step.requires, gates))
     if blocked:
         text.append("\nREFUSED: ", style="bold red")
         text.append_text(safe(blocked, 200))
+    if opened is not None and passing(step, opened) != passing(step, gates):
+        text.append("\ngates changed since this opened: esc, then enter to check again",
+                    style="bold yellow")
     return text
 
 
-class ConfirmScreen(CockpitModal):
+def passing(step, gates) -> tuple[bool, ...]:
+    return tuple(bool(gates.get(g) is not None and gates[g].passes()) for g in step.requires)
+
+
+class ConfirmScreen(CockpitModal[ConfirmChoice]):
+    # ``y`` only where no text field is shown (a plain step); the chords from any field.
     BINDINGS = [
         Binding("y", "confirm", "Confirm"),
-        Binding("o", "override", "Override gate"),
-        Binding("f", "fail", "Fail step"),
+        Binding("ctrl+o", "override", "Override gate", priority=True),
+        Binding("ctrl+f", "fail", "Fail step", priority=True),
+        Binding("ctrl+g", "decide('GO')", "GO", priority=True),
+        Binding("ctrl+n", "decide('NO-GO')", "NO-GO", priority=True),
     ]
 
     def __init__(self, step, gates, blocked: str | None, can_override: bool):
         super().__init__()
         self.step = step
         self.gates = gates
+        self.opened_gates = gates
         self.blocked = blocked
         self.can_override = can_override
 
@@ -100,26 +106,48 @@ class ConfirmScreen(CockpitModal):
                 yield Button("Cancel (esc)", id="cancel", variant="primary")
                 if step.kind == "decision":
                     if not self.blocked:
-                        yield Button("GO", id="go", variant="success")
-                    yield Button("NO-GO", id="nogo", variant="error")
+                        yield Button("GO ^g", id="go", variant="success")
+                    yield Button("NO-GO ^n", id="nogo", variant="error")
                 elif not self.blocked:
-                    yield Button("Confirm (y)" if not self.needs_typing else "Confirm",
+                    yield Button("Confirm (y)" if not self.needs_typing else "Confirm (enter)",
                                  id="confirm", variant="success")
                 if self.blocked and self.can_override:
-                    yield Button("Override… (o)", id="override", variant="warning")
-                yield Button("Fail… (f)", id="fail")
+                    yield Button("Override… ^o", id="override", variant="warning")
+                yield Button("Fail… ^f", id="fail")
+            yield Static(self.keys_line(), classes="modal-keys")
+
+    def show_gates(self, gates: dict) -> None:
+        self.gates = gates
+        self.query_one("#step-info", Static).update(
+            step_text(self.step, gates, self.blocked, self.opened_gates))
 
     def on_mount(self) -> None:
         # Typing the id is itself the deliberate act; elsewhere focus rests on Cancel.
         first = self.query("#second, #typed").first() if self.query("#second, #typed") else None
         (first or self.query_one("#cancel", Button)).focus()
 
+    def keys_line(self) -> str:
+        if self.step.kind == "decision":
+            keys = "^n NO-GO" if self.blocked else "^g GO · ^n NO-GO"
+            return f"esc cancel · tab next field · {keys} · ^f fail"
+        if self.blocked:
+            over = " · ^o override" if self.can_override else ""
+            return f"esc cancel · tab next{over} · ^f fail"
+        submit = "enter confirm" if self.needs_typing else "y confirm"
+        return f"esc cancel · tab next field · {submit} · ^f fail"
+
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "confirm":
             return self.step.kind != "decision" and not self.blocked and not self.needs_typing
         if action == "override":
             return bool(self.blocked) and self.can_override
+        if action == "decide":
+            return self.step.kind == "decision" and (parameters[:1] != ("GO",) or not self.blocked)
         return True
+
+    def action_decide(self, call: str) -> None:
+        if self.check_action("decide", (call,)):
+            self._submit("decide", call)
 
     def _value(self, selector: str) -> str | None:
         found = self.query(selector)
@@ -131,10 +159,10 @@ class ConfirmScreen(CockpitModal):
         second = self._value("#second")
         if kind in ("confirm", "decide") and not (kind == "decide" and call == "NO-GO" and not step.critical):
             if step.critical and typed != step.id:
-                self.say(f"type {step.id} exactly to confirm this critical step")
+                self.say(f"type {step.id} exactly to confirm this critical step", "#typed")
                 return
             if step.second_operator and kind == "confirm" and not second:
-                self.say("enter the second operator's name")
+                self.say("enter the second operator's name", "#second")
                 return
         self.dismiss(ConfirmChoice(kind, typed=typed, second_operator=second, call=call,
                                    note=self._value("#note") or ""))
@@ -154,6 +182,8 @@ class ConfirmScreen(CockpitModal):
     def _entered(self, event: Input.Submitted) -> None:
         if self.step.kind != "decision" and not self.blocked:
             self._submit("confirm")
+        elif self.step.kind == "decision":
+            self.focus_next()  # a decision has no default: ^g or ^n
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

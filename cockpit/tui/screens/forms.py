@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, OptionList, Static
 
 from cockpit.tui.panels.style import gate_word
 from cockpit.tui.safe import safe
-from cockpit.tui.screens.base import CockpitModal, chosen, reason_picker
+from cockpit.tui.screens.base import KEYS_LINE, CockpitModal, chosen, gate_lines, reason_picker
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class FormResult:
     second_operator: str | None = None
 
 
-class FormScreen(CockpitModal):
+class FormScreen(CockpitModal[FormResult]):
     """A title, an explanation, an optional reason picker, a note, an optional typed word."""
 
     TITLE = ""
@@ -54,7 +54,17 @@ class FormScreen(CockpitModal):
             yield Static("", classes="modal-error")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Cancel (esc)", id="cancel", variant="primary")
-                yield Button(self.SUBMIT, id="submit", variant="warning")
+                yield Button(f"{self.SUBMIT} (enter)", id="submit", variant="warning")
+            yield Static(KEYS_LINE, classes="modal-keys")
+
+    def explain_now(self, gates: dict) -> Text | None:
+        """The explanation with the gates as they are now; None: it shows no gate."""
+        return None
+
+    def show_gates(self, gates: dict) -> None:
+        text = self.explain_now(gates)
+        if text is not None:
+            self.query_one("#explain", Static).update(text)
 
     def on_mount(self) -> None:
         first = self.query("#reason").first() if self.query("#reason") else self.query_one("#note")
@@ -64,18 +74,18 @@ class FormScreen(CockpitModal):
         code = chosen(self.query_one("#reason", OptionList)) if self.query("#reason") else None
         note = self.query_one("#note", Input).value.strip()
         if self.needs_reason and not code:
-            self.say("choose a reason code (up/down in the list)")
+            self.say("choose a reason code (up/down in the list, enter)", "#reason")
             return
         if self.note_required and not note:
-            self.say("write a note")
+            self.say("write a note", "#note")
             return
         second = self.query_one("#second", Input).value.strip() if self.second_operator else None
         if self.second_operator and not second:
-            self.say("enter the second operator's name")
+            self.say("enter the second operator's name", "#second")
             return
         typed = self.query_one("#typed", Input).value.strip() if self.typed_word else None
         if self.typed_word and typed != self.typed_word:
-            self.say(f"type {self.typed_word} exactly")
+            self.say(f"type {self.typed_word} exactly", "#typed")
             return
         self.dismiss(self.result(code, note, typed, second))
 
@@ -89,13 +99,8 @@ class FormScreen(CockpitModal):
 
     @on(Input.Submitted)
     def _entered(self, event: Input.Submitted) -> None:
-        # Enter moves on through the fields still to fill, and submits from the last one.
-        fields = [w for w in self.query(Input) if w.id in ("note", "second", "typed")]
-        later = fields[fields.index(event.input) + 1:] if event.input in fields else []
-        if later:
-            later[0].focus()
-        else:
-            self._submit()
+        # Enter submits from any field; what is missing is said, and focused.
+        self._submit()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -113,17 +118,25 @@ class SkipScreen(FormScreen):
     SUBMIT = "Skip step"
     needs_reason = True
 
-    def __init__(self, step, reason_codes):
+    def __init__(self, step, reason_codes, gates: dict | None = None):
+        self.step = step
+        if step.critical:
+            self.typed_word = step.id
+        if step.second_operator:
+            self.second_operator = True
+        super().__init__(self.explain_now(gates or {}), reason_codes)
+
+    def explain_now(self, gates: dict) -> Text:
+        step = self.step
         explain = Text(end="")
         explain.append(f"Skip {step.id}: ", style="bold")
         explain.append_text(safe(step.title, 200))
         if step.critical:
             explain.append(f"\nCRITICAL step: type {step.id} to skip it", style="bold red")
-            self.typed_word = step.id
         if step.second_operator:
             explain.append("\nTwo-person step: the second operator's name is recorded")
-            self.second_operator = True
-        super().__init__(explain, reason_codes)
+        explain.append_text(gate_lines(step.requires, gates))
+        return explain
 
 
 class FailScreen(FormScreen):
@@ -173,15 +186,22 @@ class OverrideScreen(FormScreen):
 
     def __init__(self, step, gate_id: str, status, reason_codes):
         self.gate_id = gate_id
+        self.step = step
+        super().__init__(self.explain_now({gate_id: status}), reason_codes)
+
+    def explain_now(self, gates: dict) -> Text:
+        status = gates.get(self.gate_id)
         word, style = gate_word(status)
         explain = Text(end="")
-        explain.append(f"Override gate {gate_id} for step {step.id}", style="bold")
+        explain.append(f"Override gate {self.gate_id} for step {self.step.id}", style="bold")
         explain.append("\nnow: ")
         explain.append(word, style=style)
         explain.append("  ")
         explain.append_text(safe(status.reason if status else "not evaluated yet", 200))
+        if status is not None and status.passes():
+            explain.append("\nthe gate passes now: no override needed (esc)", style="bold green")
         explain.append("\nThe gate snapshot, your reason and note are journalled.", style="dim")
-        super().__init__(explain, reason_codes)
+        return explain
 
     def result(self, code, note, typed=None, second=None) -> FormResult:
         return FormResult(code, note, self.gate_id)

@@ -5,54 +5,73 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Static
+from textual.widgets import Static
 
 from cockpit.durations import format_duration
-from cockpit.tui.panels.style import gate_word
+from cockpit.tui.keymap import help_rows
+from cockpit.tui.panels.style import STEP_SYMBOL, gate_word
 from cockpit.tui.panels.values import fmt
 from cockpit.tui.safe import safe
-from cockpit.tui.screens.base import CockpitModal
+from cockpit.tui.screens.base import AskScreen, CockpitModal
 
-HELP = [
-    ("up/down, j/k", "select a runbook step"),
-    ("enter, c", "confirm the selected step (decision: GO / NO-GO)"),
-    ("s", "skip the step (reason code)"),
-    ("o", "override a gate blocking the step (reason, note, type OVERRIDE)"),
-    ("r", "run the step's commands (output saved next to the journal)"),
-    ("b", "start the rollback (reason, type ROLLBACK)"),
-    ("x", "exception queue and triage"),
-    ("n", "add a note to the journal"),
-    ("g", "gate details: expression, readings with age, window"),
-    ("1-4", "compact layout: show replication / recon / signals / audit"),
-    ("0", "compact layout: hide the extra panel"),
-    ("ctrl+p", "command palette with every action (also: fail step)"),
-    ("?", "this help"),
-    ("R", "run reconciliation; while it runs, R or escape: cancel it"),
-    ("q", "quit (asks if a command or reconciliation is running)"),
-    ("escape", "cancel any dialog; a cancel writes nothing"),
+HELP = help_rows()
+
+
+# What each mark on a runbook row means, in words (the row: selection, status, id, flags).
+LEGEND = [
+    ("›", "the selected step (the one the keys act on)"),
+    (STEP_SYMBOL["pending"], "pending: not workable yet (an earlier step, or its phase, first)"),
+    (STEP_SYMBOL["active"], "active: workable now; the time is elapsed/planned, OVER past plan"),
+    (STEP_SYMBOL["done"], "done: confirmed (the row names who and when)"),
+    (STEP_SYMBOL["skipped"], "skipped, with a reason code"),
+    (STEP_SYMBOL["failed"], "failed"),
+    ("!", "critical: type the step id to confirm or skip it"),
+    ("◆", "decision: records GO or NO-GO with the gate snapshot"),
+    ("(2/3)", "in the runbook title: phase 2 of 3 (browse with [ and ])"),
+]
+
+MODAL_KEYS = [
+    ("esc", "cancel: the dialog closes and nothing is written"),
+    ("tab, shift+tab", "next / previous field or button; up/down + enter pick from a list"),
+    ("enter", "in a form: submit from any field (says what is missing, and goes there)"),
+    ("y", "yes, in a dialog without text fields (plain confirm, quit, reconcile)"),
+    ("^o ^f", "override a gate / mark the step failed (ctrl chords: never typed into a field)"),
+    ("^g ^n", "decision: record GO / NO-GO (enter never picks one)"),
 ]
 
 
 def help_text() -> Text:
     text = Text(end="")
     text.append("Every action is written to the audit journal (fsync) before the screen shows it.\n"
-                "States read by symbol and word: ✔ GO  ◐ HOLD  ✖ NO-GO  ? UNKNOWN (stale is not green).\n"
-                "Steps: · pending  ▶ active  ✔ done  ↷ skipped  ✖ failed   ! critical  ◆ decision\n\n")
+                "Gates read by symbol and word: ✔ GO  ◐ HOLD  ✖ NO-GO  ? UNKNOWN "
+                "(stale is not green).\n")
+    text.append("\nKeys\n", style="bold underline")
     for key, what in HELP:
         text.append(f"{key:>14}  ", style="bold")
         text.append(what + "\n")
-    text.append("\nIn tmux, `set -s escape-time 10` makes escape answer at once.", style="dim")
+    text.append("\nIn a dialog\n", style="bold underline")
+    for key, what in MODAL_KEYS:
+        text.append(f"{key:>14}  ", style="bold")
+        text.append(what + "\n")
+    text.append("\nRunbook marks\n", style="bold underline")
+    for mark, what in LEGEND:
+        text.append(f"{mark:>14}  ", style="bold")
+        text.append(what + "\n")
+    text.append("\nA key that cannot act now is greyed; pressing it says why.\n"
+                "In tmux, `set -s escape-time 10` makes escape answer at once.", style="dim")
     return text
 
 
-class HelpScreen(CockpitModal):
+class HelpScreen(CockpitModal[None]):
+    """The keys (from ``cockpit.tui.keymap``), the dialog key model, the runbook marks."""
+
     BINDINGS = [Binding("question_mark,q", "cancel", "Close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="modal-box") as box:
-            box.border_title = "Help"
+            box.border_title = "Help · esc, q or ? closes · up/down scroll"
             yield Static(help_text())
             yield Static("", classes="modal-error")
 
@@ -93,45 +112,32 @@ def gate_detail_text(plan, gate_ids, statuses, history_of, mono_now: float) -> T
     return text
 
 
-class GateDetailsScreen(CockpitModal):
+class GateDetailsScreen(CockpitModal[None]):
     BINDINGS = [Binding("g,q", "cancel", "Close")]
 
-    def __init__(self, body: Text):
+    def __init__(self, body: Text, rebuild=None):
+        """``rebuild(gates)``: the body as the gates are now (redrawn on the app's tick)."""
         super().__init__()
         self.body = body
+        self.rebuild = rebuild
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="modal-box") as box:
-            box.border_title = "Gate details"
-            yield Static(self.body)
+            box.border_title = "Gate details · esc, q or g closes · up/down scroll"
+            yield Static(self.body, id="gate-details")
             yield Static("", classes="modal-error")
 
+    def show_gates(self, gates: dict) -> None:
+        if self.rebuild is not None:
+            self.query_one("#gate-details", Static).update(self.rebuild(gates))
 
-class QuitScreen(CockpitModal):
-    BINDINGS = [Binding("y", "quit_anyway", "Quit anyway")]
+
+class QuitScreen(AskScreen):
+    """Quit while something runs: the shared yes/no modal, saying what quitting stops."""
 
     def __init__(self, why: str, stopped: str = "The command is stopped and its run is not journalled."):
-        super().__init__()
-        self.why = why
-        self.stopped = stopped
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="modal-box") as box:
-            box.border_title = "Quit?"
-            yield Static(Text(f"{self.why}\nQuit anyway? {self.stopped}", end=""))
-            yield Static("", classes="modal-error")
-            with Horizontal(classes="modal-buttons"):
-                yield Button("Stay (esc)", id="cancel", variant="primary")
-                yield Button("Quit anyway (y)", id="quit", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel").focus()
-
-    def action_quit_anyway(self) -> None:
-        self.dismiss(True)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "quit")
+        super().__init__("Quit?", f"{why}\nQuit anyway? {stopped}", "Quit anyway (y)",
+                         "Stay (esc)", yes_variant="error")
 
 
 class TooSmallScreen(Screen):

@@ -23,7 +23,7 @@ from cockpit.tui.screens.base import CockpitModal
 FLUSH_S = 0.1
 
 
-class RunScreen(CockpitModal):
+class RunScreen(CockpitModal[str]):
     """Dismisses with "confirm" (exit 0, operator asks to confirm) or None (close)."""
 
     BINDINGS = [Binding("y", "offer_confirm", "Confirm step")]
@@ -51,6 +51,8 @@ class RunScreen(CockpitModal):
             yield Static("", classes="modal-error")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Close (esc)", id="cancel", variant="primary")
+            yield Static("esc close (a running command goes on) · y confirm the step once it "
+                         "exited 0", classes="modal-keys")
 
     def add_line(self, line: str, seen: int | None = None) -> None:
         """One shown line (clean already); ``seen``: lines of output so far, shown or not.
@@ -83,7 +85,7 @@ class RunScreen(CockpitModal):
         self._flush()
         self.query_one("#run-status", Static).update(outcome)
         if exit_code == 0:
-            self.query_one(".modal-buttons").mount(
+            self.query_one(".modal-buttons", Horizontal).mount(
                 Button("Confirm step… (y)", id="confirm", variant="success"))
         self.refresh_bindings()
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.runbook import TRIAGE_CATEGORIES
 from cockpit.tui.safe import safe
-from cockpit.tui.screens.base import CockpitModal, chosen, reason_picker
+from cockpit.tui.screens.base import KEYS_LINE, CockpitModal, chosen, reason_picker
 
 SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "info": 3}
 
@@ -33,10 +33,19 @@ def matches(exc, needle: str) -> bool:
     return all(word in hay for word in needle.lower().split())
 
 
-class TriageScreen(CockpitModal):
+class TriageScreen(CockpitModal[TriageChoice]):
+    """Everything fits 80x24 without scrolling: the table takes what the fields leave, the
+    two pickers sit side by side, the text fields are one line each."""
+
     DEFAULT_CSS = """
     TriageScreen > .modal-box { width: 100%; height: 100%; }
-    TriageScreen DataTable { height: 8; }
+    TriageScreen DataTable { height: 1fr; min-height: 3; }
+    TriageScreen #pickers { height: auto; }
+    TriageScreen #category { width: 28; }
+    TriageScreen #reason { width: 1fr; }
+    TriageScreen Input { height: 1; border: none; padding: 0 1; background: $boost; }
+    TriageScreen Input:focus { background: $accent 30%; }
+    TriageScreen .modal-buttons { margin-top: 0; }
     """
 
     def __init__(self, exceptions, reason_codes):
@@ -45,19 +54,22 @@ class TriageScreen(CockpitModal):
         self.reason_codes = reason_codes
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="modal-box") as box:
+        with Vertical(classes="modal-box") as box:
             box.border_title = f"Exception queue ({len(self.exceptions)} open)"
             yield Input(placeholder="filter: severity, layer, table or text", id="filter")
             yield DataTable(id="exceptions", cursor_type="row", zebra_stripes=True)
-            categories = OptionList(*(Option(c, id=c) for c in TRIAGE_CATEGORIES), id="category")
-            categories.border_title = "category"
-            yield categories
-            yield reason_picker(self.reason_codes)
+            with Horizontal(id="pickers"):
+                categories = OptionList(*(Option(c, id=c) for c in TRIAGE_CATEGORIES),
+                                        id="category")
+                categories.border_title = "category"
+                yield categories
+                yield reason_picker(self.reason_codes)
             yield Input(placeholder="note (optional)", id="note")
             yield Static("", classes="modal-error")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Cancel (esc)", id="cancel", variant="primary")
-                yield Button("Triage", id="submit", variant="warning")
+                yield Button("Triage (enter)", id="submit", variant="warning")
+            yield Static(KEYS_LINE, classes="modal-keys")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -89,10 +101,10 @@ class TriageScreen(CockpitModal):
         category = chosen(self.query_one("#category", OptionList))
         code = chosen(self.query_one("#reason", OptionList))
         if not category:
-            self.say("choose a category")
+            self.say("choose a category", "#category")
             return
         if not code:
-            self.say("choose a reason code")
+            self.say("choose a reason code", "#reason")
             return
         self.dismiss(TriageChoice(str(row_key.value), category, code,
                                   self.query_one("#note", Input).value.strip()))
