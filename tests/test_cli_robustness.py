@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from cockpit.journal import Actor, Journal
+from tests.fixtures.silent import Silent
 
 ROOT = Path(__file__).resolve().parent.parent
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
@@ -288,32 +288,6 @@ def _net_plan(tmp_path: Path, pg_port: int, http_port: int) -> Path:
     )
 
 
-class HungServer:
-    """Accepts TCP connections on 127.0.0.1 and never answers (a wedged HTTP or PG server)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.held:
-            c.close()
-
-
 def test_gates_with_sources_on_closed_ports_is_unknown_at_once(tmp_path):
     plan = _net_plan(tmp_path, free_port(), free_port())
     started = time.monotonic()
@@ -324,7 +298,7 @@ def test_gates_with_sources_on_closed_ports_is_unknown_at_once(tmp_path):
 
 
 def test_gates_and_reconcile_against_hung_servers_finish_within_the_timeouts(tmp_path):
-    hung = HungServer()
+    hung = Silent()
     try:
         plan = _net_plan(tmp_path, hung.port, hung.port)
         for argv in (["gates", str(plan)], ["reconcile", str(plan), "--no-journal"]):

@@ -6,9 +6,6 @@ backlog) and never answer, stopped in teardown."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
 
 import pytest
@@ -19,39 +16,7 @@ from cockpit.config.sources import PostgresSource as PostgresConfig
 from cockpit.signals.loaders import make_source
 from cockpit.signals.postgres import PostgresSource
 from cockpit.signals.wording import seconds, timed_out
-
-
-class Silent:
-    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte."""
-
-    def __init__(self, accept: bool = True):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.thread = None
-        if accept:
-            self.thread = threading.Thread(target=self._accept, daemon=True)
-            self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        # shutdown wakes the accept() blocked in the thread; close alone may not on Linux
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        if self.thread is not None:
-            self.thread.join(5)
-        for c in self.held:
-            c.close()
+from tests.fixtures.silent import Silent
 
 
 @pytest.fixture
