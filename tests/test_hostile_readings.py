@@ -135,10 +135,10 @@ async def test_a_failure_evaluating_one_gate_makes_only_that_gate_unknown(tmp_pa
 
     real = expr.evaluate
 
-    def broken(node, values):
+    def broken(node, values, units=None):
         if "tickets" in values:
             raise OverflowError("int too large to convert to float")
-        return real(node, values)
+        return real(node, values, units)
 
     monkeypatch.setattr(expr, "evaluate", broken)
     plan = load(tmp_path, {"lag": {"every": "1s", "simulate": {"base": 1}},

@@ -42,7 +42,7 @@ async def test_the_footer_at_80x24_shows_help_quit_and_gates(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         app.refresh_panels()
         await pilot.pause()
-        footer = _screen_lines(app)[-1]  # the bottom row, as drawn
+        footer = " ".join(_screen_lines(app)[-1].split())  # the bottom row, as drawn
         for key, label in (("?", "Help"), ("q", "Quit"), ("g", "Gates")):
             assert f"{key} {label}" in footer, footer
 
@@ -77,7 +77,7 @@ async def test_other_phases_are_browsed_read_only(tmp_path):
         await pilot.press("right_square_bracket")
         await pilot.pause()
         assert app.selected == "D01"
-        assert "During cutover (2/3)" in str(app.query_one(RunbookPanel).border_title)
+        assert "During cutover · phase 2 of 3" in str(app.query_one(RunbookPanel).border_title)
         before = list(cockpit.journal.entries)
         await pilot.press("enter")
         await pilot.pause()

@@ -29,7 +29,7 @@ LEGEND = [
     (STEP_SYMBOL["failed"], "failed"),
     ("!", "critical: type the step id to confirm or skip it"),
     ("◆", "decision: records GO or NO-GO with the gate snapshot"),
-    ("(2/3)", "in the runbook title: phase 2 of 3 (browse with [ and ])"),
+    ("phase 2 of 3", "in the runbook title: the phase shown (browse with [ and ])"),
 ]
 
 MODAL_KEYS = [
