@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 VERBS = {
     "demo": "the cockpit on a built-in rehearsal, no services needed",
@@ -76,7 +77,7 @@ class _Version(argparse.Action):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as the contract says
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as the contract says
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 

@@ -41,9 +41,9 @@ def prepare_streams(verb: str | None = None) -> None:
                 reconfigure(errors="replace")
     root = logging.getLogger()
     if not root.handlers:
-        handler = _CurrentStderr()
-        handler.setLevel(logging.WARNING)
-        root.addHandler(handler)
+        ours = _CurrentStderr()
+        ours.setLevel(logging.WARNING)
+        root.addHandler(ours)
         root.setLevel(logging.WARNING)
     name = f"cockpit {verb}" if verb else "cockpit"  # the verb's name on its log lines too
     for handler in root.handlers:

@@ -14,6 +14,7 @@ import stat
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.commands.common import (
     emit,
@@ -23,8 +24,12 @@ from cockpit.commands.common import (
     one_line,
     warn_quarantines,
 )
-from cockpit.journal import Journal, JournalError, lines, read_journal
+from cockpit.journal import Entry, Journal, JournalError, lines, read_journal
 from cockpit.runbook import replay
+
+if TYPE_CHECKING:
+    from cockpit.config.plan import Plan
+    from cockpit.runbook.state import RunbookState
 
 _MARK = {"pending": " ", "active": ">", "done": "x", "skipped": "-", "failed": "!"}
 
@@ -93,7 +98,7 @@ def _journal_only(args, path: Path) -> int:
                               "(run: cockpit journal verify)")
     entries = parsed.entries
     head = (entries[-1].seq, entries[-1].hash) if entries else (0, "")
-    last: dict[str, object] = {}
+    last: dict[str | None, Entry] = {}
     for e in entries:
         if e.action.startswith("step.") or e.action == "decision.record":
             last[e.subject] = e
@@ -119,7 +124,7 @@ def _journal_only(args, path: Path) -> int:
     return 0
 
 
-def show(plan, path: Path, args) -> int:
+def show(plan: Plan, path: Path, args) -> int:
     exists = path.exists()
     try:
         journal = Journal.open(path, cutover_id=plan.cutover.id, readonly=True)
@@ -139,7 +144,8 @@ def show(plan, path: Path, args) -> int:
     return 0
 
 
-def render(plan, state, path, exists: bool, warnings: list[str]) -> list[str]:
+def render(plan: Plan, state: RunbookState, path: Path, exists: bool,
+           warnings: list[str]) -> list[str]:
     """The progress, one line per entry; every value from the plan or the journal cleaned
     where it is placed (and each line again by ``emit``)."""
     c = plan.cutover

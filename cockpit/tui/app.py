@@ -17,7 +17,9 @@ import logging
 import os
 import select
 import signal
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -36,6 +38,13 @@ from cockpit.tui.safe import safe, set_redactor, shown
 from cockpit.tui.screens.base import CockpitModal
 from cockpit.tui.screens.info import QuitScreen, TooSmallScreen
 
+if TYPE_CHECKING:
+    from cockpit.clock import Clock
+    from cockpit.config.plan import Plan
+    from cockpit.engine import Engine
+    from cockpit.journal import Journal
+    from cockpit.runbook import Operations
+
 log = logging.getLogger(__name__)
 
 REFRESH_S = 1.0
@@ -47,22 +56,24 @@ class CockpitApp(App):
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = {CockpitCommands}
 
-    def __init__(self, plan, journal, operations, engine, clock, *, layout: str | None = None,
+    def __init__(self, plan: Plan, journal: Journal, operations: Operations, engine: Engine,
+                 clock: Clock, *, layout: str | None = None,
                  readonly: bool = False, runs_dir: Path | None = None, start_engine: bool = True,
                  layouts_dir: Path | None = None, writer: JournalWriter | None = None):
-        files = layouts.css_files(layouts_dir)
+        files: list[str | PurePath] = list(layouts.css_files(layouts_dir))
         self.layout_names = set(layouts.available(layouts_dir))
         if not files:
-            self.CSS = layouts.FALLBACK_CSS
+            # This one app's inline CSS (Textual reads ``self.CSS``); the class's stays "".
+            self.CSS = layouts.FALLBACK_CSS  # type: ignore[misc]
         super().__init__(css_path=files or None)
         self.plan = plan
-        set_redactor(getattr(plan, "redact", None))
+        set_redactor(plan.redact)
         self.journal = journal
         self.ops = operations
         self.engine = engine
         self.clock = clock
         self.forced_layout = layout
-        self.readonly = readonly or bool(getattr(journal, "readonly", False))
+        self.readonly = readonly or journal.readonly
         self.runs_dir = runs_dir or Path(journal.path).parent / "runs"
         self.start_engine = start_engine
         self.operator = operations.actor.operator
@@ -70,7 +81,7 @@ class CockpitApp(App):
         self._too_small: TooSmallScreen | None = None
         self._terminal_lost = False
         # Called once when the terminal is lost; `cockpit run` arms a watchdog with it.
-        self.on_terminal_lost = None
+        self.on_terminal_lost: Callable[[], None] | None = None
         # Every journal write goes through this one thread (shared with the session's gate
         # changes and markers when the session made the app; else the app's own).
         self._own_writer = writer is None
@@ -227,7 +238,7 @@ class CockpitApp(App):
     def _tell_engine_failures(self) -> None:
         """An engine loop that stopped (a bug): its gates are UNKNOWN with the reason; say so
         once, where the operator looks, and keep saying it in those gates' reasons."""
-        failures = getattr(self.engine, "failures", {})
+        failures = self.engine.failures
         for loop in failures.keys() - self._told_failures:
             self._told_failures.add(loop)
             self.notify(shown(f"{loop}: {failures[loop]}; the gates it feeds are UNKNOWN "
@@ -241,9 +252,10 @@ class CockpitApp(App):
         they happen): one line on screen, no traceback, an ``internal error`` note in the
         journal through ``Operations``, and the cockpit keeps running."""
         worker = event.worker
-        if event.state is not WorkerState.ERROR or isinstance(worker.error, Refused):
+        error = worker.error  # set whenever the state is ERROR
+        if event.state is not WorkerState.ERROR or error is None or isinstance(error, Refused):
             return
-        line = str(OneLine(worker.error))
+        line = str(OneLine(error))
         what = worker.name or worker.group or "a worker"
         log.error("worker %s failed: %s", what, line)
         self.notify(shown(f"{what}: {line}", 300), title="internal error, the cockpit goes on",

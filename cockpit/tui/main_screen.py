@@ -14,12 +14,15 @@ import asyncio
 import contextlib
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import events, work
+from textual import events, getters, work
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
+from textual.worker import Worker
 
 from cockpit.durations import format_duration
 from cockpit.journal import JournalError
@@ -51,7 +54,14 @@ from cockpit.tui.screens.recon import cancel_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageScreen
 
+if TYPE_CHECKING:  # app.py imports this module: the app's type is for the checker only
+    from cockpit.config.plan import Plan
+    from cockpit.runbook import Operations
+    from cockpit.tui.app import CockpitApp
+
 PANES = ("replication", "recon", "signals", "audit")
+# The screen's bindings, all ``Binding``s (``Screen.BINDINGS`` is typed wider).
+_BINDINGS = keymap.bindings()
 # Which keys ``on_key`` may explain: those bound on this screen.
 _BY_KEY: dict[str, list[str]] = {}
 for _row in keymap.KEYS:
@@ -68,9 +78,14 @@ def _label(status) -> str:
 
 
 class MainScreen(Screen):
-    BINDINGS = keymap.bindings()
+    BINDINGS: ClassVar[list[BindingType]] = [*_BINDINGS]
 
-    def __init__(self, cockpit, **kwargs):
+    if TYPE_CHECKING:
+        # ``self.app`` is always the CockpitApp (the only app that mounts this screen); say
+        # so to the checker. At run time it stays Textual's own property.
+        app = getters.app(CockpitApp)
+
+    def __init__(self, cockpit: CockpitApp, **kwargs):
         super().__init__(**kwargs)
         # The app, held directly: ``self.app`` is a context variable, unset on the writer
         # thread where the Operations calls run.
@@ -79,7 +94,7 @@ class MainScreen(Screen):
         self.pane = ""  # compact layout: which extra panel is shown ("" = none)
         self.run_worker_active = False
         self._step_run: StepRun | None = None  # the step's commands running now
-        self._run_worker = None
+        self._run_worker: Worker[None] | None = None
         self.recon_running = False
         self.recon_progress = None  # newest runner.RunProgress of the run going on
         self.recon_started = 0.0  # time.monotonic() when it started (the runner's time base)
@@ -89,11 +104,11 @@ class MainScreen(Screen):
 
     # -- what the screen reads ---------------------------------------------------------
     @property
-    def plan(self):
+    def plan(self) -> Plan:
         return self.cockpit.plan
 
     @property
-    def ops(self):
+    def ops(self) -> Operations:
         return self.cockpit.ops
 
     def gate_statuses(self) -> dict:
@@ -173,7 +188,7 @@ class MainScreen(Screen):
         ``refresh_bindings`` on each 1 Hz refresh is wasted work (and with Textual's Footer,
         which leaked every rebuild, grew the cockpit by about 13 MB a minute)."""
         now = (self.app.screen, tuple(self.check_action(b.action.split("(")[0], ())
-                                      for b in self.BINDINGS))
+                                      for b in _BINDINGS))
         if now != self._bindings_shown:
             self._bindings_shown = now
             self.refresh_bindings()
@@ -262,7 +277,7 @@ class MainScreen(Screen):
             if self.recon_running:
                 return "a reconciliation is already running (R cancels it)"
         if action in keymap.WRITES:
-            if app.readonly or getattr(app.journal, "readonly", False):
+            if app.readonly or app.journal.readonly:
                 return "this cockpit is read-only: it watches the journal and writes nothing"
             if app.writes.pending:
                 return "waiting for the journal to record the last action"
@@ -624,7 +639,7 @@ class MainScreen(Screen):
             if recorded and await self._record("fail", lambda: self.ops.fail(
                     step.id, f"command failed: {result.problem}")):
                 outcome.append("  · step marked failed")
-        if result.path is not None:
+        if result.path is not None and result.sha256 is not None:  # both or neither
             outcome.append_text(safe(f"\noutput {result.path.name} sha256 {result.sha256[:12]}",
                                      300, single_line=False, style="dim"))
         else:

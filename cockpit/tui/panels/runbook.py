@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widget import Widget
@@ -18,31 +19,37 @@ from cockpit.tui.panels.style import STEP_STYLE, STEP_SYMBOL, status_value
 from cockpit.tui.panels.verdict import blocked_steps
 from cockpit.tui.safe import safe
 
+if TYPE_CHECKING:
+    from cockpit.config.plan import Plan
+    from cockpit.config.runbook import Step
+    from cockpit.runbook.state import RunbookState
+
 
 def hhmm(wall: float | None) -> str:
     return datetime.fromtimestamp(wall, tz=UTC).strftime("%H:%M") if wall else "--:--"
 
 
-def step_order(plan, rollback: bool) -> list:
+def step_order(plan: Plan, rollback: bool) -> list[Step]:
     rb = plan.runbook
     return rb.rollback_steps() if rollback else rb.all_steps()
 
 
-def started_at(plan, state, step_id: str, rollback: bool) -> float | None:
+def started_at(plan: Plan, state: RunbookState, step_id: str, rollback: bool) -> float | None:
     """When ``step_id`` became workable: the newest finish among the steps before it."""
     before = []
     for s in step_order(plan, rollback):
         if s.id == step_id:
             break
         before.append(s.id)
-    times = [state.steps[sid].at for sid in before
-             if sid in state.steps and state.steps[sid].at is not None]
+    times = [at for sid in before
+             if sid in state.steps and (at := state.steps[sid].at) is not None]
     if rollback and state.rollback_at is not None:
         times.append(state.rollback_at)
     return max(times) if times else None
 
 
-def timing(plan, state, step, now: float, rollback: bool) -> tuple[str, str]:
+def timing(plan: Plan, state: RunbookState, step: Step, now: float,
+           rollback: bool) -> tuple[str, str]:
     """'4m/10m' or '12m/10m OVER' for a workable step; ('', '') when nothing started it."""
     start = started_at(plan, state, step.id, rollback)
     if start is None:
@@ -55,8 +62,8 @@ def timing(plan, state, step, now: float, rollback: bool) -> tuple[str, str]:
 
 @dataclass
 class RunbookView:
-    plan: object
-    state: object
+    plan: Plan
+    state: RunbookState
     gates: dict
     now: float
     selected: str | None
@@ -65,7 +72,7 @@ class RunbookView:
     blocking: Callable | None = None
 
 
-def step_row(view: RunbookView, step, width: int) -> Text:
+def step_row(view: RunbookView, step: Step, width: int) -> Text:
     st = view.state.steps.get(step.id)
     status = status_value(st.status if st else "pending")
     rollback = bool(view.state.rollback_active)
@@ -76,7 +83,7 @@ def step_row(view: RunbookView, step, width: int) -> Text:
     row.append(f" {step.id:<4}")
     row.append("!" if step.critical else " ", style="bold red")
     row.append("◆" if step.kind == "decision" else " ")
-    if status in ("done", "skipped", "failed"):
+    if st is not None and status in ("done", "skipped", "failed"):  # no state: "pending"
         who = safe(st.actor or "?", 16)
         info = Text(end="")
         word = {"done": "", "skipped": "skipped ", "failed": "FAILED "}[status]

@@ -48,12 +48,15 @@ def is_stale(reading: Reading | None, name: str, plan, mono_now: float | None) -
 def change(history: Sequence[Reading], now_wall: float, window: float = WINDOW_S,
            unit: str = "", decimals: int | None = None) -> str:
     """'+3 in 15m' (or over what history there is, '+3 in 4m'); '' without two values."""
-    ok = [r for r in history if r.ok and not isinstance(r.value, bool)]
+    # (ts, value) of the numeric readings (``ok`` means the value is there).
+    ok = [(r.ts, r.value) for r in history
+          if r.ok and r.value is not None and not isinstance(r.value, bool)]
     if len(ok) < 2:
         return ""
-    start = next((r for r in ok if r.ts >= now_wall - window), ok[0])
-    delta = ok[-1].value - start.value
-    span = max(0.0, ok[-1].ts - start.ts)
+    start_ts, start_value = next((p for p in ok if p[0] >= now_wall - window), ok[0])
+    last_ts, last_value = ok[-1]
+    delta = last_value - start_value
+    span = max(0.0, last_ts - start_ts)
     minutes = max(1, round(span / 60.0)) if span >= 30 else 0
     sign = "+" if delta > 0 else "±" if delta == 0 else "−"
     mag = fmt(abs(delta), unit, decimals)

@@ -31,6 +31,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
+from textual.widgets.button import ButtonVariant
 from textual.widgets.option_list import Option
 
 from cockpit.tui.panels.style import gate_word
@@ -115,7 +116,7 @@ class AskScreen(CockpitModal[bool]):
     BINDINGS = [Binding("y", "yes", "Yes")]
 
     def __init__(self, title: str, body: Text | str, yes_label: str, no_label: str = "Cancel (esc)",
-                 yes_variant: str = "warning"):
+                 yes_variant: ButtonVariant = "warning"):
         super().__init__()
         self.yes_variant = yes_variant
         self.title_text = title

@@ -9,6 +9,7 @@ of lines costs the view no more than one that prints a thousand.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +20,9 @@ from textual.widgets import Button, Log, Static
 from cockpit.runbook.commands import TAIL_LINES
 from cockpit.tui.safe import safe
 from cockpit.tui.screens.base import CockpitModal
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
 
 FLUSH_S = 0.1
 
@@ -40,7 +44,7 @@ class RunScreen(CockpitModal[str]):
         self.tail_lines = tail_lines
         self.lines_seen = 0
         self._pending: deque[str] = deque(maxlen=tail_lines)
-        self._flush_timer = None
+        self._flush_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box") as box:
