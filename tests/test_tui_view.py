@@ -183,3 +183,22 @@ async def test_the_run_modal_shows_the_command_lines_in_the_saved_order(tmp_path
         assert shown[0] == "$ echo checking snapshot catalogue"
         assert [x for x in shown if x.startswith("$ ")] == [
             "$ echo checking snapshot catalogue", "$ echo snapshot 2026-11-28T20:00Z verified"]
+
+
+async def test_a_tick_between_a_modal_push_and_its_compose_changes_nothing(tmp_path):
+    """Found by a loaded CI run: the 1 Hz tick landed after ``g`` pushed the gate details and
+    before they were composed, and updating their missing body crashed the cockpit."""
+    cockpit, app = await start(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for action in ("gates", "confirm"):
+            getattr(app.main, f"action_{action}")()
+            app._tick()  # before the modal has composed: must not raise
+            await pilot.pause()
+            assert app.is_running and app.screen is not app.screen_stack[0]
+            app._tick()  # composed and on top: redraws
+            app.screen.dismiss(None)
+            app._tick()  # being dismissed
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0]
+    cockpit.close()

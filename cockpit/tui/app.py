@@ -225,7 +225,7 @@ class CockpitApp(App):
         self.look_for_quarantines()
         self.refresh_panels()
         if isinstance(self.screen, CockpitModal):
-            self.screen.show_gates(self.gate_statuses())  # modals show the gates as they are
+            self.screen.refresh_gates(self.gate_statuses())  # modals show the gates as they are
 
     def look_for_quarantines(self) -> None:
         """Journal lines set aside (a torn tail) and not yet acknowledged: the header shows

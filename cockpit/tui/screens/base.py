@@ -62,9 +62,16 @@ class CockpitModal(ModalScreen[T]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def refresh_gates(self, gates: dict) -> None:
+        """The app's 1 Hz tick: redraw the gates, but only on a modal that is composed and on
+        top. The tick can land between a push and the modal's compose (or during its
+        dismissal), when its widgets are not there to update."""
+        if self.is_mounted and self.is_current:
+            self.show_gates(gates)
+
     def show_gates(self, gates: dict) -> None:
-        """The gates as they are now (the app calls this on its 1 Hz tick): a modal that shows
-        gate states redraws them, so nothing on it is a frozen copy."""
+        """The gates as they are now: a modal that shows gate states redraws them, so nothing
+        on it is a frozen copy."""
 
     def say(self, message: str, field: str | None = None) -> None:
         """A validation problem, shown in the modal (our own words, plain text); ``field``:
