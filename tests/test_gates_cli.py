@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -42,7 +43,10 @@ def test_all_go_exits_0_and_prints_symbol_word_gate_and_reason(tmp_path, capsys)
     code, out, err = run(["gates", str(path)], capsys)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("✔ GO") and "caught_up" in lines[0] and "lag 1.1, needs < 5" in lines[0]
+    # The CLI reads on the real clock, so the simulated noise (base 1.0 +/- 0.2) is not pinned:
+    # the value is one decimal (the threshold 5 has none), the rule in words.
+    assert lines[0].startswith("✔ GO") and "caught_up" in lines[0]
+    assert re.search(r"lag (0\.[89]|1\.[0-2]), needs < 5$", lines[0]), lines[0]
     assert lines[1].split() == ["✔", "GO", "healthy", "ok", "is", "true"]
     assert lines[-1] == "2 of 2 gates GO"
     assert "\x1b[" not in out  # not a terminal: no colour codes
