@@ -63,11 +63,17 @@ class CockpitModal(ModalScreen[T]):
         self.dismiss(None)
 
     def refresh_gates(self, gates: dict) -> None:
-        """The app's 1 Hz tick: redraw the gates, but only on a modal that is composed and on
-        top. The tick can land between a push and the modal's compose (or during its
-        dismissal), when its widgets are not there to update."""
+        """The app's 1 Hz tick: redraw the gates on a modal that is on top. The tick can land
+        between a push and the modal's compose (a mounted, current screen whose children are
+        not there yet) or during its dismissal, so ``show_gates`` draws through ``redraw``,
+        which skips a widget that is not there: the next tick draws it."""
         if self.is_mounted and self.is_current:
             self.show_gates(gates)
+
+    def redraw(self, selector: str, content) -> None:
+        """Update the Static(s) matching ``selector``, if they exist yet (see refresh_gates)."""
+        for node in self.query(selector).results(Static):
+            node.update(content)
 
     def show_gates(self, gates: dict) -> None:
         """The gates as they are now: a modal that shows gate states redraws them, so nothing

@@ -118,8 +118,7 @@ class ConfirmScreen(CockpitModal[ConfirmChoice]):
 
     def show_gates(self, gates: dict) -> None:
         self.gates = gates
-        self.query_one("#step-info", Static).update(
-            step_text(self.step, gates, self.blocked, self.opened_gates))
+        self.redraw("#step-info", step_text(self.step, gates, self.blocked, self.opened_gates))
 
     def on_mount(self) -> None:
         # Typing the id is itself the deliberate act; elsewhere focus rests on Cancel.

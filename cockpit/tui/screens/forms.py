@@ -64,7 +64,7 @@ class FormScreen(CockpitModal[FormResult]):
     def show_gates(self, gates: dict) -> None:
         text = self.explain_now(gates)
         if text is not None:
-            self.query_one("#explain", Static).update(text)
+            self.redraw("#explain", text)
 
     def on_mount(self) -> None:
         first = self.query("#reason").first() if self.query("#reason") else self.query_one("#note")

@@ -129,7 +129,7 @@ class GateDetailsScreen(CockpitModal[None]):
 
     def show_gates(self, gates: dict) -> None:
         if self.rebuild is not None:
-            self.query_one("#gate-details", Static).update(self.rebuild(gates))
+            self.redraw("#gate-details", self.rebuild(gates))
 
 
 class QuitScreen(AskScreen):
