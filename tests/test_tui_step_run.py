@@ -5,8 +5,6 @@ the cockpit quitting or the terminal going away. Real app (Pilot), real journal,
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import stat
 import time
@@ -18,6 +16,7 @@ from cockpit.runbook.commands import TAIL_LINES
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.info import QuitScreen
 from cockpit.tui.screens.runlog import RunScreen
+from tests.test_step_commands import group_gone
 from tests.test_tui_support import actions, make_cockpit, plan_variant, settle, written
 
 SIZE = (100, 30)
@@ -51,17 +50,6 @@ async def until(pilot, predicate, what: str, deadline_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.02)
-
-
-async def group_gone(pgid: int, deadline_s: float = 30.0) -> bool:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        await asyncio.sleep(0.01)
-    return False
 
 
 def log_lines(app) -> list[str]:
@@ -130,13 +118,18 @@ async def test_commands_get_no_undeclared_environment_and_a_private_output(tmp_p
     assert stat.S_IMODE(path.parent.stat().st_mode) & 0o027 == 0  # 0750 or stricter
 
 
+async def start_long_command(app, pilot) -> None:
+    """B01 confirmed, then ``r`` on B02: until its command has printed its process group."""
+    await confirm_b01(app, pilot)
+    await pilot.press("r")
+    await until(pilot, lambda: any(x.startswith("pgid=") for x in log_lines(app)),
+                "the command to start")
+
+
 async def test_quit_while_a_command_runs_asks_then_kills_it_and_journals_it(tmp_path):
     cockpit, app = await open_on_b02(tmp_path, "echo pgid=$$; sleep 300 & sleep 300")
     async with app.run_test(size=SIZE) as pilot:
-        await confirm_b01(app, pilot)
-        await pilot.press("r")
-        await until(pilot, lambda: any(x.startswith("pgid=") for x in log_lines(app)),
-                    "the command to start")
+        await start_long_command(app, pilot)
         await pilot.press("escape")  # close the log view; the command keeps running
         await pilot.pause()
         assert app.run_worker_active
@@ -160,10 +153,7 @@ async def test_quit_while_a_command_runs_asks_then_kills_it_and_journals_it(tmp_
 async def test_a_lost_terminal_kills_the_command_and_still_journals_it(tmp_path):
     cockpit, app = await open_on_b02(tmp_path, "echo pgid=$$; sleep 300 & sleep 300")
     async with app.run_test(size=SIZE) as pilot:
-        await confirm_b01(app, pilot)
-        await pilot.press("r")
-        await until(pilot, lambda: any(x.startswith("pgid=") for x in log_lines(app)),
-                    "the command to start")
+        await start_long_command(app, pilot)
         app.terminal_lost()
         await until(pilot, lambda: app.return_code is not None, "the app to end")
     assert app.return_code == 129
@@ -177,10 +167,7 @@ async def test_a_lost_terminal_kills_the_command_and_still_journals_it(tmp_path)
 async def test_the_app_ending_under_a_running_command_kills_it(tmp_path):
     cockpit, app = await open_on_b02(tmp_path, "echo pgid=$$; sleep 300 & sleep 300")
     async with app.run_test(size=SIZE) as pilot:
-        await confirm_b01(app, pilot)
-        await pilot.press("r")
-        await until(pilot, lambda: any(x.startswith("pgid=") for x in log_lines(app)),
-                    "the command to start")
+        await start_long_command(app, pilot)
         app.exit()  # not through the quit key: e.g. an error elsewhere ends the app
     assert await group_gone(saved_pgid(tmp_path))
     await cockpit.writes_settled()
