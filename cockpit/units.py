@@ -99,8 +99,11 @@ def format_value(value, unit: str = "", decimals: int | None = None, *,
         return "true" if value else "false"
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, int) and abs(value) >= 10**15:
-        return f"{Decimal(value):.6g}"  # exactly, never through a float
+    if abs(value) >= 10**15:
+        # Beyond any real measurement (a source answering 1e39 seconds): six significant
+        # digits and the unit, so the line stays short; an integer exactly, never via a float.
+        shown = f"{Decimal(value):.6g}" if isinstance(value, int) else f"{value:.6g}"
+        return f"{shown} {unit}" if unit else shown
     if unit == "s":
         return _seconds(value, threshold)
     if unit == "ms":

@@ -6,6 +6,8 @@ from __future__ import annotations
 import typing
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cockpit import expr, units
 from cockpit.config.sources import Signal
@@ -85,3 +87,29 @@ def test_reasons_say_the_value_and_the_plain_rule(text, values, reasons):
 def test_reasons_use_a_declared_unit():
     ok, reasons = expr.evaluate(expr.parse("lag < 5"), {"lag": 9.38}, units={"lag": "s"})
     assert reasons == ["lag 9.4s, needs < 5s"]
+
+
+# Source answers reach the screen through these: any value a Reading accepts (true/false, an
+# integer within 2^53, a finite float), in any unit, at any precision the plan can ask for.
+
+reading_values = st.one_of(st.booleans(), st.integers(-(2**53), 2**53),
+                           st.floats(allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=reading_values, unit=st.sampled_from(("", *units.UNITS)),
+       decimals=st.one_of(st.none(), st.integers(0, 6)))
+def test_any_reading_value_formats_to_one_short_plain_line(value, unit, decimals):
+    text = units.format_value(value, unit, decimals)
+    assert isinstance(text, str) and text
+    assert text.isprintable() and len(text) <= 40, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.integers(-(2**53), 2**53),
+                       st.floats(allow_nan=False, allow_infinity=False)),
+       unit=st.sampled_from(("", *units.UNITS)))
+def test_a_gate_reason_over_any_value_is_words_never_an_error(value, unit):
+    truth, reasons = expr.evaluate(expr.parse("lag < 5"), {"lag": value}, {"lag": unit})
+    assert truth == (value < 5)
+    assert len(reasons) == 1 and reasons[0].startswith("lag ") and "needs < 5" in reasons[0]
