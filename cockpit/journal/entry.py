@@ -34,7 +34,7 @@ ACTIONS = frozenset({
     "session.start", "session.end", "step.confirm", "step.skip", "step.fail", "step.run",
     "decision.record", "gate.override", "gate.change", "rollback.start", "exception.open",
     "exception.close", "exception.triage", "recon.run", "note", "clock.warning",
-    "journal.quarantine_ack",
+    "journal.quarantine_ack", "rehearsal.start", "rehearsal.fault", "rehearsal.summary",
 })
 
 

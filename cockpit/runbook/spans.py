@@ -1,0 +1,74 @@
+"""When each step really started and finished, read from the journal: the one rule that the
+timing report (``cockpit timings``), the rehearsal summary and the live finish forecast share.
+
+- A step *starts* when it first becomes workable (``ACTIVE`` in the replayed state: its phase
+  is open and every step it waits for is finished), or at its first own entry if that comes
+  earlier (a ``parallel`` step worked at once). Nobody records "I began B04": becoming
+  workable is the moment the runbook handed it to someone.
+- It *finishes* at the entry that made it done or skipped (the last one, if it was failed and
+  retried); a step that is failed, pending or active has no finish.
+- Times are the entries' wall times (``Entry.wall``): in a rehearsal, rehearsal time.
+
+Only step entries and ``rollback.start`` change what is workable, so the state is rebuilt only
+after those (a 100,000-entry journal of gate changes costs one pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cockpit.config.plan import Plan
+from cockpit.journal import Entry
+from cockpit.runbook.replay import Replayer
+from cockpit.runbook.state import StepStatus
+
+_MOVES = frozenset({"step.confirm", "step.skip", "step.fail", "step.run", "decision.record",
+                    "rollback.start"})
+
+
+@dataclass(frozen=True)
+class Span:
+    step_id: str
+    started: float | None  # wall time it became workable (or its first entry)
+    finished: float | None  # wall time it was done or skipped
+    status: StepStatus
+    skipped: bool = False
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started is None or self.finished is None:
+            return None
+        return max(0.0, self.finished - self.started)
+
+
+def step_spans(plan: Plan, entries: Iterable[Entry]) -> dict[str, Span]:
+    """Every step of the plan (main runbook then rollback, plan order) with its span."""
+    r = Replayer(plan)
+    started: dict[str, float] = {}
+    first_at: float | None = None
+
+    def note_active(at: float) -> None:
+        for sid, st in r.state().steps.items():
+            if sid not in started and st.status is not StepStatus.PENDING:
+                started[sid] = at
+
+    for e in entries:
+        if first_at is None:
+            first_at = e.wall
+            note_active(e.wall)  # the first phase's first steps are workable from the start
+        if e.action in _MOVES:
+            sid = e.subject or ""
+            if sid in r.state().steps and sid not in started:
+                started[sid] = e.wall
+            r.apply(e)
+            note_active(e.wall)
+        else:
+            r.apply(e)
+    state = r.state()
+    out: dict[str, Span] = {}
+    for sid, st in state.steps.items():
+        finished = st.at if st.status.finished else None
+        out[sid] = Span(sid, started.get(sid), finished, st.status,
+                        st.status is StepStatus.SKIPPED)
+    return out
