@@ -118,6 +118,7 @@ class ReconReport:
     cancelled: bool = False
     partial: bool = False  # a --table/--layer selection, not the whole plan
     units: dict[str, UnitResult] = field(default_factory=dict)  # what this run measured
+    simulated: bool = False  # a rehearsal's scripted run: no database was read
 
     @property
     def errors(self) -> list[Finding]:
@@ -130,7 +131,7 @@ class ReconReport:
 
     def to_journal_data(self, opened: Sequence[str] = (), closed: Sequence[str] = ()) -> dict:
         """The ``recon.run`` entry's data, format 2 (``cockpit.recon.evidence``)."""
-        return {
+        data = {
             "format": evidence.FORMAT,
             "units": {uid: u.to_json() for uid, u in sorted(self.units.items())},
             "tables": {name: t.to_json() for name, t in self.tables.items()},
@@ -142,6 +143,9 @@ class ReconReport:
             "opened": list(opened),
             "closed": list(closed),
         }
+        if self.simulated:  # only then: a real run's entry keeps the bytes it always had
+            data["simulated"] = True
+        return data
 
     def to_json(self) -> dict:
         data = self.to_journal_data()
