@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cockpit.clock import ScaledClock
 from cockpit.commands.common import emit, fail
+from cockpit.config.loader import load_plan
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError
 from cockpit.journal import JournalError
@@ -28,7 +29,13 @@ from cockpit.rehearsal.faults import record_faults
 from cockpit.rehearsal.journal import first_entry, refuse_for_rehearsal, start_data, write_start
 from cockpit.rehearsal.plan import load_rehearsal_plan
 from cockpit.rehearsal.running import Rehearsal
-from cockpit.rehearsal.scenario import LoadedScenario, ScenarioError, check_against, read_scenario
+from cockpit.rehearsal.scenario import (
+    LoadedScenario,
+    ScenarioError,
+    check_against,
+    read_scenario,
+    render,
+)
 from cockpit.rehearsal.source import scripted_sources
 
 VERB = "rehearse"
@@ -75,16 +82,24 @@ def prepare(args, *, env=None, now: float | None = None) -> Prepared | int:
     except ScenarioError as exc:
         emit(*(f"cockpit {VERB}: {line}" for line in exc.lines), err=True)
         return 2
+    # The scenario is checked against the plan before the plan's secrets are demanded: a
+    # misspelt source in `replaces` is the problem to name, not the secret it left wanted.
     try:
-        plan, warnings = load_rehearsal_plan(args.config, loaded.scenario.replaces, env=env)
+        unchecked, _ = load_plan(args.config, for_run=False, env=env)
+    except PlanError as exc:
+        emit(*(f"cockpit {VERB}: {line}" for line in exc.lines), err=True)
+        return 2
+    problems = check_against(loaded.scenario, unchecked)
+    if problems:
+        emit(*(f"cockpit {VERB}: {line}" for line in render(problems, loaded)), err=True)
+        return 2
+    try:
+        plan, warnings = load_rehearsal_plan(args.config, loaded.scenario.replaces, env=env,
+                                             unchecked=unchecked)
     except PlanError as exc:
         emit(*(f"cockpit {VERB}: {line}" for line in exc.lines), err=True)
         return 2
     emit(*(f"cockpit {VERB}: {line}" for line in warnings), err=True)
-    problems = check_against(loaded.scenario, plan)
-    if problems:
-        emit(*(f"cockpit {VERB}: {p.render(loaded.name, loaded.positions)}" for p in problems), err=True)
-        return 2
     journal = Path(args.journal) if args.journal else default_journal(plan, loaded.scenario.name)
     why = refuse_for_rehearsal(journal, loaded.sha256, loaded.scenario.name)
     if why:

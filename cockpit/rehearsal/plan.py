@@ -38,10 +38,12 @@ def replaced_only_vars(plan: Plan, replaces: Iterable[str]) -> set[str]:
 
 
 def load_rehearsal_plan(path: str | os.PathLike, replaces: Iterable[str],
-                        env: Mapping[str, str] | None = None) -> tuple[Plan, list[str]]:
+                        env: Mapping[str, str] | None = None, *,
+                        unchecked: Plan | None = None) -> tuple[Plan, list[str]]:
     """``load_plan(for_run=True)``, except for the variables of replaced sources (filled
-    with an empty value: never sent anywhere). Raises ``PlanError`` like ``load_plan``."""
+    with an empty value: never sent anywhere). Raises ``PlanError`` like ``load_plan``.
+    ``unchecked``: the plan already loaded with ``for_run=False`` (saves reading it twice)."""
     env = os.environ if env is None else env
-    first, _ = load_plan(path, for_run=False, env=env)
+    first = unchecked if unchecked is not None else load_plan(path, for_run=False, env=env)[0]
     fill = replaced_only_vars(first, replaces)
     return load_plan(path, for_run=True, env=ChainMap(dict.fromkeys(fill, ""), dict(env)))

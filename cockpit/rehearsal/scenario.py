@@ -341,6 +341,11 @@ def _render(problems: Sequence[Problem], name: str, pos: Positions) -> list[str]
     return [p.render(name, pos) for p in _ordered(list(problems), pos) if not p.warning]
 
 
+def render(problems: Sequence[Problem], loaded: LoadedScenario) -> list[str]:
+    """``FILE:LINE:COL: path: message`` lines, in file order."""
+    return _render(problems, loaded.name, loaded.positions)
+
+
 def _vocabulary() -> list[str]:
     words: set[str] = set()
     for obj in list(globals().values()):
@@ -424,11 +429,16 @@ def check_against(sc: Scenario, plan: Plan) -> list[Problem]:
                              "'replaces' does not list: add the source to 'replaces' or drop this script",
                              at_key=True))
         p += _times(sc, script, where)
+    unscripted: dict[str, list[str]] = {}
     for name, spec in plan.signals.items():
         if spec.source in replaced and sc.script_for(name) is None:
-            p.append(Problem(("replaces", sc.replaces.index(spec.source)),
-                             f"signal '{name}' of replaced source '{spec.source}' has no script: "
-                             f"add signals.{name} or a 'default' script"))
+            unscripted.setdefault(spec.source, []).append(name)
+    for source, missing in unscripted.items():
+        p.append(Problem(("replaces", sc.replaces.index(source)),
+                         f"source '{source}' is replaced, but its signal{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(sorted(missing))} {'have' if len(missing) > 1 else 'has'} no script: "
+                         "add each under 'signals', or a 'default' script"))
+    for name, spec in plan.signals.items():
         hb = spec.heartbeat
         if hb is not None and (hb.target in replaced) != (spec.source in replaced):
             p.append(Problem(("replaces",), f"signal '{name}' reads source '{spec.source}' and "
