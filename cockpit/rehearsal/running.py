@@ -8,7 +8,7 @@ time of the journal's last entry, so ``t`` continues where the journal ended.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.clock import Clock
@@ -27,7 +27,6 @@ class Rehearsal:
     # Wall time of the journal's rehearsal.start; None until it is written (a new journal).
     origin: float | None = None
     resumed: bool = False
-    _unsubscribe: list = field(default_factory=list, repr=False)
 
     @property
     def name(self) -> str:
@@ -48,6 +47,13 @@ class Rehearsal:
         if self.origin is None:
             return 0.0
         return max(0.0, self.clock.now() - self.origin)
+
+    @property
+    def ended(self) -> bool:
+        """Scenario time has passed the scenario's ``duration`` (never, without one): the
+        scripts hold their last values from then on."""
+        d = self.scenario.duration
+        return d is not None and self.scenario_time() >= d
 
     def active_faults(self, t: float | None = None) -> list:
         """Faults acting at ``t`` (default now), in the scenario's order."""
