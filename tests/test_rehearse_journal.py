@@ -170,3 +170,14 @@ def test_any_journal_bytes_never_traceback_and_are_never_changed(tmp_path_factor
                      "--journal", str(journal), "--operator", "m.okafor")
     assert code == 2 and "Traceback" not in err and "internal error" not in err, err
     assert journal.read_bytes() == data
+
+
+def test_a_journal_without_a_readable_first_entry_is_refused_not_opened(tmp_path):
+    plan = plan_copy(tmp_path)
+    junk = tmp_path / "junk.jsonl"
+    junk.write_bytes(b'{"seq": 1, "this is": "not an entry"}\n')
+    code, err = _run("rehearse", str(plan), "--scenario", str(SCENARIOS / "clean.yaml"),
+                     "--journal", str(junk), "--operator", "m.okafor")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "has no readable first entry" in err and "cockpit journal verify" in err
+    assert junk.read_bytes() == b'{"seq": 1, "this is": "not an entry"}\n'

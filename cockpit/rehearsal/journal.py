@@ -20,17 +20,22 @@ from cockpit.text import clean
 START = "rehearsal.start"
 
 
-def first_entry(path: Path) -> Entry | None:
-    """The journal's first entry, or None: no journal, an empty one, or one that cannot be
-    read (whoever opens it next says why)."""
+def _read(path: Path) -> tuple[bytes | None, Entry | None]:
+    """The journal's bytes (None: there is no journal, or it cannot be read: whoever opens
+    it next says why) and its first entry (None: there is none that reads)."""
     try:
         raw = read_journal(path)
     except JournalError:
-        return None
+        return None, None
     if not raw:
-        return None
+        return raw, None
     entries = lines.parse(raw).entries
-    return entries[0] if entries else None
+    return raw, (entries[0] if entries else None)
+
+
+def first_entry(path: Path) -> Entry | None:
+    """The journal's first entry, or None: no journal, an empty one, or none that reads."""
+    return _read(path)[1]
 
 
 def refuse_for_run(path: Path) -> str | None:
@@ -45,8 +50,12 @@ def refuse_for_run(path: Path) -> str | None:
 
 def refuse_for_rehearsal(path: Path, sha256: str, scenario_name: str) -> str | None:
     """Why a rehearsal of the scenario with ``sha256`` must not write ``path``, or None."""
-    first = first_entry(path)
+    raw, first = _read(path)
     if first is None:
+        if raw and raw.strip():
+            return (f"journal {path} has no readable first entry (damaged, cut short, or not a "
+                    f"journal): a rehearsal never writes into it; check it with cockpit journal "
+                    f"verify {shlex.quote(str(path))}, or use --journal with a new file")
         return None
     if first.action != START:
         return (f"journal {path} is not a rehearsal journal (its first entry is {first.action}): "
