@@ -36,6 +36,7 @@ from cockpit.rehearsal.scenario import (
     read_scenario,
     render,
 )
+from cockpit.rehearsal.scheduled import schedule_recon
 from cockpit.rehearsal.source import scripted_sources
 
 VERB = "rehearse"
@@ -108,19 +109,27 @@ def prepare(args, *, env=None, now: float | None = None) -> Prepared | int:
         plan_sha = hashlib.sha256(plan.path.read_bytes()).hexdigest() if plan.path else ""
     except OSError as exc:
         return fail(VERB, f"cannot read the plan {plan.path}: {exc.strerror or exc}")
-    first = _entries_bounds(journal)
-    wall = time.time() if now is None else now
-    if first is None:
-        clock = ScaledClock(args.speed, start=wall)
-        rehearsal = Rehearsal(loaded.scenario, loaded.sha256, args.speed, clock, loaded.path)
-    else:
-        origin, last = first
-        clock = ScaledClock(args.speed, start=last)  # scenario time goes on where it ended
-        rehearsal = Rehearsal(loaded.scenario, loaded.sha256, args.speed, clock, loaded.path,
-                              origin=origin, resumed=True)
     operator = getattr(args, "operator", None) or os.environ.get("COCKPIT_OPERATOR") or _os_user()
+    return assemble(plan, loaded, journal, args.speed, operator, plan_sha, now=now)
+
+
+def assemble(plan: Plan, loaded: LoadedScenario, journal: Path, speed: float, operator: str,
+             plan_sha256: str, *, now: float | None = None) -> Prepared:
+    """The rehearsal of checked inputs (``cockpit rehearse``, ``cockpit demo``): its clock
+    starts now on a new journal, and at the journal's last entry on a resumed one, so
+    scenario time goes on where the journal ended."""
+    bounds = _entries_bounds(journal)
+    wall = time.time() if now is None else now
+    if bounds is None:
+        clock = ScaledClock(speed, start=wall)
+        rehearsal = Rehearsal(loaded.scenario, loaded.sha256, speed, clock, loaded.path)
+    else:
+        origin, last = bounds
+        clock = ScaledClock(speed, start=last)
+        rehearsal = Rehearsal(loaded.scenario, loaded.sha256, speed, clock, loaded.path,
+                              origin=origin, resumed=True)
     sources = scripted_sources(plan, loaded.scenario, clock, rehearsal.scenario_time)
-    return Prepared(plan, loaded, journal, operator, rehearsal, sources, plan_sha)
+    return Prepared(plan, loaded, journal, operator, rehearsal, sources, plan_sha256)
 
 
 def _entries_bounds(path: Path) -> tuple[float, float] | None:
@@ -150,6 +159,7 @@ def begin(cockpit, prepared: Prepared) -> None:
             raise JournalError(why)
         r.origin = journal.entries[0].wall
     record_faults(cockpit, r.scenario, r.scenario_time)
+    schedule_recon(cockpit, r)
 
 
 def main(args) -> int:

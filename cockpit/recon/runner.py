@@ -118,7 +118,8 @@ class ReconReport:
     cancelled: bool = False
     partial: bool = False  # a --table/--layer selection, not the whole plan
     units: dict[str, UnitResult] = field(default_factory=dict)  # what this run measured
-    simulated: bool = False  # a rehearsal's scripted run: no database was read
+    # A rehearsal's scripted run (no database was read): {"scenario", "t_s", ...}; None: real.
+    simulated: dict | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -143,8 +144,8 @@ class ReconReport:
             "opened": list(opened),
             "closed": list(closed),
         }
-        if self.simulated:  # only then: a real run's entry keeps the bytes it always had
-            data["simulated"] = True
+        if self.simulated is not None:  # only then: a real run's entry keeps its old bytes
+            data["simulated"] = dict(self.simulated)
         return data
 
     def to_json(self) -> dict:

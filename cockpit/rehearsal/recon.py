@@ -85,7 +85,8 @@ async def simulate_reconciliation(plan: Plan, scenario: Scenario, clock: Clock, 
     checks = list(recon.domain) if recon is not None else []
     storage = recon.storage if recon is not None else None
     findings = scripted_findings(plan, scenario, t)
-    report = ReconReport(layers={name: LayerSummary() for name in evidence.LAYERS})
+    report = ReconReport(layers={name: LayerSummary() for name in evidence.LAYERS},
+                         simulated={"scenario": scenario.name, "t_s": round(t, 3)})
     units: list[tuple[str, str, str | None]] = [(layer, name, None) for name in names
                                                 for layer in TABLE_LAYERS]
     units += [("domain", table_label(c), c.id) for c in checks]

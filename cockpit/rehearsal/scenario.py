@@ -270,6 +270,10 @@ class ReconScript(Strict):
     duration: Annotated[Duration, within("1s", "6h")] = 120.0
     """Scenario time one scripted run takes."""
     tables: dict[str, TableRows] = {}
+    runs: list[Duration] = []
+    """Scenario times at which a run starts by itself, as a scheduled reconciliation job
+    would (``cockpit.rehearsal.scheduled``): journalled by the system, so the panel and the
+    exception queue move without anyone pressing R (the demo)."""
 
 
 class Scenario(Strict):
@@ -574,12 +578,17 @@ def _recon_script(sc: Scenario, plan: Plan) -> list[Problem]:
     script = sc.reconciliation
     if script is None:
         return []
+    p: list[Problem] = []
+    for i, at in enumerate(script.runs):
+        p += _in_scenario(sc, at, ("reconciliation", "runs", i))
+        if i and at <= script.runs[i - 1]:
+            p.append(Problem(("reconciliation", "runs", i), "runs must be in increasing order"))
     if plan.reconciliation is None:
         if not script.tables:
-            return [Problem(("reconciliation",), "the plan has no reconciliation section: list the "
-                                                 "tables to simulate under reconciliation.tables")]
-        return []
+            return p + [Problem(("reconciliation",), "the plan has no reconciliation section: list "
+                                                     "the tables to simulate under reconciliation.tables")]
+        return p
     names = [t.name for t in plan.reconciliation.tables]
-    return [Problem(("reconciliation", "tables", t), f"the plan's reconciliation has no table "
+    return p + [Problem(("reconciliation", "tables", t), f"the plan's reconciliation has no table "
                     f"'{clean(t, 60)}'{_close(t, names)}; tables: {_names(names)}", at_key=True)
             for t in script.tables if t not in names]

@@ -34,7 +34,7 @@ def recon_text(state) -> Text:
     if data is None:
         text.append("no reconciliation run recorded yet", style="dim")
     else:
-        if data.get("simulated") is True:
+        if data.get("simulated"):
             text.append("SIMULATED", style="bold reverse")
             text.append(" run (rehearsal): scripted results, no database was read\n")
         tables = data.get("tables") or {}
@@ -104,5 +104,5 @@ class ReconPanel(Static):
             self.border_subtitle = "running"
         else:
             data = recon_data(getattr(state, "last_recon", None))
-            self.border_subtitle = "simulated" if data and data.get("simulated") is True else ""
+            self.border_subtitle = "simulated" if data and data.get("simulated") else ""
         self.update(body)
