@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import sys
@@ -87,7 +88,8 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
     try:
         if before_start is not None and not cockpit.readonly:
             before_start(cockpit)
-        cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly})
+        cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly,
+                                          "plan": plan_record(plan)})
         # Only a rehearsal hands the app its rehearsal object.
         extra = {} if rehearsal is None else {"rehearsal": rehearsal}
         app = CockpitApp.of(cockpit, layout=layout, **extra)
@@ -103,6 +105,17 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         cockpit.journal.close()
     emit(f"journal {journal_path}  head #{seq} {digest}", f"resume with: {resume}")
     return 0 if reason == "quit" else (129 if code == 129 else 1)
+
+
+def plan_record(plan) -> dict:
+    """Which plan a session ran (``session.start``'s ``plan``): ``cockpit timings`` finds it
+    from the journal alone, and says so when the file has changed since."""
+    path = Path(plan.path).resolve()
+    try:
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        sha = None
+    return {"path": str(path), "sha256": sha}
 
 
 # After a lost terminal, how long the app may take to wind down before the watchdog ends
