@@ -37,7 +37,7 @@ from cockpit.rehearsal.scenario import (
     render,
 )
 from cockpit.rehearsal.scheduled import schedule_recon
-from cockpit.rehearsal.source import scripted_sources
+from cockpit.rehearsal.source import ScriptedSource, scripted_sources
 
 VERB = "rehearse"
 MIN_SPEED, MAX_SPEED = 0.1, 1000.0
@@ -158,6 +158,7 @@ def begin(cockpit, prepared: Prepared) -> None:
         if why:
             raise JournalError(why)
         r.origin = journal.entries[0].wall
+    cockpit.engine.adopt(c for c in prepared.sources.values() if not isinstance(c, ScriptedSource))
     record_faults(cockpit, r.scenario, r.scenario_time)
     schedule_recon(cockpit, r)
 

@@ -87,7 +87,10 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         return fail(verb, str(exc))
     try:
         if before_start is not None and not cockpit.readonly:
-            before_start(cockpit)
+            try:
+                before_start(cockpit)
+            except JournalError as exc:  # e.g. another rehearsal wrote the journal first
+                return fail(verb, str(exc))
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly,
                                           "plan": plan_record(plan)})
         # Only a rehearsal hands the app its rehearsal object.
