@@ -1,5 +1,6 @@
-"""The timing report as plain text: short lines in aligned columns within 80 columns, no
-colour needed (an overrun says "+12m over", a late start "+5m late").
+"""The timing report as plain text: short lines in aligned columns within 80 columns (all but
+the first, which names the journal file whole), no colour needed (an overrun says "+12m
+over", a late start "+5m late").
 
 Step titles come from the plan (trusted, still cut to their column); every string that came
 from the journal (scenario name, fault ids, operator names) was cleaned and bounded when the
@@ -55,11 +56,12 @@ def render(plan: Plan, report: dict[str, Any], journal: str) -> list[str]:
     titles = {s.id: s.title for s in plan.runbook.all_steps() + plan.runbook.rollback_steps()}
     t = report["totals"]
     reh = report["rehearsal"]
-    head = f"timings of {_cut(journal, 60)}: {report['entries']} entries"
+    out = [f"timings of {_cut(journal, 500)}"]  # a path is not cut: it must stay usable
     if reh is not None:
-        speed = f", speed x{reh['speed']:g}" if reh["speed"] is not None else ""
-        head += f", rehearsal {_cut(reh['scenario'], 40)}{speed}"
-    out = [head]
+        speed = f" at speed x{reh['speed']:g}" if reh["speed"] is not None else ""
+        out.append(f"rehearsal {_cut(reh['scenario'], 40)}{speed}, {report['entries']} entries")
+    else:
+        out.append(f"{report['entries']} entries, not a rehearsal journal")
     outcome = {"finished": "finished", "rolled back": "rolled back",
                "unfinished": "not finished"}[t["outcome"]]
     over = f" ({_over(t['over_s'])})" if t["over_s"] else ""
