@@ -183,3 +183,10 @@ def test_any_bytes_are_a_report_or_one_line(data):
         else:
             assert code == 2 and out.getvalue() == ""
             assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("cockpit timings: ")
+
+
+def test_a_set_aside_line_is_one_warning(night, capsys):
+    (night / "night.jsonl.broken-20261128T230000Z").write_bytes(b'{"seq": 17, "torn')
+    code, out, err = _run(capsys, "timings", night / "night.jsonl")
+    assert code == 0 and out.startswith("timings of ")
+    assert err.count("\n") == 1 and "set-aside journal line not acknowledged" in err

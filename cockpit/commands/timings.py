@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.commands.common import emit, fail, json_text, load_or_report, one_line
-from cockpit.journal import Entry, JournalError, lines, read_journal, unacknowledged_quarantines
+from cockpit.journal import Entry, JournalError, lines, quarantine, read_journal
 from cockpit.timings import timings_report
 from cockpit.timings.text import render
 
@@ -47,8 +47,9 @@ def read_verified(path: Path, what: str = "journal") -> list[Entry]:
         raise Unusable(f"{what} {shown} does not verify: {one_line(parsed.tail_problem(), 200)}: "
                        f"{NOT_EVIDENCE} (see: cockpit journal verify)")
     try:
-        waiting = unacknowledged_quarantines(path)
-    except OSError:
+        waiting = [q for q in quarantine.find(path, parsed.entries) if not q.acknowledged]
+    except JournalError as exc:
+        emit(f"cockpit {VERB}: warning: {one_line(exc, 300)}", err=True)
         waiting = []
     for q in waiting:
         emit(f"cockpit {VERB}: warning: set-aside journal line not acknowledged: {q.describe()}",
