@@ -168,3 +168,21 @@ def test_rollback_part_defaults_from_the_phase_id_and_is_refused_elsewhere(tmp_p
         with pytest.raises(PlanError) as exc:
             load_plan(tmp_path / "bad.yaml", for_run=False)
         assert any("part" in line and "bad.yaml:" in line for line in exc.value.lines)
+
+
+def test_a_skipped_step_is_marked_and_never_overruns(tmp_path):
+    from cockpit.journal import Actor
+    from tests.test_runbook_rules import Cockpit, gates, make_plan
+
+    ck = Cockpit(make_plan(tmp_path))
+    ck.journal.append("rehearsal.start", actor=Actor.system(), subject="skip", data={})
+    ck.clock.advance_sync(600)
+    ck("dba1").skip("S2", "NOT_APPLICABLE", "no units", typed="S2")  # 10m after it was workable
+    ck("dba1").confirm("S1", gates())
+    report = timings_report(ck.plan, ck.journal.entries)
+    s2 = _steps(report)["S2"]
+    assert s2["skipped"] and s2["status"] == "skipped" and s2["actual_s"] == 607.5
+    assert s2["overrun_s"] is None and report["totals"]["skipped"] == 1
+    assert report["totals"]["overrun_steps"] == 1  # S1 (10m15s of 1m), not the skipped S2
+    assert any(line.startswith("S2       skipped") for line in render(ck.plan, report, "j"))
+    ck.journal.close()

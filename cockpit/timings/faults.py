@@ -39,8 +39,8 @@ def is_operator_entry(e: Entry) -> bool:
 
 
 def _answer(e: Entry, fault: Entry) -> dict[str, Any]:
-    return {"seq": e.seq, "action": e.action, "operator": clean(e.actor.operator, NAME_LIMIT,
-                                                                single_line=True),
+    return {"seq": e.seq, "action": clean(e.action, NAME_LIMIT, single_line=True),
+            "operator": clean(e.actor.operator, NAME_LIMIT, single_line=True),
             "after_s": max(0.0, e.wall - fault.wall)}
 
 
