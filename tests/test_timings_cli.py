@@ -190,3 +190,21 @@ def test_a_set_aside_line_is_one_warning(night, capsys):
     code, out, err = _run(capsys, "timings", night / "night.jsonl")
     assert code == 0 and out.startswith("timings of ")
     assert err.count("\n") == 1 and "set-aside journal line not acknowledged" in err
+
+
+def test_the_plan_the_rehearsal_marker_records_is_found(tmp_path, capsys):
+    """``cockpit rehearse``'s own rehearsal.start (cockpit.rehearsal.journal) names the plan
+    the report is read against."""
+    import hashlib
+
+    from cockpit.rehearsal.journal import start_data, write_start
+
+    plan_path = write_plan(tmp_path)
+    plan = load(plan_path)
+    j = Journal.open(tmp_path / "r.jsonl", cutover_id=plan.cutover.id, clock=ManualClock(T0))
+    write_start(j, "clean", start_data("clean", "ab" * 32, 60.0, plan.path,
+                                       hashlib.sha256(plan_path.read_bytes()).hexdigest()))
+    j.close()
+    code, out, err = _run(capsys, "timings", tmp_path / "r.jsonl", "--json")
+    assert code == 0 and err == ""
+    assert json.loads(out)["rehearsal"] == {"scenario": "clean", "speed": 60.0}

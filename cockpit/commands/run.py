@@ -18,6 +18,11 @@ def main(args) -> int:
     if plan is None:
         return 2
     operator = args.operator or os.environ.get("COCKPIT_OPERATOR") or _os_user()
+    from cockpit.rehearsal.journal import refuse_for_run
+
+    why = refuse_for_run(plan.journal_path)
+    if why:
+        return fail("run", why)
     config = shlex.quote(args.config)
     return launch("run", plan, plan.journal_path, operator, layout=args.layout,
                   readonly=bool(args.readonly),
@@ -54,11 +59,14 @@ def refusal(plan, operator: str, layout: str | None) -> str | None:
 
 def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | None = None,
            readonly: bool = False, before_start=None, resume: str | None = None,
-           watch: str | None = None) -> int:
+           watch: str | None = None, clock=None, sources=None, rehearsal=None) -> int:
     """Open the journal, run the app, journal session.start/end. Returns the exit code.
 
     ``resume``: the command that opens this journal again (printed on the way out);
-    ``watch``: the commands that watch it without writing (advised when it is locked)."""
+    ``watch``: the commands that watch it without writing (advised when it is locked).
+    A rehearsal (``cockpit rehearse``) passes its ``clock``, its ``sources`` (scripted ones for
+    the replaced sources) and the ``rehearsal`` object the view reads
+    (``cockpit.rehearsal.running.Rehearsal``)."""
     why = refusal(plan, operator, layout)
     if why:
         return fail(verb, why)
@@ -68,7 +76,8 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
     from cockpit.tui.app import CockpitApp
 
     try:
-        cockpit = open_cockpit(plan, journal_path, operator, readonly=readonly)
+        cockpit = open_cockpit(plan, journal_path, operator, readonly=readonly, clock=clock,
+                               sources=sources)
     except JournalLocked as exc:
         who = exc.holder or "it holds the write lock; who is not recorded"
         return fail(verb, f"journal {journal_path} is in use by another cockpit ({who}); "
@@ -79,7 +88,9 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         if before_start is not None and not cockpit.readonly:
             before_start(cockpit)
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly})
-        app = CockpitApp.of(cockpit, layout=layout)
+        # Only a rehearsal hands the app its rehearsal object.
+        extra = {} if rehearsal is None else {"rehearsal": rehearsal}
+        app = CockpitApp.of(cockpit, layout=layout, **extra)
         ending = _SessionEnd(cockpit)
         app.on_terminal_lost = ending.arm_watchdog
         app.run()
