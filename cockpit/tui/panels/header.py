@@ -119,7 +119,8 @@ def _forecast_part(fc, state, plan, now: float, room: int) -> Text:
         choices.append((f"{since} since {utc(state.clock_started_at, now)}", since))
     elif now < start:
         choices.append((f"  opens in {format_duration(start - now)}",))
-    choices.append((f" ({utc(plan.cutover.window.end.timestamp(), now)})",))
+    if fc.margin_s < 2 * 86400:  # else the words name the window's end already
+        choices.append((f" ({utc(plan.cutover.window.end.timestamp(), now)})",))
     for longest_first in choices:
         fits = next((c for c in longest_first if not room or text.cell_len + len(c) <= room), None)
         if fits is None:
