@@ -117,7 +117,10 @@ class MainScreen(Screen):
         return self.app.gate_statuses()
 
     def forecast(self, now: float) -> Forecast | None:
-        """The finish forecast at ``now``: the journal's new entries folded in once each."""
+        """The finish forecast at ``now``: the journal's new entries folded in once each.
+        None from a damaged journal (no forecast from evidence cut short)."""
+        if self.cockpit.journal.damage is not None:
+            return None
         if self._forecaster is None:
             self._forecaster = Forecaster(self.plan)
         return self._forecaster.forecast(self.cockpit.journal.entries, now)

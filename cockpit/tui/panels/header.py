@@ -108,24 +108,27 @@ def forecast_words(fc, now: float) -> str:
 
 
 def _forecast_part(fc, state, plan, now: float, room: int) -> Text:
-    """The forecast words always; then, each when it fits, the cutover clock ("T+1h02m since
-    22:14Z", or just "T+1h02m"; before the window: when it opens) and the window's end."""
+    """The forecast words always; then, each when it fits, first the cutover clock ("T+1h02m
+    since 22:14Z", or just "T+1h02m"; before the window: when it opens), then the window's
+    end time. Shown in reading order: words, end time, clock."""
     text = Text(forecast_words(fc, now), style="bold" if fc.margin_s >= 0 else "bold reverse",
                 end="")
     start = plan.cutover.window.start.timestamp()
-    choices: list[tuple[str, ...]] = []
+    clock: tuple[str, ...] = ()
     if state.clock_started_at is not None:
         since = f"  T+{format_duration(now - state.clock_started_at)}"
-        choices.append((f"{since} since {utc(state.clock_started_at, now)}", since))
+        clock = (f"{since} since {utc(state.clock_started_at, now)}", since)
     elif now < start:
-        choices.append((f"  opens in {format_duration(start - now)}",))
-    if fc.margin_s < 2 * 86400:  # else the words name the window's end already
-        choices.append((f" ({utc(plan.cutover.window.end.timestamp(), now)})",))
-    for longest_first in choices:
-        fits = next((c for c in longest_first if not room or text.cell_len + len(c) <= room), None)
-        if fits is None:
-            break
-        text.append(fits, style="bold")
+        clock = (f"  opens in {format_duration(start - now)}",)
+    # else the words name the window's end already (by its date)
+    end = f" ({utc(plan.cutover.window.end.timestamp(), now)})" if fc.margin_s < 2 * 86400 else ""
+    left = room - text.cell_len if room else 1 << 30
+    shown_clock = next((c for c in clock if len(c) <= left), "")
+    left -= len(shown_clock)
+    if end and len(end) <= left:
+        text.append(end, style="bold")
+    if shown_clock:
+        text.append(shown_clock, style="bold")
     return text
 
 
