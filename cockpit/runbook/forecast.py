@@ -193,9 +193,12 @@ class Forecaster:
         self._applied = 0
 
     def follow(self, entries: Sequence[Entry]) -> None:
-        for e in entries[self._applied:]:
+        # Counted from the slice taken, not len(entries) after it: the writer thread may
+        # append meanwhile, and that entry must be folded in on the next call, not skipped.
+        new = entries[self._applied:]
+        for e in new:
             self._fold.apply(e)
-        self._applied = len(entries)
+        self._applied += len(new)
 
     def forecast(self, entries: Sequence[Entry], now: float) -> Forecast | None:
         """After folding in what is new in ``entries`` (the same list each call)."""
