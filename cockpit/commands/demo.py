@@ -78,7 +78,10 @@ def demo_plan(now: datetime | None = None):
         opens = read_scenario(DEMO_SCENARIO).scenario.window_opens
     except ScenarioError:
         opens = 0.0  # main() says the built-in scenario is unusable
-    return on_rehearsal_clock(plan, (now or datetime.now(UTC)).timestamp(), opens)
+    return on_rehearsal_clock(plan, (now or datetime.now(UTC)).timestamp(), opens, NIGHT_S)
+
+
+NIGHT_S = 6 * 3600  # the demo night's window (the file's spans years, for tests)
 
 
 def default_journal() -> Path | None:

@@ -38,6 +38,7 @@ from cockpit.rehearsal.scenario import (
 )
 from cockpit.rehearsal.scheduled import schedule_recon
 from cockpit.rehearsal.source import ScriptedSource, scripted_sources
+from cockpit.runbook import baseline
 from cockpit.timings.report import summary_entry_data, timings_report
 from cockpit.timings.text import render as render_timings
 
@@ -100,6 +101,7 @@ def prepare(args, *, env=None, now: float | None = None) -> Prepared | int:
     try:
         plan, warnings = load_rehearsal_plan(args.config, loaded.scenario.replaces, env=env,
                                              unchecked=unchecked)
+        baseline.load(plan)  # the rehearsed durations of earlier rehearsals, for the forecast
     except PlanError as exc:
         emit(*(f"cockpit {VERB}: {line}" for line in exc.lines), err=True)
         return 2

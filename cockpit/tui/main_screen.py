@@ -172,7 +172,8 @@ class MainScreen(Screen):
         fc = self.forecast(now)
         self.query_one(HeaderBar).show(self.plan, state, app.operator, now, app.readonly,
                                        app.writes.recording_shown, len(app.quarantined),
-                                       app.journal.path, forecast=fc)
+                                       app.journal.path, forecast=fc,
+                                       rehearsal=app.rehearsal.marker if app.rehearsal else None)
         self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)
