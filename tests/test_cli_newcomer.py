@@ -37,10 +37,10 @@ def _help_lines(capsys, *argv: str) -> str:
 
 def test_main_help_marks_exactly_the_unbuilt_verbs(capsys):
     out = " ".join(_help_lines(capsys).split())  # argparse wraps long lines
-    for verb in ("report", "rehearse", "lab", "notify"):
+    for verb in ("report", "rehearse", "notify"):
         assert verb in NOT_BUILT
         assert f"{verb} " in out
-    assert out.count(NOT_BUILT_MARK.strip()) == 4
+    assert out.count(NOT_BUILT_MARK.strip()) == 3
     journal = " ".join(_help_lines(capsys, "journal").split())
     assert f"create the shared journal table in PostgreSQL{NOT_BUILT_MARK}" in journal
     assert journal.count(NOT_BUILT_MARK.strip()) == 1
@@ -53,8 +53,6 @@ def test_main_help_marks_exactly_the_unbuilt_verbs(capsys):
     (["report", "j.jsonl", "--out", "x"], "report"),
     (["rehearse", "p.yaml"], "rehearse"),
     (["rehearse", "p.yaml", "--scenario", "s.yaml", "--speed", "fast"], "rehearse"),
-    (["lab", "bogus-action"], "lab"),
-    (["lab", "up"], "lab"),
     (["notify"], "notify"),
     (["notify", "test", "p.yaml", "--bogus"], "notify"),
     (["journal", "init"], "journal init"),
