@@ -67,11 +67,19 @@ host    replication     all             {HOST}/32            trust
 """
 
 
+BINDIR_ENV = "COCKPIT_LAB_PG_BINDIR"
+
+
 def find_bindir() -> Path | None:
-    """The PostgreSQL server binaries: PATH, ``pg_config --bindir``, the newest
+    """The PostgreSQL server binaries: ``$COCKPIT_LAB_PG_BINDIR`` when set (and then only
+    there: it picks a version), else PATH, ``pg_config --bindir``, the newest
     ``/usr/lib/postgresql/*/bin``; None when there are none."""
     def usable(d: Path) -> bool:
         return all(os.access(d / t, os.X_OK) for t in _TOOLS)
+
+    chosen = os.environ.get(BINDIR_ENV)
+    if chosen:
+        return Path(chosen) if usable(Path(chosen)) else None
 
     postgres = shutil.which("postgres")
     if postgres and shutil.which("initdb"):

@@ -100,8 +100,9 @@ def up(lab_dir: Path, patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED
         raise LabError(f"{lab_dir} is not empty and holds no lab: choose another --dir")
     bindir = clusters.find_bindir()
     if bindir is None:
-        raise LabError("PostgreSQL server binaries not found (initdb, postgres): install "
-                       "postgresql-15 (Debian: apt-get install postgresql-15)")
+        raise LabError("PostgreSQL server binaries not found (initdb, postgres; "
+                       f"${clusters.BINDIR_ENV} if set): install postgresql-15 "
+                       "(Debian: apt-get install postgresql-15)")
     who = clusters.run_as()
     created = not lab_dir.exists()
     lab_dir.mkdir(parents=True, exist_ok=True)

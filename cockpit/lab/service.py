@@ -29,6 +29,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -297,6 +298,12 @@ def make_server(state: StateFile, port: int = 0) -> ThreadingHTTPServer:
         protocol_version = "HTTP/1.1"
         server_version = "cockpit-lab"
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes: without this, Nagle plus the client's
+            # delayed ACK add ~40 ms to every answer (and to chart_open_ms).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
             return  # quiet: the lab's log is for failures
 
@@ -326,7 +333,8 @@ def make_server(state: StateFile, port: int = 0) -> ThreadingHTTPServer:
             if method == "POST" and path == "/api/session" and status == 200:
                 self.send_header("Set-Cookie", f"{SESSION_COOKIE}=ok; Path=/; HttpOnly")
             self.end_headers()
-            self.wfile.write(data)
+            if method != "HEAD":
+                self.wfile.write(data)
 
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's names
             self._serve("GET")
