@@ -69,13 +69,48 @@ class Lab:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Lab:
+        """From ``lab.json``, checked field by field: a damaged file is a LabError, and a pid
+        or port of the wrong type never reaches the code that signals processes."""
         try:
-            return cls(dir=str(doc["dir"]), seed=int(doc["seed"]), patients=int(doc["patients"]),
-                       run_as=str(doc["run_as"]), legacy=Cluster(**doc["legacy"]),
-                       cloud=Cluster(**doc["cloud"]), service=Service(**doc.get("service", {})),
-                       faults=dict(doc.get("faults") or {}), format=int(doc.get("format", FORMAT)))
-        except (KeyError, TypeError, ValueError) as exc:
+            faults = doc.get("faults") or {}
+            if not isinstance(faults, dict):
+                raise TypeError("faults")
+            return cls(dir=_text(doc["dir"]), seed=_int(doc["seed"]), patients=_int(doc["patients"]),
+                       run_as=_text(doc["run_as"]), legacy=_cluster(doc["legacy"]),
+                       cloud=_cluster(doc["cloud"]), service=_service(doc.get("service") or {}),
+                       faults=faults, format=_int(doc.get("format", FORMAT)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LabError(f"lab.json is not a lab description ({type(exc).__name__})") from None
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not a whole number")
+    return value
+
+
+def _opt_int(value: Any) -> int | None:
+    """A pid or port: positive (a pid of 0 or below would signal a whole process group)."""
+    if value is None:
+        return None
+    if _int(value) <= 0:
+        raise ValueError("not positive")
+    return int(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or "\0" in value:
+        raise TypeError("not text")
+    return value
+
+
+def _cluster(doc: Any) -> Cluster:
+    return Cluster(name=_text(doc["name"]), port=_opt_int(doc["port"]) or 0, datadir=_text(doc["datadir"]),
+                   pid=_opt_int(doc.get("pid")))
+
+
+def _service(doc: Any) -> Service:
+    return Service(port=_opt_int(doc.get("port")), pid=_opt_int(doc.get("pid")))
 
 
 def write_json(path: Path, doc: Any) -> None:
