@@ -93,10 +93,11 @@ def _resume_replication(lab: Lab, n: int) -> str:
 
 def _corrupt_rows(lab: Lab, n: int) -> str:
     ids = _pick(lab, "corrupt-rows", lab.patients, n, _touched_patients(lab))
-    given, family = ehr.PHI_MARKER.split(" ", 1)
+    # The whole marker in given_name: no generated given name has a space, so every picked
+    # row really changes (a random name could otherwise be written over with itself).
     with replication.connect(lab.cloud.port) as cloud:
-        cloud.execute("update ehr.patients set given_name = %s, family_name = %s "
-                      "where patient_id = any(%s)", (given, family, ids))
+        cloud.execute("update ehr.patients set given_name = %s, family_name = 'Corrupted' "
+                      "where patient_id = any(%s)", (ehr.PHI_MARKER, ids))
     lab.faults["corrupt-rows"] = sorted({*lab.faults.get("corrupt-rows", []), *ids})
     return f"{n} patient rows changed on cloud (ehr.patients)"
 
