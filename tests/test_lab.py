@@ -270,5 +270,12 @@ def test_down_stops_everything_it_started_and_nothing_else(lab: Lab):
     assert not other.exists()
     assert cockpit("lab", "status", "--dir", str(lab.dir)).returncode == 1
     assert cockpit("lab", "fault", "clear", "--dir", str(lab.dir)).returncode == 2
+    # A stopped lab starts again on its data and its database ports.
+    done = cockpit("lab", "up", "--dir", str(lab.dir))
+    assert done.returncode == 0 and "started again" in done.stderr, done.stderr
+    assert Path(done.stdout.strip()) == lab.plan
+    again = lab.state()
+    assert [again[p]["port"] for p in ("legacy", "cloud")] == ports[:2]
+    assert cockpit("lab", "status", "--dir", str(lab.dir)).returncode == 0
     done = cockpit("lab", "down", "--purge", "--dir", str(lab.dir))
     assert done.returncode == 0 and not lab.dir.exists()
