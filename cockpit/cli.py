@@ -32,7 +32,6 @@ VERBS = {
 # same one line and the same exit code whatever flags it was given (checked before parsing).
 NOT_BUILT = {
     "report": "the evidence pack",
-    "rehearse": "rehearsal scenarios",
     "notify": "notifications",
     "journal init": "the shared PostgreSQL journal",
 }
@@ -165,8 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("rehearse")
     p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
-    p.add_argument("--scenario", metavar="FILE", required=True, help="the scenario file (faults, timings)")
-    p.add_argument("--speed", metavar="N", type=float, default=1.0, help="clock speed-up (default: 1)")
+    p.add_argument("--scenario", metavar="FILE", required=True,
+                   help="the scenario file: scripted signals and faults (sample_configs/scenarios/)")
+    p.add_argument("--speed", metavar="N", type=float, default=1.0,
+                   help="clock speed-up, 0.1 to 1000 (default: 1)")
+    p.add_argument("--journal", metavar="PATH",
+                   help="rehearsal journal (default: beside the plan's journal, named "
+                        "<journal>.rehearsal-<scenario>.jsonl; resumed if present)")
+    p.add_argument("--operator", metavar="NAME", help="operator name from the plan (default: $COCKPIT_OPERATOR or $USER)")
+    p.add_argument("--layout", metavar="NAME", help="layout name (default: chosen by terminal size)")
 
     p = verb("lab")
     _lab_parsers(p, verbs)

@@ -31,7 +31,6 @@ def test_each_verb_has_help(verb, capsys):
 
 @pytest.mark.parametrize(("argv", "word"), [
     (["report", "j.jsonl", "--out", "x"], "report"),
-    (["rehearse", "p.yaml", "--scenario", "s.yaml"], "rehearse"),
     (["notify", "test", "p.yaml"], "notify"),
     (["journal", "init", "p.yaml"], "journal init"),
 ])

@@ -6,6 +6,7 @@ survives a restart."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -21,6 +22,7 @@ from cockpit.cli import EXIT_NOT_BUILT, NOT_BUILT, NOT_BUILT_MARK, build_parser,
 from cockpit.commands import demo as demo_mod
 from cockpit.journal import Actor, Journal, JournalLocked
 from cockpit.journal.file import holder_path
+from cockpit.rehearsal.journal import start_data, write_start
 from cockpit.runbook import Operations
 from tests.test_cli_robustness import COCKPIT, ROOT, _in_a_pty, cockpit
 from tests.test_runbook_rules import gates, make_plan
@@ -37,10 +39,12 @@ def _help_lines(capsys, *argv: str) -> str:
 
 def test_main_help_marks_exactly_the_unbuilt_verbs(capsys):
     out = " ".join(_help_lines(capsys).split())  # argparse wraps long lines
-    for verb in ("report", "rehearse", "notify"):
+    for verb in ("report", "notify"):
         assert verb in NOT_BUILT
         assert f"{verb} " in out
-    assert out.count(NOT_BUILT_MARK.strip()) == 3
+    assert "rehearse" not in NOT_BUILT and "rehearse " in out
+    assert "lab" not in NOT_BUILT and "lab " in out
+    assert out.count(NOT_BUILT_MARK.strip()) == 2
     journal = " ".join(_help_lines(capsys, "journal").split())
     assert f"create the shared journal table in PostgreSQL{NOT_BUILT_MARK}" in journal
     assert journal.count(NOT_BUILT_MARK.strip()) == 1
@@ -51,8 +55,6 @@ def test_main_help_marks_exactly_the_unbuilt_verbs(capsys):
 @pytest.mark.parametrize(("argv", "verb"), [
     (["report"], "report"),  # a required flag missing: still the one refusal, not argparse's
     (["report", "j.jsonl", "--out", "x"], "report"),
-    (["rehearse", "p.yaml"], "rehearse"),
-    (["rehearse", "p.yaml", "--scenario", "s.yaml", "--speed", "fast"], "rehearse"),
     (["notify"], "notify"),
     (["notify", "test", "p.yaml", "--bogus"], "notify"),
     (["journal", "init"], "journal init"),
@@ -171,10 +173,15 @@ def test_the_sample_plans_journal_is_ignored_by_git():
 
 # -- 6. status on a journal file -------------------------------------------------------------
 
-def _demo_journal(path: Path, confirm: bool = True) -> Path:
+def _demo_journal(path: Path, confirm: bool = True, rehearsal: bool = True) -> Path:
+    """A journal a demo session wrote: a rehearsal of the built-in scenario (``rehearsal``
+    False: one an older demo wrote, before the demo was a rehearsal)."""
     plan = demo_mod.demo_plan()
     j = Journal.open(path, cutover_id=plan.cutover.id)
     try:
+        if rehearsal:
+            sha = hashlib.sha256(demo_mod.DEMO_SCENARIO.read_bytes()).hexdigest()
+            write_start(j, "demo", start_data("demo", sha, 1.0, demo_mod.DEMO_PLAN, "0" * 64))
         cockpit_like = types.SimpleNamespace(journal=j)
         demo_mod.seed(cockpit_like)
         if confirm:
@@ -189,7 +196,7 @@ def test_status_reads_a_demo_journal_directly(tmp_path, name):
     path = _demo_journal(tmp_path / name)
     proc = cockpit("status", str(path))
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    assert f"journal {path}  head #4 " in proc.stdout
+    assert f"journal {path}  head #5 " in proc.stdout
     assert "[x] B01" in proc.stdout and "demo.lead" in proc.stdout
     doc = json.loads(cockpit("status", str(path), "--json").stdout)
     assert doc["journal"]["path"] == str(path) and doc["steps"]["B01"]["status"] == "done"
@@ -224,7 +231,7 @@ def test_status_on_a_missing_or_damaged_journal_file_is_one_line(tmp_path):
     path.write_bytes(path.read_bytes().replace(b'"B01"', b'"B09"'))
     proc = cockpit("status", str(path))
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
-    assert proc.stderr.startswith(f"cockpit status: journal {path} is damaged at seq 4")
+    assert proc.stderr.startswith(f"cockpit status: journal {path} is damaged at seq 5")
 
 
 def test_status_says_when_steps_run_in_parallel(tmp_path, capsys):
@@ -348,11 +355,38 @@ def test_the_default_demo_journal_is_stable_and_resumed(launched, tmp_path, caps
     assert _demo() == 0
     assert launched[-1]["journal"] == stable and launched[-1]["resume"] == "cockpit demo"
     assert capsys.readouterr().err == f"cockpit demo: new demo journal {stable}\n"
-    _demo_journal(stable)  # what that session wrote: 4 entries
+    _demo_journal(stable)  # what that session wrote: 5 entries
     assert _demo() == 0
     assert launched[-1]["journal"] == stable
-    assert capsys.readouterr().err == (f"cockpit demo: resuming demo journal {stable} (4 entries); "
-                                       "--new for a fresh one\n")
+    assert capsys.readouterr().err == (f"cockpit demo: resuming demo journal {stable} (5 entries), "
+                                       "the scenario where it ended; --new for a fresh one\n")
+    # The scenario goes on where the journal ended: its clock starts at the last entry.
+    last = Journal.open(stable, cutover_id="demo-cutover", readonly=True).entries[-1].wall
+    assert launched[-1]["clock"].now() - last < 5
+    assert launched[-1]["rehearsal"].resumed and launched[-1]["rehearsal"].marker == "REHEARSAL 1x"
+
+
+def test_an_older_demo_journal_is_set_aside_not_resumed(launched, tmp_path, capsys):
+    stable = tmp_path / "state" / "cutover-cockpit" / "demo-journal.jsonl"
+    stable.parent.mkdir(parents=True)
+    old_bytes = _demo_journal(stable, rehearsal=False).read_bytes()
+    assert _demo("--readonly") == 2  # a watcher never renames anything
+    assert "written by an older demo" in capsys.readouterr().err and stable.exists()
+    assert _demo() == 0
+    kept = [p for p in stable.parent.iterdir() if p != stable]
+    assert len(kept) == 1 and kept[0].read_bytes() == old_bytes and not stable.exists()
+    assert capsys.readouterr().err == (f"cockpit demo: new demo journal {stable}; the previous one "
+                                       f"is kept as {kept[0].name} (it was written by an older demo)\n")
+    assert not launched[-1]["rehearsal"].resumed
+
+
+def test_demo_refuses_a_named_journal_that_is_not_its_rehearsal(launched, tmp_path, capsys):
+    other = _demo_journal(tmp_path / "night.jsonl", rehearsal=False)
+    before = other.read_bytes()
+    assert _demo("--journal", str(other)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cockpit demo: journal {other} is not a rehearsal journal") and err.count("\n") == 1
+    assert other.read_bytes() == before and launched == []
 
 
 def test_demo_new_sets_the_old_journal_aside(launched, tmp_path, capsys):
@@ -363,8 +397,8 @@ def test_demo_new_sets_the_old_journal_aside(launched, tmp_path, capsys):
     assert launched[-1]["journal"] == stable and not stable.exists()
     kept = [p for p in stable.parent.iterdir() if p != stable]
     assert len(kept) == 1 and kept[0].read_bytes() == old_bytes
-    assert capsys.readouterr().err == (f"cockpit demo: new demo journal {stable} "
-                                       f"(the previous one kept as {kept[0].name})\n")
+    assert capsys.readouterr().err == (f"cockpit demo: new demo journal {stable}; "
+                                       f"the previous one is kept as {kept[0].name}\n")
 
 
 def test_demo_new_never_pulls_a_journal_from_under_a_running_demo(launched, tmp_path, capsys):

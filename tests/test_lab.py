@@ -8,6 +8,7 @@ process and no listening port is left. Waits poll a condition with a deadline; n
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -21,9 +22,13 @@ from typing import Any
 
 import pytest
 
+from cockpit.commands.rehearse import Prepared, prepare
 from cockpit.lab.clusters import children_of, listening, pid_alive
 from cockpit.lab.ehr import FAKE_NAMES, PHI_MARKER
+from cockpit.rehearsal.source import ScriptedSource
 from tests.fixtures.pg import require_pg_bindir
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "sample_configs" / "scenarios"
 
 PATIENTS = 300
 TIMEOUT = 120
@@ -158,6 +163,22 @@ def test_bad_input_is_one_line_and_exit_2(lab: Lab, tmp_path: Path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "PostgreSQL server binaries not found" in done.stderr
     assert not (tmp_path / "nopg").exists()
+
+
+@pytest.mark.parametrize("scenario", sorted(p.name for p in SCENARIOS.glob("*.yaml")))
+def test_every_sample_scenario_fits_the_lab_plan(lab: Lab, scenario: str):
+    """Same source and signal names as the sample plan: every sample scenario prepares
+    against the lab plan (no secrets needed), and the lab one keeps the databases real."""
+    args = argparse.Namespace(config=str(lab.plan), scenario=str(SCENARIOS / scenario), speed=1.0,
+                              journal=str(lab.dir / "journal" / f"r-{scenario}.jsonl"),
+                              operator="m.okafor", layout=None)
+    prepared = prepare(args, env={})
+    assert isinstance(prepared, Prepared), scenario
+    real = {n for n, s in prepared.sources.items() if not isinstance(s, ScriptedSource)}
+    if scenario == "lag-crisis-lab.yaml":
+        assert real == {"legacy_db", "cloud_db", "legacy_heartbeat", "cloud_heartbeat"}
+    else:
+        assert real == {"legacy_heartbeat", "cloud_heartbeat"}  # the sample knows no heartbeat
 
 
 # -- data faults: reconcile sees them, clear undoes them -----------------------------------

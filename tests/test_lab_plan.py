@@ -34,7 +34,7 @@ def test_the_lab_plan_loads_and_keeps_the_sample_names(tmp_path):
     plan, _warnings = load_plan(lab.plan_path, env={})
     sample = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
 
-    assert set(plan.sources) == set(sample["sources"])
+    assert set(plan.sources) == set(sample["sources"]) | {"legacy_heartbeat", "cloud_heartbeat"}
     assert set(plan.signals) == set(sample["signals"]) | ADDED_SIGNALS
     assert set(plan.gates) == set(sample["gates"])
     assert _steps(lab_plan.build(lab)["runbook"]) == _steps(sample["runbook"])
@@ -47,8 +47,12 @@ def test_the_lab_plan_loads_and_keeps_the_sample_names(tmp_path):
     for name in ("prometheus", "helpdesk", "clinical_portal"):
         assert plan.sources[name].url == "http://127.0.0.1:8080"  # type: ignore[union-attr]
     hb = plan.signals["replication_heartbeat_s"]
-    assert hb.probe == "heartbeat" and hb.heartbeat is not None and hb.heartbeat.target == "cloud_db"
-    assert "replication_heartbeat_s" in plan.gates["replication_caught_up"].expr
+    assert hb.probe == "heartbeat" and hb.heartbeat is not None and hb.heartbeat.target == "cloud_heartbeat"
+    assert hb.source == "legacy_heartbeat"
+    assert plan.sources["legacy_heartbeat"].dsn == plan.sources["legacy_db"].dsn  # type: ignore[union-attr]
+    assert plan.sources["cloud_heartbeat"].dsn == plan.sources["cloud_db"].dsn  # type: ignore[union-attr]
+    for gate, expr in ((g, plan.gates[g].expr) for g in plan.gates):
+        assert expr == sample["gates"][gate]["expr"], gate  # same conditions as the sample
 
 
 def test_the_plan_has_no_secret_to_hand_around(tmp_path):

@@ -1,14 +1,20 @@
-"""``cockpit demo [--journal PATH] [--new] [--readonly]``: the cockpit on the built-in plan,
-simulated signals only.
+"""``cockpit demo [--journal PATH] [--new] [--readonly]``: a rehearsal of the built-in plan
+(``builtin/demo.yaml``) playing the built-in scenario (``builtin/demo-scenario.yaml``) at real
+speed, no services needed: every panel moves within the first minute.
 
 Without ``--journal`` the demo keeps one journal, ``$XDG_STATE_HOME/cutover-cockpit/
 demo-journal.jsonl``, and resumes it when run again (as ``cockpit run`` resumes a plan's
-journal), saying so in one line; ``--new`` sets the old one aside (renamed, never deleted).
+journal), the scenario going on at the time the journal ended, saying so in one line;
+``--new`` sets the old one aside (renamed, never deleted), and so does a demo journal that is
+not a rehearsal of today's demo scenario (written by an older version). A journal named with
+``--journal`` follows the rehearsal rules instead: one that is not a rehearsal of this
+scenario is refused in one line.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shlex
 import tempfile
@@ -16,16 +22,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.commands.common import emit, fail, load_or_report
+from cockpit.commands.rehearse import assemble, begin
 from cockpit.commands.run import launch, refusal
 from cockpit.config.plan import Window
 from cockpit.journal import Actor, JournalError, JournalLocked, lines, read_journal
 from cockpit.journal.file import read_holder
+from cockpit.rehearsal.journal import first_entry, refuse_for_rehearsal
+from cockpit.rehearsal.scenario import ScenarioError, check_against, read_scenario
 
 DEMO_PLAN = Path(__file__).resolve().parent.parent / "builtin" / "demo.yaml"
+DEMO_SCENARIO = DEMO_PLAN.with_name("demo-scenario.yaml")
 DEMO_OPERATOR = "demo.lead"
 
-# A reconciliation the demo "already ran", so the recon panel and the triage queue have
-# something real to show. Keys are synthetic ids, as in production: never patient values.
+# A reconciliation run on the demo plan, for tests and benchmarks that want the recon panel and
+# the triage queue filled from the start (the demo itself plays its scenario's scripted runs).
+# Keys are synthetic ids, as in production: never patient values.
 DEMO_RECON = {
     "tables": {
         "patients": {"source_rows": 48210, "target_rows": 48210, "missing": 0, "extra": 0, "changed": 0},
@@ -47,8 +58,8 @@ DEMO_EXCEPTIONS = [
 
 
 def seed(cockpit) -> None:
-    """Give a brand-new demo journal its simulated reconciliation run."""
-    if cockpit.journal.entries:
+    """Give a brand-new journal on the demo plan a reconciliation run (tests, benchmarks)."""
+    if any(e.action == "recon.run" for e in cockpit.journal.entries):
         return
     system = Actor.system()
     for exc_id, data in DEMO_EXCEPTIONS:
@@ -119,10 +130,14 @@ def _rename_aside(path: Path, now: datetime) -> Path:
 
 
 def main(args) -> int:
+    try:
+        loaded = read_scenario(DEMO_SCENARIO)
+    except ScenarioError as exc:  # a broken install: the built-in file is ours
+        return fail("demo", f"the built-in scenario is unusable: {exc.lines[0]}")
+    operator = args.operator or DEMO_OPERATOR
     plan = demo_plan()
     if plan is None:
         return 2
-    operator = args.operator or DEMO_OPERATOR
     why = refusal(plan, operator, args.layout)
     if why:  # before any folder is made: a refused demo leaves nothing behind
         return fail("demo", why)
@@ -134,6 +149,9 @@ def main(args) -> int:
     if args.journal:
         journal = Path(args.journal)
         resume = f"cockpit demo --journal {shlex.quote(args.journal)}"
+        why = refuse_for_rehearsal(journal, loaded.sha256, loaded.scenario.name)
+        if why:
+            return fail("demo", why)
     elif (stable := default_journal()) is None:
         journal = Path(tempfile.mkdtemp(prefix="cockpit-demo-")) / DEMO_JOURNAL
         resume = f"cockpit demo --journal {shlex.quote(str(journal))}"
@@ -141,7 +159,12 @@ def main(args) -> int:
     else:
         journal = stable
         count = _entries(journal)
-        if args.new and count is not None and not readonly:
+        older = bool(count) and refuse_for_rehearsal(journal, loaded.sha256,
+                                                     loaded.scenario.name) is not None
+        if older and readonly:
+            return fail("demo", f"the demo journal {journal} was written by an older demo; "
+                                "run cockpit demo once to start a new one")
+        if (args.new or older) and count is not None and not readonly:
             try:
                 old = _set_aside(journal, datetime.now(UTC))
             except JournalLocked as exc:
@@ -150,14 +173,36 @@ def main(args) -> int:
             except OSError as exc:
                 return fail("demo", f"cannot set the old demo journal {journal} aside: "
                                     f"{exc.strerror or type(exc).__name__}")
-            emit(f"cockpit demo: new demo journal {journal} (the previous one kept as {old.name})",
-                 err=True)
+            why_new = "" if args.new else " (it was written by an older demo)"
+            emit(f"cockpit demo: new demo journal {journal}; the previous one is kept as "
+                 f"{old.name}{why_new}", err=True)
         elif count:
-            emit(f"cockpit demo: resuming demo journal {journal} ({count} entries); "
-                 "--new for a fresh one", err=True)
+            emit(f"cockpit demo: resuming demo journal {journal} ({count} entries), the "
+                 "scenario where it ended; --new for a fresh one", err=True)
         else:
             emit(f"cockpit demo: new demo journal {journal}", err=True)
+    prepared = _prepare(loaded, journal, operator)
+    if isinstance(prepared, int):
+        return prepared
     watch = f"{resume} --readonly, or: cockpit status {shlex.quote(str(journal))}"
-    return launch("demo", plan, journal, operator, layout=args.layout, before_start=seed,
-                  readonly=readonly, resume=resume + (" --readonly" if readonly else ""),
-                  watch=watch)
+    r = prepared.rehearsal
+    return launch("demo", prepared.plan, journal, operator, layout=args.layout,
+                  before_start=lambda cockpit: begin(cockpit, prepared), readonly=readonly,
+                  resume=resume + (" --readonly" if readonly else ""), watch=watch,
+                  clock=prepared.clock, sources=prepared.sources, rehearsal=r)
+
+
+def _prepare(loaded, journal: Path, operator: str):
+    """The demo's rehearsal: the plan's window "tonight" from the rehearsal's own start (the
+    journal's first entry on a resumed demo), so a restart shows the same night."""
+    first = first_entry(journal)
+    origin = first.wall if first is not None and first.action == "rehearsal.start" else None
+    plan = demo_plan(None if origin is None else datetime.fromtimestamp(origin, UTC))
+    if plan is None:
+        return 2
+    problems = check_against(loaded.scenario, plan)
+    if problems:  # a broken install: the two built-in files disagree
+        return fail("demo", f"the built-in scenario does not fit the built-in plan: "
+                            f"{problems[0].message}")
+    plan_sha = hashlib.sha256(DEMO_PLAN.read_bytes()).hexdigest()
+    return assemble(plan, loaded, journal, 1.0, operator, plan_sha)

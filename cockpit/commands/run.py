@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import sys
@@ -18,6 +19,11 @@ def main(args) -> int:
     if plan is None:
         return 2
     operator = args.operator or os.environ.get("COCKPIT_OPERATOR") or _os_user()
+    from cockpit.rehearsal.journal import refuse_for_run
+
+    why = refuse_for_run(plan.journal_path)
+    if why:
+        return fail("run", why)
     config = shlex.quote(args.config)
     return launch("run", plan, plan.journal_path, operator, layout=args.layout,
                   readonly=bool(args.readonly),
@@ -54,11 +60,14 @@ def refusal(plan, operator: str, layout: str | None) -> str | None:
 
 def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | None = None,
            readonly: bool = False, before_start=None, resume: str | None = None,
-           watch: str | None = None) -> int:
+           watch: str | None = None, clock=None, sources=None, rehearsal=None) -> int:
     """Open the journal, run the app, journal session.start/end. Returns the exit code.
 
     ``resume``: the command that opens this journal again (printed on the way out);
-    ``watch``: the commands that watch it without writing (advised when it is locked)."""
+    ``watch``: the commands that watch it without writing (advised when it is locked).
+    A rehearsal (``cockpit rehearse``) passes its ``clock``, its ``sources`` (scripted ones for
+    the replaced sources) and the ``rehearsal`` object the view reads
+    (``cockpit.rehearsal.running.Rehearsal``)."""
     why = refusal(plan, operator, layout)
     if why:
         return fail(verb, why)
@@ -68,7 +77,8 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
     from cockpit.tui.app import CockpitApp
 
     try:
-        cockpit = open_cockpit(plan, journal_path, operator, readonly=readonly)
+        cockpit = open_cockpit(plan, journal_path, operator, readonly=readonly, clock=clock,
+                               sources=sources)
     except JournalLocked as exc:
         who = exc.holder or "it holds the write lock; who is not recorded"
         return fail(verb, f"journal {journal_path} is in use by another cockpit ({who}); "
@@ -78,8 +88,11 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
     try:
         if before_start is not None and not cockpit.readonly:
             before_start(cockpit)
-        cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly})
-        app = CockpitApp.of(cockpit, layout=layout)
+        cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly,
+                                          "plan": plan_record(plan)})
+        # Only a rehearsal hands the app its rehearsal object.
+        extra = {} if rehearsal is None else {"rehearsal": rehearsal}
+        app = CockpitApp.of(cockpit, layout=layout, **extra)
         ending = _SessionEnd(cockpit)
         app.on_terminal_lost = ending.arm_watchdog
         app.run()
@@ -92,6 +105,17 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         cockpit.journal.close()
     emit(f"journal {journal_path}  head #{seq} {digest}", f"resume with: {resume}")
     return 0 if reason == "quit" else (129 if code == 129 else 1)
+
+
+def plan_record(plan) -> dict:
+    """Which plan a session ran (``session.start``'s ``plan``): ``cockpit timings`` finds it
+    from the journal alone, and says so when the file has changed since."""
+    path = Path(plan.path).resolve()
+    try:
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        sha = None
+    return {"path": str(path), "sha256": sha}
 
 
 # After a lost terminal, how long the app may take to wind down before the watchdog ends

@@ -84,7 +84,14 @@ def _anchor_paths(data: dict, base: FsPath) -> None:
 
 
 def _read(fs_path: FsPath, name: str) -> str:
-    """The plan's text, read from a regular file only and never more than the cap.
+    return read_text(fs_path, name)[1]
+
+
+def read_text(fs_path: FsPath, name: str, what: str = "plan",
+              empty: str = "the file is empty: a plan needs at least a 'cutover' section"
+              ) -> tuple[bytes, str]:
+    """The file's bytes and its text, read from a regular file only and never more than the cap
+    (a scenario file is read by the same rules; ``what`` names the kind of file in messages).
 
     Every refusal is ``FILE:LINE:COL: reason`` like any other problem of a plan; one about the
     whole file (missing, unreadable, not a regular file, too big) is at 1:1.
@@ -94,12 +101,12 @@ def _read(fs_path: FsPath, name: str) -> str:
     change in between). Symlinks are followed; their target must be a regular file.
     """
     try:
-        _regular(os.stat(fs_path), name)
+        _regular(os.stat(fs_path), name, what)
         fd = os.open(fs_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
         try:
-            size = _regular(os.fstat(fd), name)
+            size = _regular(os.fstat(fd), name, what)
             if size > MAX_BYTES:
-                raise _too_big(name, size)
+                raise _too_big(name, size, what)
             raw = _read_capped(fd)
         finally:
             os.close(fd)
@@ -110,17 +117,17 @@ def _read(fs_path: FsPath, name: str) -> str:
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         raise PlanError([f"{name}:1:1: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
     if len(raw) > MAX_BYTES:
-        raise _too_big(name, len(raw))
+        raise _too_big(name, len(raw), what)
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise PlanError([f"{name}:{_where(raw, nul)}: looks like a binary file, not a YAML plan"])
+        raise PlanError([f"{name}:{_where(raw, nul)}: looks like a binary file, not a YAML {what}"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PlanError([f"{name}:{_where(raw, exc.start)}: not UTF-8 text (bad byte at offset {exc.start})"]) from None
     if not text.strip():
-        raise PlanError([f"{name}:1:1: the file is empty: a plan needs at least a 'cutover' section"])
-    return text.lstrip("\ufeff")
+        raise PlanError([f"{name}:1:1: {empty}"])
+    return raw, text.lstrip("\ufeff")
 
 
 _KINDS = ((stat.S_ISDIR, "is a directory, not a plan file"), (stat.S_ISFIFO, "is a FIFO"),
@@ -128,13 +135,13 @@ _KINDS = ((stat.S_ISDIR, "is a directory, not a plan file"), (stat.S_ISFIFO, "is
           (stat.S_ISSOCK, "is a socket"))
 
 
-def _regular(st: os.stat_result, name: str) -> int:
+def _regular(st: os.stat_result, name: str, what: str = "plan") -> int:
     if stat.S_ISREG(st.st_mode):
         return st.st_size
     kind = next((words for test, words in _KINDS if test(st.st_mode)), "is not a regular file")
     if "directory" in kind:
-        raise PlanError([f"{name}:1:1: {kind}"])
-    raise PlanError([f"{name}:1:1: {kind}, not a plan file: a plan is a regular YAML file"])
+        raise PlanError([f"{name}:1:1: {kind.replace('plan', what)}"])
+    raise PlanError([f"{name}:1:1: {kind}, not a {what} file: a {what} is a regular YAML file"])
 
 
 def _read_capped(fd: int) -> bytes:
@@ -149,8 +156,8 @@ def _read_capped(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _too_big(name: str, size: int) -> PlanError:
-    return PlanError([f"{name}:1:1: file is {size / 1048576:.0f} MB; a plan may be at most {MAX_BYTES // 1048576} MB"])
+def _too_big(name: str, size: int, what: str = "plan") -> PlanError:
+    return PlanError([f"{name}:1:1: file is {size / 1048576:.0f} MB; a {what} may be at most {MAX_BYTES // 1048576} MB"])
 
 
 def _where(raw: bytes, offset: int) -> str:

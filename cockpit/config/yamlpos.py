@@ -88,7 +88,8 @@ def _position(text: str, index: int) -> Mark:
     return Mark(text.count("\n", 0, index) + 1, index - line_start + 1)
 
 
-def load(text: str) -> tuple[Any, Positions, list[Duplicate]]:
+def load(text: str, empty: str = "the file is empty: a plan needs at least a 'cutover' section"
+         ) -> tuple[Any, Positions, list[Duplicate]]:
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # checked up front, for the whole text
@@ -106,7 +107,7 @@ def load(text: str) -> tuple[Any, Positions, list[Duplicate]]:
         except yaml.YAMLError as exc:
             raise YamlProblem(f"malformed YAML: {exc}", Mark(1, 1)) from None
         if root is None:
-            raise YamlProblem("the file is empty: a plan needs at least a 'cutover' section", Mark(1, 1))
+            raise YamlProblem(empty, Mark(1, 1))
         pos = Positions()
         dups: list[Duplicate] = []
         budget = [MAX_NODES]

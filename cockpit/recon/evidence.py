@@ -99,8 +99,9 @@ class ReconEvidence:
     tables: tuple[str, ...] = ()
     # (wall ts, failed_checks) of an earlier-format run over the whole plan.
     legacy_failed: tuple[float, int] | None = None
-    # (wall ts, failed_checks, mismatched_rows) of the latest earlier-format run: the only
-    # evidence for a plan that configures no reconciliation units (the demo's seeded run).
+    # (wall ts, failed_checks, mismatched_rows) of the latest run's own totals: the only
+    # evidence for a plan that configures no reconciliation units (an earlier-format run, or
+    # a rehearsal's scripted run on a plan without a reconciliation section: the demo).
     legacy_last: tuple[float, Any, Any] | None = None
 
     @classmethod
@@ -117,6 +118,11 @@ class ReconEvidence:
             for uid, u in data["units"].items():
                 if isinstance(uid, str) and isinstance(u, dict):
                     units[uid] = _measurement(ts, u)
+            if not self.configured:
+                # Nothing configured to sum over (a rehearsal's scripted run on a plan without
+                # a reconciliation section): the run's own totals are the evidence, as an
+                # earlier-format run's are. A cancelled run's None stays no value.
+                last = (ts, _number(data.get("failed_checks")), _number(data.get("mismatched_rows")))
         else:
             legacy = self._fold_legacy(ts, data, units) or legacy
             last = (ts, _number(data.get("failed_checks")), _number(data.get("mismatched_rows")))

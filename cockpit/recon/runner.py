@@ -118,6 +118,8 @@ class ReconReport:
     cancelled: bool = False
     partial: bool = False  # a --table/--layer selection, not the whole plan
     units: dict[str, UnitResult] = field(default_factory=dict)  # what this run measured
+    # A rehearsal's scripted run (no database was read): {"scenario", "t_s", ...}; None: real.
+    simulated: dict | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -130,7 +132,7 @@ class ReconReport:
 
     def to_journal_data(self, opened: Sequence[str] = (), closed: Sequence[str] = ()) -> dict:
         """The ``recon.run`` entry's data, format 2 (``cockpit.recon.evidence``)."""
-        return {
+        data = {
             "format": evidence.FORMAT,
             "units": {uid: u.to_json() for uid, u in sorted(self.units.items())},
             "tables": {name: t.to_json() for name, t in self.tables.items()},
@@ -142,6 +144,9 @@ class ReconReport:
             "opened": list(opened),
             "closed": list(closed),
         }
+        if self.simulated is not None:  # only then: a real run's entry keeps its old bytes
+            data["simulated"] = dict(self.simulated)
+        return data
 
     def to_json(self) -> dict:
         data = self.to_journal_data()

@@ -59,7 +59,8 @@ class CockpitApp(App):
     def __init__(self, plan: Plan, journal: Journal, operations: Operations, engine: Engine,
                  clock: Clock, *, layout: str | None = None,
                  readonly: bool = False, runs_dir: Path | None = None, start_engine: bool = True,
-                 layouts_dir: Path | None = None, writer: JournalWriter | None = None):
+                 layouts_dir: Path | None = None, writer: JournalWriter | None = None,
+                 rehearsal=None):
         files: list[str | PurePath] = list(layouts.css_files(layouts_dir))
         self.layout_names = set(layouts.available(layouts_dir))
         if not files:
@@ -72,6 +73,9 @@ class CockpitApp(App):
         self.ops = operations
         self.engine = engine
         self.clock = clock
+        # A rehearsal (``cockpit.rehearsal.running.Rehearsal``): the header says so at all
+        # times, and R runs the scenario's scripted reconciliation. None on a real night.
+        self.rehearsal = rehearsal
         self.forced_layout = layout
         self.readonly = readonly or journal.readonly
         self.runs_dir = runs_dir or Path(journal.path).parent / "runs"

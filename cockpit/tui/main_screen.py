@@ -50,7 +50,7 @@ from cockpit.tui.screens.forms import (
     SkipScreen,
 )
 from cockpit.tui.screens.info import GateDetailsScreen, HelpScreen, gate_detail_text
-from cockpit.tui.screens.recon import cancel_screen, start_screen
+from cockpit.tui.screens.recon import cancel_screen, simulated_start_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageScreen
 
@@ -173,7 +173,8 @@ class MainScreen(Screen):
             self.query_one(ReplicationPanel).show(self.plan, latest, engine.history, mono)
         if "recon" in visible:
             running = ((self.recon_progress, time.monotonic() - self.recon_started,
-                        self.recon_cancel is not None and self.recon_cancel.is_set())
+                        self.recon_cancel is not None and self.recon_cancel.is_set(),
+                        self.recon_script() is not None)
                        if self.recon_running else None)
             self.query_one(ReconPanel).show(state, running)
         if "signals" in visible:
@@ -272,7 +273,10 @@ class MainScreen(Screen):
                 return "no reconciliation is running"
             return "the reconciliation is already being cancelled" if self._cancel_asked() else None
         if action == "reconcile":
-            if self.plan.reconciliation is None:
+            if self.plan.reconciliation is None and self.recon_script() is None:
+                if app.rehearsal is not None:
+                    return ("neither the plan (no reconciliation section) nor the scenario "
+                            "(no reconciliation script) has anything to compare")
                 return "the plan has no reconciliation section: nothing to compare"
             if self.recon_running:
                 return "a reconciliation is already running (R cancels it)"
@@ -475,12 +479,21 @@ class MainScreen(Screen):
         await self.app.action_quit()
 
     # -- reconcile: the plan's reconciliation in a worker on this loop ----------------------
+    def recon_script(self):
+        """The scenario's scripted reconciliation in a rehearsal, or None: R runs it instead
+        of the plan's (a rehearsal never reads the clinical databases on cue)."""
+        rehearsal = self.app.rehearsal
+        return None if rehearsal is None else rehearsal.recon
+
     @work(group="flow", exit_on_error=False)
     async def action_reconcile(self) -> None:
         recon = self.plan.reconciliation
-        if recon is None or self.recon_running:
+        script = self.recon_script()
+        if (recon is None and script is None) or self.recon_running:
             return
-        yes = await self.app.push_screen_wait(start_screen(recon))
+        ask = (simulated_start_screen(self.app.rehearsal) if script is not None
+               else start_screen(recon))
+        yes = await self.app.push_screen_wait(ask)
         if yes and not self.recon_running and self.possible("reconcile"):
             self.start_reconciliation()
 
@@ -518,8 +531,12 @@ class MainScreen(Screen):
         app = self.app
         recon = self.plan.reconciliation
         try:
-            report = await run_reconciliation(self.plan, progress=self._recon_progress,
-                                              cancel=cancel)
+            if self.recon_script() is not None:
+                report = await app.rehearsal.reconcile(self.plan, progress=self._recon_progress,
+                                                       cancel=cancel)
+            else:
+                report = await run_reconciliation(self.plan, progress=self._recon_progress,
+                                                  cancel=cancel)
         except ReconInputError as exc:
             self._recon_done()
             app.notify(shown(str(exc), 300), title="reconciliation: refused",

@@ -34,6 +34,9 @@ def recon_text(state) -> Text:
     if data is None:
         text.append("no reconciliation run recorded yet", style="dim")
     else:
+        if data.get("simulated"):
+            text.append("SIMULATED", style="bold reverse")
+            text.append(" run (rehearsal): scripted results, no database was read\n")
         tables = data.get("tables") or {}
         width = max((len(str(n)) for n in tables), default=5)
         text.append(f"{'table':<{width}} {'source':>9} {'target':>9} {'mismatch':>8}", style="bold")
@@ -71,11 +74,13 @@ def _num(value) -> str:
     return "—" if value is None else str(value)
 
 
-def running_text(progress, elapsed_s: float, cancelling: bool = False) -> Text:
+def running_text(progress, elapsed_s: float, cancelling: bool = False,
+                 simulated: bool = False) -> Text:
     """The line a running reconciliation shows (progress is a ``runner.RunProgress`` or None
-    before the first report)."""
+    before the first report); a rehearsal's scripted run says it is simulated."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
-    text.append("▶ cancelling: " if cancelling else "▶ running: ", style="bold yellow")
+    word = "cancelling" if cancelling else "running"
+    text.append(f"▶ {'simulated, ' if simulated else ''}{word}: ", style="bold yellow")
     if progress is None:
         text.append(f"starting… elapsed {format_duration(elapsed_s)}")
     else:
@@ -87,7 +92,8 @@ def running_text(progress, elapsed_s: float, cancelling: bool = False) -> Text:
 
 class ReconPanel(Static):
     def show(self, state, running: tuple | None = None) -> None:
-        """``running`` is ``(progress or None, elapsed_s, cancelling)`` while a run is going."""
+        """``running`` is ``(progress or None, elapsed_s, cancelling, simulated)`` while a run
+        is going."""
         self.border_title = "Reconciliation"
         body = recon_text(state)
         if running is not None:
@@ -97,5 +103,6 @@ class ReconPanel(Static):
             body = top
             self.border_subtitle = "running"
         else:
-            self.border_subtitle = ""
+            data = recon_data(getattr(state, "last_recon", None))
+            self.border_subtitle = "simulated" if data and data.get("simulated") else ""
         self.update(body)

@@ -34,8 +34,28 @@ def start_screen(recon) -> AskScreen:
     return AskScreen("Run reconciliation", start_text(recon), "Start (y)")
 
 
+def simulated_text(rehearsal) -> Text:
+    script = rehearsal.recon
+    text = Text(end="")
+    text.append("SIMULATED", style="bold reverse")
+    text.append(" reconciliation of scenario ")
+    text.append_text(safe(rehearsal.name, 60, style="bold"))
+    text.append(f": the scripted results for {len(script.tables)} table(s) at scenario time "
+                f"T+{format_duration(rehearsal.scenario_time())}.")
+    text.append("\nNo database is read. Progress, findings and the exception queue work as on "
+                "a real run.")
+    text.append("\nThe result is journalled as a simulated run (exceptions opened and closed, "
+                "then recon.run) when it ends.", style="dim")
+    return text
+
+
+def simulated_start_screen(rehearsal) -> AskScreen:
+    return AskScreen("Run simulated reconciliation", simulated_text(rehearsal), "Start (y)")
+
+
 def cancel_screen() -> AskScreen:
     return AskScreen("Cancel the run?", CANCEL_TEXT, "Cancel the run (y)", "Keep running (esc)")
 
 
-__all__ = ["CANCEL_TEXT", "AskScreen", "cancel_screen", "start_screen", "start_text"]
+__all__ = ["CANCEL_TEXT", "AskScreen", "cancel_screen", "simulated_start_screen", "simulated_text",
+           "start_screen", "start_text"]
