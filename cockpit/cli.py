@@ -24,6 +24,7 @@ VERBS = {
     "journal": "verify, show or initialise the audit journal",
     "report": "write the evidence pack for compliance",
     "rehearse": "run a rehearsal scenario with an accelerated clock",
+    "timings": "a journal's step timings: planned vs actual, critical path, time to detect",
     "lab": "local game-day environment on real PostgreSQL",
     "notify": "send a test message to each comms target",
 }
@@ -173,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "<journal>.rehearsal-<scenario>.jsonl; resumed if present)")
     p.add_argument("--operator", metavar="NAME", help="operator name from the plan (default: $COCKPIT_OPERATOR or $USER)")
     p.add_argument("--layout", metavar="NAME", help="layout name (default: chosen by terminal size)")
+
+    p = verb("timings")
+    p.add_argument("journal", metavar="JOURNAL", help="the (rehearsal) journal file")
+    p.add_argument("--baseline", metavar="JOURNAL", help="compare each step with this rehearsal's journal")
+    p.add_argument("--plan", metavar="CONFIG",
+                   help="the plan the journal ran (default: the one its rehearsal.start names)")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
 
     p = verb("lab")
     _lab_parsers(p, verbs)

@@ -140,6 +140,11 @@ class Engine:
             self.evaluate()
         self._notify()
 
+    def adopt(self, clients: Iterable[SourceClient]) -> None:
+        """Close these handed-in clients at :meth:`stop`, as the ones the engine made itself
+        (a rehearsal hands in the real clients of the sources it does not replace)."""
+        self._owned.extend(c for c in clients if c not in self._owned)
+
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
         for task in tasks:

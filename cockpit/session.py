@@ -36,6 +36,8 @@ from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.writer import JournalWriter
 from cockpit.runbook import Operations, Refused, builtin_readings
 from cockpit.runbook.ages import Ages
+from cockpit.runbook.builtin import forecast_readings
+from cockpit.runbook.forecast import Forecaster
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +233,7 @@ class _Follower:
     def __init__(self, journal: Journal, clock: Clock, *, available: bool):
         self.journal, self.clock, self.available = journal, clock, available
         self.ages = Ages(clock)
+        self.forecaster: Forecaster | None = None  # made on first use, for the session's plan
         self._followed = clock.monotonic()
         self._offset = clock.now() - clock.monotonic()
 
@@ -255,7 +258,11 @@ class _Follower:
                 return {}
         if j.damage is not None:
             return {}
-        return builtin_readings(ops.state, self.clock, self.ages)
+        if self.forecaster is None:
+            self.forecaster = Forecaster(ops.plan)
+        return {**builtin_readings(ops.state, self.clock, self.ages),
+                **forecast_readings(self.forecaster.forecast(j.entries, self.clock.now()),
+                                    self.clock)}
 
 
 def _on_loop() -> bool:

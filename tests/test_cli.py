@@ -18,7 +18,7 @@ def test_help_lists_every_verb(capsys):
     for verb in VERBS:
         assert verb in out
     assert set(VERBS) == {"demo", "run", "check", "gates", "status", "reconcile", "journal",
-                          "report", "rehearse", "lab", "notify"}
+                          "report", "rehearse", "lab", "notify", "timings"}
 
 
 @pytest.mark.parametrize("verb", list(VERBS))

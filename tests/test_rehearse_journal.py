@@ -181,3 +181,22 @@ def test_a_journal_without_a_readable_first_entry_is_refused_not_opened(tmp_path
     assert code == 2 and err.count("\n") == 1, err
     assert "has no readable first entry" in err and "cockpit journal verify" in err
     assert junk.read_bytes() == b'{"seq": 1, "this is": "not an entry"}\n'
+
+
+def test_the_plans_window_moves_onto_the_rehearsal_clock_and_stays_there(tmp_path):
+    plan = plan_copy(tmp_path)
+    text = (SCENARIOS / "clean.yaml").read_text()
+    (tmp_path / "s.yaml").write_text(text.replace("\nreplaces:", "\nwindow_opens: 30m\nreplaces:", 1))
+    t0 = 1_900_000_000.0
+    prepared = prepare(_args(plan, scenario=str(tmp_path / "s.yaml")), env={}, now=t0)
+    assert isinstance(prepared, Prepared)
+    w = prepared.plan.cutover.window
+    assert w.start.timestamp() == t0 + 1800 and (w.end - w.start).total_seconds() == 8 * 3600
+    cockpit = _start(prepared)
+    cockpit.close()
+    # Resumed a day later: the same night, opening 30 minutes after the rehearsal began.
+    again = prepare(_args(plan, scenario=str(tmp_path / "s.yaml"), journal=str(prepared.journal)),
+                    env={}, now=t0 + 86400)
+    assert isinstance(again, Prepared)
+    assert again.plan.cutover.window == prepared.plan.cutover.window
+    assert again.rehearsal.origin == cockpit.journal.entries[0].wall

@@ -81,3 +81,16 @@ def test_every_answer_is_a_reading_value_an_error_garbage_or_a_hang(t, base, amp
     assert a == answer(sc, PLAN, "replication_lag_s", t)  # pure
     assert a.value is not None
     assert Reading("replication_lag_s", 0.0, 0.0, value=a.value).ok
+
+
+def test_an_overflowing_script_is_an_error_reading_never_infinity():
+    sc = scenario({"replication_lag_s": {"constant": 1.7e308, "noise": {"amplitude": 1.7e308, "seed": 3},
+                                         "decimals": 0}})
+    said = [answer(sc, PLAN, "replication_lag_s", t) for t in range(0, 200, 5)]
+    assert any(a.error == "the scripted value is not a finite number" for a in said)
+    # Whatever is left is a number a reading takes, or one it refuses as out of range (an
+    # error reading): never infinity, never an exception.
+    for a in said:
+        if a.value is not None:
+            rd = Reading("replication_lag_s", 0.0, 0.0, value=a.value)
+            assert rd.value == a.value or rd.error == "number out of range"

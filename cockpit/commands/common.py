@@ -17,6 +17,7 @@ import re
 import sys
 
 from cockpit.config import Plan, PlanError, load_plan
+from cockpit.runbook import baseline
 from cockpit.text import clean, is_shown
 
 # A process killed by SIGPIPE exits 128+13 in a shell; a verb whose reader went away says the
@@ -140,6 +141,7 @@ def load_or_report(path: str, *, verb: str | None, for_run: bool = True) -> Plan
     prefix = "" if verb is None else f"cockpit {verb}: "
     try:
         plan, warnings = load_plan(path, for_run=for_run)
+        baseline.load(plan)  # cutover.baseline: read and verified with the plan, or refused
     except PlanError as exc:
         emit(*(prefix + line for line in exc.lines), err=True)
         return None

@@ -18,16 +18,16 @@ import hashlib
 import os
 import shlex
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cockpit.commands.common import emit, fail, load_or_report
-from cockpit.commands.rehearse import assemble, begin
+from cockpit.commands.rehearse import assemble, begin, summarise
 from cockpit.commands.run import launch, refusal
-from cockpit.config.plan import Window
 from cockpit.journal import Actor, JournalError, JournalLocked, lines, read_journal
 from cockpit.journal.file import read_holder
-from cockpit.rehearsal.journal import first_entry, refuse_for_rehearsal
+from cockpit.rehearsal.journal import refuse_for_rehearsal
+from cockpit.rehearsal.plan import on_rehearsal_clock
 from cockpit.rehearsal.scenario import ScenarioError, check_against, read_scenario
 
 DEMO_PLAN = Path(__file__).resolve().parent.parent / "builtin" / "demo.yaml"
@@ -68,15 +68,20 @@ def seed(cockpit) -> None:
 
 
 def demo_plan(now: datetime | None = None):
-    """The built-in plan, its window moved to "tonight": opening 15 minutes from now, six
-    hours long, so the header's countdown means something. (The file keeps a fixed window so
-    tests and snapshots stay deterministic.)"""
+    """The built-in plan, its window moved to "tonight": opening 15 minutes from now (the
+    built-in scenario's ``window_opens``), six hours long, so the header's countdown means
+    something. (The file keeps a fixed window so tests and snapshots stay deterministic.)"""
     plan = load_or_report(str(DEMO_PLAN), verb="demo", for_run=True)
     if plan is None:
         return None
-    start = (now or datetime.now(UTC)).replace(microsecond=0) + timedelta(minutes=15)
-    window = Window(start=start, end=start + timedelta(hours=6))
-    return plan.model_copy(update={"cutover": plan.cutover.model_copy(update={"window": window})})
+    try:
+        opens = read_scenario(DEMO_SCENARIO).scenario.window_opens
+    except ScenarioError:
+        opens = 0.0  # main() says the built-in scenario is unusable
+    return on_rehearsal_clock(plan, (now or datetime.now(UTC)).timestamp(), opens, NIGHT_S)
+
+
+NIGHT_S = 6 * 3600  # the demo night's window (the file's spans years, for tests)
 
 
 def default_journal() -> Path | None:
@@ -189,15 +194,14 @@ def main(args) -> int:
     return launch("demo", prepared.plan, journal, operator, layout=args.layout,
                   before_start=lambda cockpit: begin(cockpit, prepared), readonly=readonly,
                   resume=resume + (" --readonly" if readonly else ""), watch=watch,
-                  clock=prepared.clock, sources=prepared.sources, rehearsal=r)
+                  clock=prepared.clock, sources=prepared.sources, rehearsal=r,
+                  before_end=lambda cockpit: summarise(cockpit, prepared))
 
 
 def _prepare(loaded, journal: Path, operator: str):
-    """The demo's rehearsal: the plan's window "tonight" from the rehearsal's own start (the
-    journal's first entry on a resumed demo), so a restart shows the same night."""
-    first = first_entry(journal)
-    origin = first.wall if first is not None and first.action == "rehearsal.start" else None
-    plan = demo_plan(None if origin is None else datetime.fromtimestamp(origin, UTC))
+    """The demo's rehearsal (its window "tonight" from the rehearsal's own start: the
+    journal's first entry on a resumed demo, so a restart shows the same night)."""
+    plan = demo_plan()
     if plan is None:
         return 2
     problems = check_against(loaded.scenario, plan)

@@ -23,11 +23,11 @@ from cockpit.commands.common import emit, fail
 from cockpit.config.loader import load_plan
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError
-from cockpit.journal import JournalError
+from cockpit.journal import Actor, JournalError
 from cockpit.journal.entry import _os_user
 from cockpit.rehearsal.faults import record_faults
 from cockpit.rehearsal.journal import first_entry, refuse_for_rehearsal, start_data, write_start
-from cockpit.rehearsal.plan import load_rehearsal_plan
+from cockpit.rehearsal.plan import load_rehearsal_plan, on_rehearsal_clock
 from cockpit.rehearsal.running import Rehearsal
 from cockpit.rehearsal.scenario import (
     LoadedScenario,
@@ -37,7 +37,10 @@ from cockpit.rehearsal.scenario import (
     render,
 )
 from cockpit.rehearsal.scheduled import schedule_recon
-from cockpit.rehearsal.source import scripted_sources
+from cockpit.rehearsal.source import ScriptedSource, scripted_sources
+from cockpit.runbook import baseline
+from cockpit.timings.report import summary_entry_data, timings_report
+from cockpit.timings.text import render as render_timings
 
 VERB = "rehearse"
 MIN_SPEED, MAX_SPEED = 0.1, 1000.0
@@ -58,6 +61,7 @@ class Prepared:
     rehearsal: Rehearsal
     sources: dict
     plan_sha256: str
+    summary: dict | None = None  # the timing report written at the end (``summarise``)
 
     @property
     def clock(self):
@@ -97,6 +101,7 @@ def prepare(args, *, env=None, now: float | None = None) -> Prepared | int:
     try:
         plan, warnings = load_rehearsal_plan(args.config, loaded.scenario.replaces, env=env,
                                              unchecked=unchecked)
+        baseline.load(plan)  # the rehearsed durations of earlier rehearsals, for the forecast
     except PlanError as exc:
         emit(*(f"cockpit {VERB}: {line}" for line in exc.lines), err=True)
         return 2
@@ -117,10 +122,12 @@ def assemble(plan: Plan, loaded: LoadedScenario, journal: Path, speed: float, op
              plan_sha256: str, *, now: float | None = None) -> Prepared:
     """The rehearsal of checked inputs (``cockpit rehearse``, ``cockpit demo``): its clock
     starts now on a new journal, and at the journal's last entry on a resumed one, so
-    scenario time goes on where the journal ended."""
+    scenario time goes on where the journal ended; the plan's window moved onto that clock
+    (the scenario's ``window_opens``)."""
     bounds = _entries_bounds(journal)
     wall = time.time() if now is None else now
     if bounds is None:
+        origin = wall  # rehearsal.start is written at once, on this clock
         clock = ScaledClock(speed, start=wall)
         rehearsal = Rehearsal(loaded.scenario, loaded.sha256, speed, clock, loaded.path)
     else:
@@ -128,6 +135,7 @@ def assemble(plan: Plan, loaded: LoadedScenario, journal: Path, speed: float, op
         clock = ScaledClock(speed, start=last)
         rehearsal = Rehearsal(loaded.scenario, loaded.sha256, speed, clock, loaded.path,
                               origin=origin, resumed=True)
+    plan = on_rehearsal_clock(plan, origin, loaded.scenario.window_opens)
     sources = scripted_sources(plan, loaded.scenario, clock, rehearsal.scenario_time)
     return Prepared(plan, loaded, journal, operator, rehearsal, sources, plan_sha256)
 
@@ -158,8 +166,25 @@ def begin(cockpit, prepared: Prepared) -> None:
         if why:
             raise JournalError(why)
         r.origin = journal.entries[0].wall
+    cockpit.engine.adopt(c for c in prepared.sources.values() if not isinstance(c, ScriptedSource))
     record_faults(cockpit, r.scenario, r.scenario_time)
     schedule_recon(cockpit, r)
+
+
+SUMMARY = "rehearsal.summary"
+
+
+def summarise(cockpit, prepared: Prepared) -> None:
+    """At the end of a rehearsal session: the timing report as one ``rehearsal.summary``
+    entry (the evidence pack shows it), kept on ``prepared`` to print once the screen is
+    gone. On the writer, behind every write of the session; a failure is logged, and
+    ``cockpit timings`` gives the same figures."""
+    def write() -> None:
+        data = summary_entry_data(prepared.plan, cockpit.journal.entries)
+        cockpit.journal.append(SUMMARY, actor=Actor.system(), data=data)
+        prepared.summary = timings_report(prepared.plan, cockpit.journal.entries)
+
+    cockpit.writer.fire(SUMMARY, write)
 
 
 def main(args) -> int:
@@ -178,7 +203,13 @@ def main(args) -> int:
     parts = ["cockpit", VERB, args.config, "--scenario", args.scenario, "--speed", f"{args.speed:g}",
              "--journal", str(prepared.journal)]
     resume = " ".join(shlex.quote(p) for p in parts)
-    return launch(VERB, prepared.plan, prepared.journal, prepared.operator, layout=args.layout,
+    code = launch(VERB, prepared.plan, prepared.journal, prepared.operator, layout=args.layout,
                   before_start=lambda cockpit: begin(cockpit, prepared), resume=resume,
                   watch=f"cockpit status {shlex.quote(str(prepared.journal))}",
-                  clock=prepared.clock, sources=prepared.sources, rehearsal=r)
+                  clock=prepared.clock, sources=prepared.sources, rehearsal=r,
+                  before_end=lambda cockpit: summarise(cockpit, prepared))
+    if prepared.summary is not None:
+        emit("", *render_timings(prepared.plan, prepared.summary, str(prepared.journal)),
+             f"(recorded as {SUMMARY}; again any time: cockpit timings "
+             f"{shlex.quote(str(prepared.journal))})")
+    return code

@@ -60,14 +60,16 @@ def refusal(plan, operator: str, layout: str | None) -> str | None:
 
 def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | None = None,
            readonly: bool = False, before_start=None, resume: str | None = None,
-           watch: str | None = None, clock=None, sources=None, rehearsal=None) -> int:
+           watch: str | None = None, clock=None, sources=None, rehearsal=None,
+           before_end=None) -> int:
     """Open the journal, run the app, journal session.start/end. Returns the exit code.
 
     ``resume``: the command that opens this journal again (printed on the way out);
     ``watch``: the commands that watch it without writing (advised when it is locked).
     A rehearsal (``cockpit rehearse``) passes its ``clock``, its ``sources`` (scripted ones for
     the replaced sources) and the ``rehearsal`` object the view reads
-    (``cockpit.rehearsal.running.Rehearsal``)."""
+    (``cockpit.rehearsal.running.Rehearsal``); ``before_end(session)`` runs when the app has
+    ended, before ``session.end`` (the rehearsal's summary)."""
     why = refusal(plan, operator, layout)
     if why:
         return fail(verb, why)
@@ -87,7 +89,10 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         return fail(verb, str(exc))
     try:
         if before_start is not None and not cockpit.readonly:
-            before_start(cockpit)
+            try:
+                before_start(cockpit)
+            except JournalError as exc:  # e.g. another rehearsal wrote the journal first
+                return fail(verb, str(exc))
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly,
                                           "plan": plan_record(plan)})
         # Only a rehearsal hands the app its rehearsal object.
@@ -99,6 +104,8 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
         code = app.return_code or 0
         # An abnormal end is journalled as what it was, never as "quit".
         reason = {0: "quit", 129: "terminal lost"}.get(code, "internal error")
+        if before_end is not None and not cockpit.readonly:
+            before_end(cockpit)  # queued on the writer, so session.end stays the last entry
         ending.end(reason)
         seq, digest = cockpit.journal.head
     finally:

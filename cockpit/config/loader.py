@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from cockpit.config import plan as plan_mod
 from cockpit.config.checks import cross_check
 from cockpit.config.plan import Plan
-from cockpit.config.problems import PlanError, Problem
+from cockpit.config.problems import PlanError, Problem, dotted
 from cockpit.config.runbook import env_declarations
 from cockpit.config.secrets import check_secrets
 from cockpit.config.yamlpos import Mark, Path, Positions, YamlProblem, load
@@ -71,7 +71,17 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
         raise PlanError(errors or [f"{name}:1:1: (top): invalid plan"], warnings)
     plan._path = fs_path.resolve()
     plan._secrets = frozenset(secrets)
+    plan._positions, plan._name = pos, name
     return plan, warnings
+
+
+def problem_line(plan: Plan, path: Path, message: str) -> str:
+    """A problem found after loading (``cutover.baseline[0]`` does not verify), as the one
+    ``FILE:LINE:COL: path: message`` line the loader itself would have written."""
+    pos = plan._positions
+    if pos is None:
+        return f"{plan._name}:1:1: " + clean(f"{dotted(path)}: {message}", 1000, single_line=True)
+    return Problem(path, plan.redact(message)).render(plan._name, pos)
 
 
 def _anchor_paths(data: dict, base: FsPath) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
@@ -78,6 +78,10 @@ class Cutover(Strict):
     reason_codes: dict[Ident, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
     journal_mirror: JournalMirror | None = None
     rehearsal: bool = False
+    # Rehearsal journals (relative to the plan file, like ``journal``) whose actual step
+    # durations feed the finish forecast: read and verified when the plan is loaded
+    # (cockpit.runbook.baseline).
+    baseline: list[PathText] = []
 
 
 class Person(Strict):
@@ -128,6 +132,13 @@ class Plan(Strict):
     _path: Path = PrivateAttr(default=Path("plan.yaml"))
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
     _redactor: Redactor | None = PrivateAttr(default=None)
+    # Per step id, the median rehearsed duration (seconds) over ``cutover.baseline``: set by
+    # cockpit.runbook.baseline.load; empty until then (the forecast then uses ``planned``).
+    _rehearsed: dict[str, float] = PrivateAttr(default_factory=dict)
+    # Where each value sits in the plan file and the name it was loaded by: problems found
+    # after loading (a baseline that does not verify) are placed like the loader's own.
+    _positions: Any = PrivateAttr(default=None)
+    _name: str = PrivateAttr(default="plan.yaml")
 
     @property
     def path(self) -> Path:
@@ -145,6 +156,15 @@ class Plan(Strict):
     @property
     def journal_path(self) -> Path:
         return self.resolve(self.cutover.journal)
+
+    @property
+    def rehearsed(self) -> dict[str, float]:
+        """Step id -> median rehearsed duration in seconds (steps a baseline finished)."""
+        return self._rehearsed
+
+    def use_rehearsed(self, durations: dict[str, float]) -> None:
+        """Set by cockpit.runbook.baseline.load once the baselines are read and verified."""
+        self._rehearsed = dict(durations)
 
     def redact(self, text: str) -> str:
         """Remove every value that came from the environment (tokens, passwords, DSNs), their
@@ -172,6 +192,8 @@ BUILTIN_SIGNALS = (
     "recon.failed_checks",
     "exceptions.open",
     "exceptions.open_critical",
+    "runbook.forecast_margin_s",
+    "runbook.late_steps",
 )
 RECON_TABLE_SIGNALS = ("missing", "extra", "changed", "source_rows", "target_rows")
 

@@ -66,8 +66,22 @@ class Phase(Strict):
     starts_clock: bool = False
 
 
+class RollbackPhase(Phase):
+    """A rollback phase; ``part`` says which half of the rollback drill it times (``cockpit
+    timings``): ``transport`` (switching traffic and services back) or ``data`` (bringing the
+    data back). Unset, it is ``data`` when the phase id contains "data", else ``transport``."""
+
+    part: Literal["transport", "data"] | None = None
+
+    @property
+    def drill_part(self) -> Literal["transport", "data"]:
+        if self.part is not None:
+            return self.part
+        return "data" if "data" in self.id.lower() else "transport"
+
+
 class Rollback(Strict):
-    phases: list[Phase] = Field(min_length=1)
+    phases: list[RollbackPhase] = Field(min_length=1)
 
 
 class Runbook(Strict):

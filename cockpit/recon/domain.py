@@ -273,7 +273,13 @@ async def _custom(check, conn, side, recon, salt, collect: _Collector) -> None:
     """The plan's query as a subquery: first only its column names (``LIMIT 0``), then only
     the declared key columns of at most the cap's rows, with the number of rows beside them."""
     text = check.sql.strip().rstrip(";").strip()
-    offenders = sql.SQL("({}) AS offenders").format(sql.SQL(text))
+    # The text must be one complete statement on its own before it is wrapped: EXPLAIN (which
+    # plans, never runs) refuses "...) o UNION SELECT 1 FROM (SELECT 1", a text that would
+    # close the wrapper's parenthesis and make the check a different query. Its own lines, so
+    # a trailing "--" comment cannot swallow the wrapper's ")".
+    collect.result.queries += 1
+    await fetch(conn, sql.SQL("EXPLAIN {}").format(sql.SQL(text)))
+    offenders = sql.SQL("(\n{}\n) AS offenders").format(sql.SQL(text))
     identifying = _identifying(recon, recon_table_for(recon, check.table)) or (
         recon.hash_identifying_keys and check.identifying_key)
     row_key = _Keys(identifying, salt)
@@ -293,7 +299,10 @@ async def _custom(check, conn, side, recon, salt, collect: _Collector) -> None:
     collect.result.queries += 1
     if not check.keys:
         # Nothing may be shown: one finding for the check, carrying only how many rows.
-        ((n,),) = await fetch(conn, sql.SQL("SELECT count(*) FROM {}").format(offenders))
+        counted = await fetch(conn, sql.SQL("SELECT count(*) FROM {}").format(offenders))
+        if len(counted) != 1:  # cannot happen after EXPLAIN above; never a crash if it does
+            raise CheckError("the check's query is not one query")
+        ((n,),) = counted
         collect.result.rows_transferred += 1
         if n:
             collect.add(side, (), shown, f"{n} row(s) returned by the check's query "

@@ -8,10 +8,11 @@ import os
 import re
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cockpit.config.loader import load_plan
-from cockpit.config.plan import Plan
+from cockpit.config.plan import Plan, Window
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -47,3 +48,17 @@ def load_rehearsal_plan(path: str | os.PathLike, replaces: Iterable[str],
     first = unchecked if unchecked is not None else load_plan(path, for_run=False, env=env)[0]
     fill = replaced_only_vars(first, replaces)
     return load_plan(path, for_run=True, env=ChainMap(dict.fromkeys(fill, ""), dict(env)))
+
+
+def on_rehearsal_clock(plan: Plan, origin: float, opens_at: float = 0.0,
+                       length_s: float | None = None) -> Plan:
+    """The plan with its cutover window moved (same length, or ``length_s``) to open
+    ``opens_at`` seconds of scenario time after ``origin`` (the rehearsal's start, the wall
+    time of its ``rehearsal.start``; the same on every resume, so a restart shows the same
+    night)."""
+    w = plan.cutover.window
+    start = datetime.fromtimestamp(origin + opens_at, UTC).replace(microsecond=0)
+    length = w.end - w.start if length_s is None else timedelta(seconds=length_s)
+    window = Window(start=start, end=start + length)
+    # model_copy keeps the private attributes: the plan's path and its secrets.
+    return plan.model_copy(update={"cutover": plan.cutover.model_copy(update={"window": window})})

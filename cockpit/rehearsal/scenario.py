@@ -12,6 +12,7 @@ Schema (durations as in plans: ``30s``, ``10m``, ``1h30m``)::
     name: lag-crisis                 # an id: letters, digits, '-', '_', '.'
     description: free text
     duration: 2h                     # optional; every time in the file must lie within it
+    window_opens: 30m                # when the plan's window opens, in scenario time (default 0s)
     replaces: [cloud_db, prometheus] # the plan's sources answered by this script
     default: {constant: 0}           # optional script for a replaced signal not listed
     signals:
@@ -280,6 +281,10 @@ class Scenario(Strict):
     name: Ident
     description: str = ""
     duration: Annotated[Duration, within("1s", "30d")] | None = None
+    window_opens: Annotated[Duration, within("0s", "30d")] = 0.0
+    """Scenario time at which the plan's cutover window opens: a rehearsal moves the window
+    (same length) onto its own clock, so the header's countdown and the forecast's margin
+    mean what they will on the night (``cockpit.rehearsal.plan.on_rehearsal_clock``)."""
     replaces: list[str]
     default: Script | None = None
     signals: dict[str, Script] = {}

@@ -8,6 +8,7 @@ value faults applied (a lag spike, a login drop, a help-desk surge), clamped and
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -114,6 +115,8 @@ def answer(scenario: Scenario, plan: Plan, signal: str, t: float) -> Answer:
         value = max(script.minimum, value)
     if script.maximum is not None:
         value = min(script.maximum, value)
+    if not math.isfinite(value):  # huge scripted numbers can overflow: an error, never inf
+        return Answer(error="the scripted value is not a finite number")
     value = round(value, script.decimals)
     if script.decimals == 0:
         value = int(value)

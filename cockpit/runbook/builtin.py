@@ -1,4 +1,5 @@
-"""The cockpit's own signals, read from the replayed journal: ``recon.*`` and ``exceptions.*``.
+"""The cockpit's own signals, read from the replayed journal: ``recon.*``, ``exceptions.*``
+and the forecast's ``runbook.forecast_margin_s`` and ``runbook.late_steps``.
 
 Reconciliation readings are computed over every ``recon.run`` so far, unit by unit
 (``cockpit.recon.evidence``): a partial run changes only what it measured, and a reading
@@ -17,6 +18,7 @@ from __future__ import annotations
 from cockpit.config.plan import RECON_TABLE_SIGNALS
 from cockpit.recon.evidence import Figure, ReconEvidence
 from cockpit.runbook.ages import Ages
+from cockpit.runbook.forecast import Forecast
 from cockpit.runbook.state import RunbookState
 from cockpit.signals.reading import Reading
 from cockpit.text import clean
@@ -59,3 +61,16 @@ def builtin_readings(state: RunbookState, clock, ages: Ages | None = None) -> di
     out["exceptions.open_critical"] = Reading(
         "exceptions.open_critical", now, mono, sum(1 for e in open_ if e.severity == "critical"))
     return out
+
+
+def forecast_readings(fc: Forecast | None, clock) -> dict[str, Reading]:
+    """``runbook.forecast_margin_s`` (seconds from the forecast finish to the window's end,
+    negative past it) and ``runbook.late_steps`` (:func:`cockpit.runbook.forecast.late_steps`):
+    fresh readings of the forecast as it is now; none while nothing can be forecast (a gate
+    on them is UNKNOWN then, never green)."""
+    if fc is None:
+        return {}
+    now, mono = clock.now(), clock.monotonic()
+    return {"runbook.forecast_margin_s": Reading("runbook.forecast_margin_s", now, mono,
+                                                 round(fc.margin_s, 3)),
+            "runbook.late_steps": Reading("runbook.late_steps", now, mono, fc.late_steps)}

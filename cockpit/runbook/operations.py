@@ -85,10 +85,12 @@ class Operations:
     def state(self) -> RunbookState:
         """The replayed state, including entries others appended to the same journal object."""
         with self._state_lock:
-            entries = self.journal.entries
-            for e in entries[self._applied:]:
+            # Counted from the slice taken: an entry the writer thread appends meanwhile is
+            # folded in next time, never skipped.
+            new = self.journal.entries[self._applied:]
+            for e in new:
                 self._replayer.apply(e)
-            self._applied = len(entries)
+            self._applied += len(new)
             return self._replayer.state()
 
     # -- checks ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from cockpit.config.plan import Plan
 from cockpit.journal import Entry
 from cockpit.runbook.replay import Replayer
-from cockpit.runbook.state import StepStatus
+from cockpit.runbook.state import RunbookState, StepStatus
 
 _MOVES = frozenset({"step.confirm", "step.skip", "step.fail", "step.run", "decision.record",
                     "rollback.start"})
@@ -42,33 +42,56 @@ class Span:
         return max(0.0, self.finished - self.started)
 
 
-def step_spans(plan: Plan, entries: Iterable[Entry]) -> dict[str, Span]:
-    """Every step of the plan (main runbook then rollback, plan order) with its span."""
-    r = Replayer(plan)
-    started: dict[str, float] = {}
-    first_at: float | None = None
+class SpanFold:
+    """The spans, one entry at a time (the live forecast follows a growing journal with one;
+    :func:`step_spans` runs one fresh). ``spans()`` is cached until the next entry."""
 
-    def note_active(at: float) -> None:
-        for sid, st in r.state().steps.items():
+    def __init__(self, plan: Plan):
+        self._r = Replayer(plan)
+        self._started: dict[str, float] = {}
+        self._first = True
+        self._cached: dict[str, Span] | None = None
+
+    def _note_active(self, at: float) -> None:
+        started = self._started
+        for sid, st in self._r.state().steps.items():
             if sid not in started and st.status is not StepStatus.PENDING:
                 started[sid] = at
 
-    for e in entries:
-        if first_at is None:
-            first_at = e.wall
-            note_active(e.wall)  # the first phase's first steps are workable from the start
+    def apply(self, e: Entry) -> None:
+        self._cached = None
+        r = self._r
+        if self._first:
+            self._first = False
+            self._note_active(e.wall)  # the first phase's first steps are workable from the start
         if e.action in _MOVES:
             sid = e.subject or ""
-            if sid in r.state().steps and sid not in started:
-                started[sid] = e.wall
+            if sid in r.state().steps and sid not in self._started:
+                self._started[sid] = e.wall
             r.apply(e)
-            note_active(e.wall)
+            self._note_active(e.wall)
         else:
             r.apply(e)
-    state = r.state()
-    out: dict[str, Span] = {}
-    for sid, st in state.steps.items():
-        finished = st.at if st.status.finished else None
-        out[sid] = Span(sid, started.get(sid), finished, st.status,
-                        st.status is StepStatus.SKIPPED)
-    return out
+
+    def state(self) -> RunbookState:
+        """The replayed state after the same entries (the same fold as ``replay``)."""
+        return self._r.state()
+
+    def spans(self) -> dict[str, Span]:
+        if self._cached is None:
+            started = self._started
+            out: dict[str, Span] = {}
+            for sid, st in self._r.state().steps.items():
+                finished = st.at if st.status.finished else None
+                out[sid] = Span(sid, started.get(sid), finished, st.status,
+                                st.status is StepStatus.SKIPPED)
+            self._cached = out
+        return self._cached
+
+
+def step_spans(plan: Plan, entries: Iterable[Entry]) -> dict[str, Span]:
+    """Every step of the plan (main runbook then rollback, plan order) with its span."""
+    fold = SpanFold(plan)
+    for e in entries:
+        fold.apply(e)
+    return dict(fold.spans())

@@ -29,6 +29,7 @@ from cockpit.journal import JournalError
 from cockpit.recon.queue import record_run, titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook.commands import StepRun
+from cockpit.runbook.forecast import Forecast, Forecaster
 from cockpit.tui import keymap
 from cockpit.tui.footer import KeyFooter
 from cockpit.tui.panels.audit import AuditPanel
@@ -100,6 +101,7 @@ class MainScreen(Screen):
         self.recon_started = 0.0  # time.monotonic() when it started (the runner's time base)
         self.recon_cancel: asyncio.Event | None = None
         self._bindings_shown: tuple | None = None
+        self._forecaster: Forecaster | None = None  # cockpit.runbook.forecast, made on first use
         self.ready = False
 
     # -- what the screen reads ---------------------------------------------------------
@@ -113,6 +115,15 @@ class MainScreen(Screen):
 
     def gate_statuses(self) -> dict:
         return self.app.gate_statuses()
+
+    def forecast(self, now: float) -> Forecast | None:
+        """The finish forecast at ``now``: the journal's new entries folded in once each.
+        None from a damaged journal (no forecast from evidence cut short)."""
+        if self.cockpit.journal.damage is not None:
+            return None
+        if self._forecaster is None:
+            self._forecaster = Forecaster(self.plan)
+        return self._forecaster.forecast(self.cockpit.journal.entries, now)
 
     # -- building ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -158,14 +169,16 @@ class MainScreen(Screen):
         gates = self.gate_statuses()
         if self.selected not in {s.id for s in self._steps()}:
             self.selected = state.next_step or self._first_step()
+        fc = self.forecast(now)
         self.query_one(HeaderBar).show(self.plan, state, app.operator, now, app.readonly,
                                        app.writes.recording_shown, len(app.quarantined),
-                                       app.journal.path)
+                                       app.journal.path, forecast=fc,
+                                       rehearsal=app.rehearsal.marker if app.rehearsal else None)
         self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)
         self.query_one(RunbookPanel).show(RunbookView(self.plan, state, gates, now, self.selected,
-                                                      self.ops.blocking_gates))
+                                                      self.ops.blocking_gates, fc))
         visible = {name for name in PANES if app.layout_name != "compact" or name == self.pane}
         engine = app.engine
         latest = engine.latest
@@ -211,9 +224,10 @@ class MainScreen(Screen):
         return self.plan.runbook.step(self.selected) if self.selected else None
 
     def _show_selection(self) -> None:
+        now = self.app.clock.now()
         self.query_one(RunbookPanel).show(RunbookView(
-            self.plan, self.ops.state, self.gate_statuses(), self.app.clock.now(), self.selected,
-            self.ops.blocking_gates))
+            self.plan, self.ops.state, self.gate_statuses(), now, self.selected,
+            self.ops.blocking_gates, self.forecast(now)))
         self.bindings_changed()
 
     def action_cursor(self, delta: int) -> None:

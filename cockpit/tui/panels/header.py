@@ -3,9 +3,14 @@
      Before cutover  14:45Z  window opens in 14m (14:59Z), closes 20:59Z  (read-only)
     last: B03 confirmed by j.lindqvist 2m ago  journal: 10 entries, head e57333be  you: demo.lead
 
-Line one: the phase (ROLLBACK in reverse video), the time now (UTC), then the cutover clock:
-before the window "window opens in …", once the cutover clock started (a ``starts_clock``
-phase's first step) "T+1h02m" since then, and always when the window closes. Line two: the
+Line one: REHEARSAL (and its speed) in reverse video when this is a rehearsal, the phase
+(ROLLBACK in reverse video), the time now (UTC), then the cutover clock: before the window
+"window opens in …", once the cutover clock started (a ``starts_clock`` phase's first step)
+"T+1h02m" since then, and always when the window closes. With a finish forecast
+(``cockpit.runbook.forecast``) the window's part says it in words instead: "finish ~05:12Z,
+48m before the window closes", or plainly "finish ~07:40Z, 1h40m AFTER the window closes"
+(in reverse video); the T+ clock (before the window: when it opens), then the window's end
+time follow when the line has room for them. Line two: the
 last step action, who and how long ago, the journal's length and head (8 hash characters, to
 read out on the bridge), the operator, and the journal file when the line has room for
 all of it (the audit panel's border always names it). "recording…" shows while an action waits on a slow journal (plain text, no
@@ -80,6 +85,53 @@ def last_action(state, now: float) -> Text:
     return text
 
 
+def _at(ts: float, now: float) -> str:
+    try:
+        return utc(ts, now)
+    except (OverflowError, OSError, ValueError):  # a forecast beyond the calendar
+        return "never"
+
+
+def forecast_words(fc, now: float) -> str:
+    """The forecast finish and its margin against the window's end, in words (a window that
+    closes days after the finish, as the demo's, by its date)."""
+    what = "rollback finish" if fc.rollback else "finish"
+    margin = fc.margin_s
+    if margin >= 2 * 86400:
+        return f"{what} ~{_at(fc.finish, now)}, window closes {_at(fc.window_end, now)[:10]}"
+    if margin <= -2 * 86400:
+        return f"{what} ~{_at(fc.finish, now)}, {int(-margin // 86400)} days AFTER the window closes"
+    minutes = format_duration(round(abs(margin) / 60) * 60)
+    if margin >= 0:
+        return f"{what} ~{_at(fc.finish, now)}, {minutes} before the window closes"
+    return f"{what} ~{_at(fc.finish, now)}, {minutes} AFTER the window closes"
+
+
+def _forecast_part(fc, state, plan, now: float, room: int) -> Text:
+    """The forecast words always; then, each when it fits, first the cutover clock ("T+1h02m
+    since 22:14Z", or just "T+1h02m"; before the window: when it opens), then the window's
+    end time. Shown in reading order: words, end time, clock."""
+    text = Text(forecast_words(fc, now), style="bold" if fc.margin_s >= 0 else "bold reverse",
+                end="")
+    start = plan.cutover.window.start.timestamp()
+    clock: tuple[str, ...] = ()
+    if state.clock_started_at is not None:
+        since = f"  T+{format_duration(now - state.clock_started_at)}"
+        clock = (f"{since} since {utc(state.clock_started_at, now)}", since)
+    elif now < start:
+        clock = (f"  opens in {format_duration(start - now)}",)
+    # else the words name the window's end already (by its date)
+    end = f" ({utc(plan.cutover.window.end.timestamp(), now)})" if fc.margin_s < 2 * 86400 else ""
+    left = room - text.cell_len if room else 1 << 30
+    shown_clock = next((c for c in clock if len(c) <= left), "")
+    left -= len(shown_clock)
+    if end and len(end) <= left:
+        text.append(end, style="bold")
+    if shown_clock:
+        text.append(shown_clock, style="bold")
+    return text
+
+
 def journal_head(state) -> str:
     seq, digest = state.head
     return f"journal: {seq} entr{'y' if seq == 1 else 'ies'}, head {digest[:8]}"
@@ -87,8 +139,14 @@ def journal_head(state) -> str:
 
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
                 recording: bool = False, quarantined: int = 0, journal_path=None,
-                width: int = 0) -> Text:
+                width: int = 0, forecast=None, rehearsal: str | None = None) -> Text:
+    """``forecast``: a ``cockpit.runbook.forecast.Forecast`` or None; ``rehearsal``: the
+    words shown first in reverse video whenever given (e.g. "REHEARSAL 10x")."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if rehearsal:
+        text.append(" ")
+        text.append_text(safe(rehearsal, 40, style="bold reverse"))
+        text.append(" ")
     if quarantined:
         # Journal lines set aside since the last acknowledgement: first, so nothing hides it.
         text.append(f" ⚠ {quarantined} SET-ASIDE LINE{'S' if quarantined > 1 else ''} "
@@ -100,7 +158,12 @@ def header_text(plan, state, operator: str, now: float, readonly: bool = False,
         text.append_text(safe(phase_title(plan, state), 40, style="bold"))
         text.append(" ")
     text.append(f" {utc(now)}  ")
-    text.append(cutover_clock(state, plan, now), style="bold")
+    if forecast is not None:
+        flags = len("  (read-only)") * readonly + len("  recording…") * recording
+        room = max(1, width - text.cell_len - flags) if width else 0
+        text.append_text(_forecast_part(forecast, state, plan, now, room))
+    else:
+        text.append(cutover_clock(state, plan, now), style="bold")
     if readonly:
         text.append("  (read-only)", style="bold")
     if recording:
@@ -127,7 +190,8 @@ class HeaderBar(Static):
     DEFAULT_CSS = "HeaderBar { height: 2; }"
 
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
-             recording: bool = False, quarantined: int = 0, journal_path=None) -> None:
+             recording: bool = False, quarantined: int = 0, journal_path=None,
+             forecast=None, rehearsal: str | None = None) -> None:
         width = self.content_size.width or self.size.width
         self.update(header_text(plan, state, operator, now, readonly, recording, quarantined,
-                                journal_path, width))
+                                journal_path, width, forecast, rehearsal))

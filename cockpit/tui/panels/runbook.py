@@ -22,6 +22,7 @@ from cockpit.tui.safe import safe
 if TYPE_CHECKING:
     from cockpit.config.plan import Plan
     from cockpit.config.runbook import Step
+    from cockpit.runbook.forecast import Forecast
     from cockpit.runbook.state import RunbookState
 
 
@@ -29,35 +30,33 @@ def hhmm(wall: float | None) -> str:
     return datetime.fromtimestamp(wall, tz=UTC).strftime("%H:%M") if wall else "--:--"
 
 
-def step_order(plan: Plan, rollback: bool) -> list[Step]:
-    rb = plan.runbook
-    return rb.rollback_steps() if rollback else rb.all_steps()
-
-
-def started_at(plan: Plan, state: RunbookState, step_id: str, rollback: bool) -> float | None:
-    """When ``step_id`` became workable: the newest finish among the steps before it."""
-    before = []
-    for s in step_order(plan, rollback):
-        if s.id == step_id:
-            break
-        before.append(s.id)
-    times = [at for sid in before
-             if sid in state.steps and (at := state.steps[sid].at) is not None]
-    if rollback and state.rollback_at is not None:
-        times.append(state.rollback_at)
-    return max(times) if times else None
-
-
-def timing(plan: Plan, state: RunbookState, step: Step, now: float,
-           rollback: bool) -> tuple[str, str]:
-    """'4m/10m' or '12m/10m OVER' for a workable step; ('', '') when nothing started it."""
-    start = started_at(plan, state, step.id, rollback)
-    if start is None:
+def timing(view: RunbookView, step: Step) -> tuple[str, str]:
+    """'4m/10m' or '12m/10m OVER' (elapsed/planned) for a workable step, timed from when it
+    became workable (the forecast's spans); '—/10m' while nothing says it started."""
+    t = view.forecast.active.get(step.id) if view.forecast is not None else None
+    if t is None:
         return f"—/{format_duration(step.planned)}", "dim"
-    elapsed = float(int(max(0.0, now - start)))
+    elapsed = float(int(t.elapsed_s))
     if elapsed > step.planned:
         return f"{format_duration(elapsed)}/{format_duration(step.planned)} OVER", "bold red reverse"
     return f"{format_duration(elapsed)}/{format_duration(step.planned)}", ""
+
+
+def active_words(view: RunbookView, step: Step) -> Text | None:
+    """The selected step being worked, against its rehearsal and its plan, in words:
+    "B03 running 12m of ~9m rehearsed, 10m planned: +3m over". The overrun is against what the
+    forecast expects (the rehearsal when there is one, else the plan) and is said in words."""
+    t = view.forecast.active.get(step.id) if view.forecast is not None else None
+    if t is None:
+        return None
+    text = Text(f"{step.id} running {format_duration(float(int(t.elapsed_s)))} of ", end="")
+    if t.rehearsed_s is not None:
+        text.append(f"~{format_duration(t.rehearsed_s)} rehearsed, ")
+    text.append(f"{format_duration(t.planned_s)} planned")
+    if t.over_s >= 1:
+        text.append(": ")
+        text.append(f"+{format_duration(float(int(t.over_s)))} over", style="bold reverse")
+    return text
 
 
 @dataclass
@@ -70,12 +69,14 @@ class RunbookView:
     # The core's rule for which gates block a step (``Operations.blocking_gates``); with it,
     # the rows under the steps list the gates that hold steps up.
     blocking: Callable | None = None
+    # The finish forecast (``cockpit.runbook.forecast.Forecast``): its per-step timings time
+    # the workable steps; None: nothing has started.
+    forecast: Forecast | None = None
 
 
 def step_row(view: RunbookView, step: Step, width: int) -> Text:
     st = view.state.steps.get(step.id)
     status = status_value(st.status if st else "pending")
-    rollback = bool(view.state.rollback_active)
     selected = step.id == view.selected
     row = Text(no_wrap=True, overflow="ellipsis", end="")
     row.append("›" if selected else " ", style="bold")
@@ -93,7 +94,7 @@ def step_row(view: RunbookView, step: Step, width: int) -> Text:
         info.append_text(who)
         info.append(f" {hhmm(st.at)}")
     elif status == "active":
-        words, style = timing(view.plan, view.state, step, view.now, rollback)
+        words, style = timing(view, step)
         info = Text(words, style=style, end="")
     else:
         info = Text(format_duration(step.planned), style="dim", end="")
@@ -141,6 +142,10 @@ def selected_detail(view: RunbookView) -> Text:
         flags.append("r: run command")
     if flags:
         text.append("\n" + " · ".join(flags), style="dim")
+    running = active_words(view, step)
+    if running is not None:
+        text.append("\n")
+        text.append_text(running)
     return text
 
 
@@ -240,16 +245,18 @@ class RunbookPanel(Widget):
                 out.append("\n")
             out.append_text(step_row(self.view, step, width))
         shown = min(room, len(steps) - top)
-        free = height - shown - detail_lines
+        free = height - shown - detail_lines  # rows between the steps and the detail
+        # The extra lines go there below a blank row; the detail keeps the bottom rows, each
+        # line of it on its own row.
         extra = left_undone_lines(self.view, width)
         extra = extra if len(extra) <= free - 1 else []
-        extra += held_up_lines(self.view, free - 1 - len(extra), width)  # a blank row above
+        extra += held_up_lines(self.view, free - 1 - len(extra), width)
         if extra:
             out.append("\n")
             for line in extra:
                 out.append("\n")
                 out.append_text(line)
             free -= len(extra) + 1
-        out.append("\n" * free)
+        out.append("\n" * max(1, free + 1))
         out.append_text(detail)
         return out
