@@ -17,6 +17,13 @@ by run on the same data (before/after figures on one machine under one load):
     git archive HEAD~3 | tar -x -C /tmp/before && cp bench/recon.py /tmp/before/bench/
     .venv/bin/python -m bench.recon --diffs 0,10000,100000 --tree /tmp/before
 
+``--lab DIR`` measures the content layer on a running lab instead (``cockpit lab up``): each
+table of the lab plan's reconciliation, legacy against cloud, through the plan's read-only
+DSNs, against the same floor; inject a fault first (``cockpit lab fault corrupt-rows``) to
+see the cost of differences:
+
+    .venv/bin/python -m bench.recon --lab .cockpit-lab --runs 5
+
 Parallel query is off on both servers, so one table scan is one process as in the issue's
 figures, and the two sides do not fight over the cores with their workers.
 """
@@ -124,7 +131,11 @@ def main() -> int:
     parser.add_argument("--tree", action="append", type=Path, default=[],
                         help="also measure this source tree (e.g. an export of the previous "
                              "commit holding this script), interleaved with this one")
+    parser.add_argument("--lab", type=Path, metavar="DIR",
+                        help="measure the tables of a running lab (cockpit lab up) instead")
     args = parser.parse_args()
+    if args.lab is not None:
+        return lab_bench(args.lab, args.runs, args.buckets)
     sizes = args.rows or [1_000_000]
     diff_counts = [int(x) for x in args.diffs.split(",")]
     trees = [ROOT, *(t.resolve() for t in args.tree)]
@@ -192,6 +203,55 @@ def main() -> int:
                         f"  (buckets {last['buckets']}, mismatched {last['mismatched']})",
                         flush=True,
                     )
+    return 0
+
+
+async def _lab_table(src_dsn: str, dst_dsn: str, table: ReconTable, buckets: int):
+    src = await open_readonly(src_dsn, statement_timeout_s=600)
+    dst = await open_readonly(dst_dsn, statement_timeout_s=600)
+    try:
+        start = time.perf_counter()
+        await asyncio.gather(src.execute(FLOOR_SQL.format(table.source_table)),
+                             dst.execute(FLOOR_SQL.format(table.target_table)))
+        floor = time.perf_counter() - start
+        start = time.perf_counter()
+        result = await compare_table(src, dst, table, buckets=buckets, salt="bench")
+        return time.perf_counter() - start, floor, result
+    finally:
+        await src.close()
+        await dst.close()
+
+
+def lab_bench(lab_dir: Path, runs: int, buckets: int) -> int:
+    """Each reconciliation table of a running lab, median of ``runs``; a row per table."""
+    from cockpit.config import PlanError, load_plan
+    from cockpit.lab.control import running_lab
+    from cockpit.lab.state import LabError
+
+    try:
+        lab = running_lab(lab_dir)
+        plan, _ = load_plan(lab.plan_path)
+    except (LabError, PlanError) as exc:
+        print(f"bench.recon: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    recon = plan.reconciliation
+    assert recon is not None
+    src_dsn = plan.sources[recon.source].dsn  # type: ignore[union-attr]
+    dst_dsn = plan.sources[recon.target].dsn  # type: ignore[union-attr]
+    print(f"content layer on lab {lab.dir} ({lab.patients} patients, faults: "
+          f"{', '.join(sorted(lab.faults)) or 'none'}): median of {runs} runs")
+    print(f"{'table':<20} {'rows':>8} {'wall s':>7} {'rows/s':>10} {'queries':>7} "
+          f"{'transferred':>11} {'floor s':>7} {'x floor':>7} {'findings':>8}")
+    for table in recon.tables:
+        got = [asyncio.run(_lab_table(src_dsn, dst_dsn, table, min(buckets, recon.buckets)))
+               for _ in range(runs)]
+        wall = statistics.median(w for w, _, _ in got)
+        floor = statistics.median(f for _, f, _ in got)
+        result = got[-1][2]
+        rows = max(result.source_rows or 0, result.target_rows or 0)
+        print(f"{table.name:<20} {rows:>8,} {wall:7.3f} {rows / wall if wall else 0:10,.0f} "
+              f"{result.queries:>7} {result.rows_transferred:>11,} {floor:7.3f} "
+              f"{wall / floor if floor else 0:7.2f} {len(result.findings):>8}", flush=True)
     return 0
 
 

@@ -33,7 +33,6 @@ VERBS = {
 # same one line and the same exit code whatever flags it was given (checked before parsing).
 NOT_BUILT = {
     "report": "the evidence pack",
-    "lab": "the lab environment",
     "notify": "notifications",
     "journal init": "the shared PostgreSQL journal",
 }
@@ -184,9 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the report as one JSON object")
 
     p = verb("lab")
-    p.add_argument("action", choices=["up", "down", "status", "fault"], help="what to do with the lab")
-    p.add_argument("name", nargs="?", metavar="NAME", help="the fault to inject (with fault)")
-    p.add_argument("--dir", metavar="DIR", help="folder of the lab environment")
+    _lab_parsers(p, verbs)
 
     p = verb("notify")
     nsub = p.add_subparsers(dest="notify_verb", metavar="ACTION", parser_class=_Parser)
@@ -195,6 +192,32 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     q.add_argument("--target", metavar="NAME", help="only this comms target")
     return parser
+
+
+def _lab_parsers(p: argparse.ArgumentParser, verbs: dict[str, argparse.ArgumentParser]) -> None:
+    from cockpit.lab.catalog import DEFAULT_DIR, DEFAULT_PATIENTS, FAULTS
+
+    lsub = p.add_subparsers(dest="lab_verb", metavar="ACTION", parser_class=_Parser)
+
+    def action(name: str, text: str, **kwargs) -> argparse.ArgumentParser:
+        q = verbs[f"lab {name}"] = lsub.add_parser(name, help=text, description=text, **kwargs)
+        q.add_argument("--dir", metavar="DIR", default=DEFAULT_DIR,
+                       help=f"folder of the lab (default: ./{DEFAULT_DIR})")
+        return q
+
+    q = action("up", "create and start the lab (or start a stopped one); prints its plan's path")
+    q.add_argument("--patients", metavar="N", type=int, default=DEFAULT_PATIENTS,
+                   help=f"synthetic patients to create (default: {DEFAULT_PATIENTS})")
+    q.add_argument("--seed", metavar="N", type=int, default=11, help="data seed (default: 11)")
+    q = action("down", "stop everything the lab started (by pid)")
+    q.add_argument("--purge", action="store_true", help="also remove the lab folder")
+    action("status", "what runs: pids, ports, replication; exit 0 running, 1 not")
+    listing = "\n".join(f"  {name:<20}{text}" for name, text in FAULTS.items())
+    q = action("fault", "inject a fault into a running lab", epilog="faults:\n" + listing,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("name", metavar="NAME", choices=list(FAULTS), help="the fault (listed below)")
+    q.add_argument("--count", metavar="N", type=int,
+                   help="how many rows or tickets (faults that take one; default per fault)")
 
 
 def _internal_error(verb: str, exc: BaseException) -> str:
@@ -230,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     if extra:  # said by the verb's own parser, so the line names the verb
         verbs = args._verbs
         name = " ".join(w for w in (args.verb, getattr(args, "journal_verb", None),
-                                    getattr(args, "notify_verb", None)) if w)
+                                    getattr(args, "notify_verb", None),
+                                    getattr(args, "lab_verb", None)) if w)
         (verbs.get(name) or verbs.get(args.verb) or parser).error(
             f"unrecognized arguments: {' '.join(extra)}")
     if not args.verb:
@@ -238,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.verb == "journal" and not args.journal_verb:
         print("cockpit journal: say verify, show or init (see cockpit journal --help)", file=sys.stderr)
+        return 2
+    if args.verb == "lab" and not args.lab_verb:
+        print("cockpit lab: say up, down, status or fault (see cockpit lab --help)", file=sys.stderr)
         return 2
     module_name = args.verb if args.verb != "journal" else f"journal_{args.journal_verb}"
     try:

@@ -31,7 +31,6 @@ def test_each_verb_has_help(verb, capsys):
 
 @pytest.mark.parametrize(("argv", "word"), [
     (["report", "j.jsonl", "--out", "x"], "report"),
-    (["lab", "up"], "lab"),
     (["notify", "test", "p.yaml"], "notify"),
     (["journal", "init", "p.yaml"], "journal init"),
 ])
