@@ -3,7 +3,7 @@ the command-line parser lists them on every start."""
 
 from __future__ import annotations
 
-# Up in about 8 s here (initdb, load, initial copy, service); see docs/LAB.md.
+# Up in about 8 s here (initdb, load, initial copy, service); see the README, "The lab".
 DEFAULT_PATIENTS = 2000
 DEFAULT_DIR = ".cockpit-lab"
 
