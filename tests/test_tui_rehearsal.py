@@ -65,7 +65,8 @@ async def test_r_in_a_rehearsal_runs_the_scripted_reconciliation(tmp_path):
     opened = [e for e in cockpit.journal.entries if e.action == "exception.open"]
     assert len(opened) == 2 and all(e.data["keys"] for e in opened)
     assert "SIMULATED run (rehearsal)" in shown and "open exceptions: 2" in shown
-    assert asked.startswith("SIMULATED reconciliation of scenario demo") and "No database is read" in asked
+    assert asked.startswith("SIMULATED reconciliation of scenario demo: the scripted results for 4 table(s)")
+    assert "No database is read" in asked
     cockpit.close()
 
 

@@ -323,3 +323,11 @@ async def test_the_selected_steps_needs_line_says_when_a_hold_turns_go(tmp_path)
         text = plain(app.query_one(RunbookPanel))
         assert re.search(r"D02 needs: ◐ HOLD interfaces_drained \(GO in \d+s if it holds\)",
                          text), text
+
+
+def test_a_hold_with_under_a_second_left_says_so():
+    from cockpit.gates import GateState, GateStatus
+
+    status = GateStatus("g", GateState.HOLD, "holding 9.999s of 10s: x 0, needs = 0", 0.0,
+                        hold_for_s=10.0, held_s=9.999)
+    assert reason_of(status) == "GO in under 1s if it holds; x 0, needs = 0"

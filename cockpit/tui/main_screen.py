@@ -505,7 +505,7 @@ class MainScreen(Screen):
         script = self.recon_script()
         if (recon is None and script is None) or self.recon_running:
             return
-        ask = (simulated_start_screen(self.app.rehearsal) if script is not None
+        ask = (simulated_start_screen(self.app.rehearsal, self.plan) if script is not None
                else start_screen(recon))
         yes = await self.app.push_screen_wait(ask)
         if yes and not self.recon_running and self.possible("reconcile"):

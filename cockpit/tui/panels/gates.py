@@ -36,7 +36,9 @@ def reason_of(status: GateStatus | None) -> str:
     if status.state is GateState.HOLD:
         why = reason.split(": ", 1)[1] if reason.startswith("holding ") and ": " in reason else reason
         left = max(0.0, status.hold_for_s - status.held_s)
-        return f"GO in {format_duration(left)} if it holds; {why}"
+        # Under a second left (a fast rehearsal clock sees it often): no "GO in 1ms".
+        when = "under 1s" if left < 1 else format_duration(left)
+        return f"GO in {when} if it holds; {why}"
     return reason
 
 

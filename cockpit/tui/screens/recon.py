@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from cockpit.durations import format_duration
+from cockpit.rehearsal.scenario import recon_tables
 from cockpit.tui.safe import safe
 from cockpit.tui.screens.base import AskScreen
 
@@ -34,13 +35,13 @@ def start_screen(recon) -> AskScreen:
     return AskScreen("Run reconciliation", start_text(recon), "Start (y)")
 
 
-def simulated_text(rehearsal) -> Text:
-    script = rehearsal.recon
+def simulated_text(rehearsal, plan) -> Text:
+    tables = recon_tables(rehearsal.scenario, plan)
     text = Text(end="")
     text.append("SIMULATED", style="bold reverse")
     text.append(" reconciliation of scenario ")
     text.append_text(safe(rehearsal.name, 60, style="bold"))
-    text.append(f": the scripted results for {len(script.tables)} table(s) at scenario time "
+    text.append(f": the scripted results for {len(tables)} table(s) at scenario time "
                 f"T+{format_duration(rehearsal.scenario_time())}.")
     text.append("\nNo database is read. Progress, findings and the exception queue work as on "
                 "a real run.")
@@ -49,8 +50,8 @@ def simulated_text(rehearsal) -> Text:
     return text
 
 
-def simulated_start_screen(rehearsal) -> AskScreen:
-    return AskScreen("Run simulated reconciliation", simulated_text(rehearsal), "Start (y)")
+def simulated_start_screen(rehearsal, plan) -> AskScreen:
+    return AskScreen("Run simulated reconciliation", simulated_text(rehearsal, plan), "Start (y)")
 
 
 def cancel_screen() -> AskScreen:
