@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
@@ -245,15 +245,28 @@ def _vocabulary() -> list[str]:
 
 
 def _schema_problems(exc: ValidationError, data: Any, origins: dict[Path, list[str]]) -> list[Problem]:
-    vocab = _vocabulary()
+    return schema_problems(exc, data, _vocabulary(), origins=origins)
+
+
+def schema_problems(exc: ValidationError, data: Any, vocab: list[str], *,
+                    origins: dict[Path, list[str]] | None = None, tag: str = "type",
+                    tag_words: Callable[[ErrorDetails], str | None] | None = None) -> list[Problem]:
+    """pydantic's errors as problems at their YAML place, one per place and message: the one
+    wording for plans and for files read by the same rules (rehearsal scenarios). ``tag`` is
+    the discriminator field an unknown union tag is pointed at; ``tag_words`` may word a
+    union's errors itself (None: the usual words); ``origins`` names the ``${VAR}`` a value
+    came from, so the value is never repeated."""
     out: list[Problem] = []
     seen: set[tuple[Path, str]] = set()
     for err in exc.errors(include_url=False):
         path, at_key = _real_path(data, err["loc"], err["type"])
         if err["type"] == "union_tag_invalid":
-            path = (*path, "type")
-        hidden = sorted({v for p, names in origins.items() if p[:len(path)] == path for v in names})
-        message = _message(err, path, vocab, hidden)
+            path = (*path, tag)
+        message = tag_words(err) if tag_words is not None else None
+        if message is None:
+            hidden = sorted({v for p, names in (origins or {}).items() if p[:len(path)] == path
+                             for v in names})
+            message = _message(err, path, vocab, hidden)
         if (path, message) in seen:
             continue
         seen.add((path, message))

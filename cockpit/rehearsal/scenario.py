@@ -61,7 +61,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cockpit.config.base import Duration, Ident, SignalName, Strict, within
-from cockpit.config.loader import _message, _ordered, _real_path, read_text
+from cockpit.config.loader import _ordered, read_text
+from cockpit.config.loader import schema_problems as loader_schema_problems
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError, Problem
 from cockpit.config.yamlpos import Mark, Path, Positions, YamlProblem, load
@@ -366,24 +367,16 @@ def _vocabulary() -> list[str]:
 
 def schema_problems(exc: ValidationError, data: Any) -> list[Problem]:
     """The plan loader's wording (``cockpit.config.loader``), the scenario's vocabulary."""
-    vocab = _vocabulary()
-    out: list[Problem] = []
-    seen: set[tuple[Path, str]] = set()
-    for err in exc.errors(include_url=False):
-        path, at_key = _real_path(data, err["loc"], err["type"])
-        if err["type"] == "union_tag_invalid":
-            message = (f"unknown fault kind {clean(str(err.get('ctx', {}).get('tag')), 60)!r}: "
-                       f"expected one of {', '.join(FAULT_KINDS)}")
-            path = (*path, "kind")
-        elif err["type"] == "union_tag_not_found":
-            message = f"missing 'kind': one of {', '.join(FAULT_KINDS)}"
-        else:
-            message = _message(err, path, vocab)
-        if (path, message) in seen:
-            continue
-        seen.add((path, message))
-        out.append(Problem(path, message, at_key=at_key))
-    return out
+    return loader_schema_problems(exc, data, _vocabulary(), tag="kind", tag_words=_fault_kind_words)
+
+
+def _fault_kind_words(err) -> str | None:
+    if err["type"] == "union_tag_invalid":
+        return (f"unknown fault kind {clean(str(err.get('ctx', {}).get('tag')), 60)!r}: "
+                f"expected one of {', '.join(FAULT_KINDS)}")
+    if err["type"] == "union_tag_not_found":
+        return f"missing 'kind': one of {', '.join(FAULT_KINDS)}"
+    return None
 
 
 # -- against the plan ---------------------------------------------------------------------
