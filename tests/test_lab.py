@@ -266,6 +266,26 @@ def test_slow_queries_fail_clinical_health(lab: Lab):
     assert lab.gates()["clinical_health"] in PASSING
 
 
+def test_purge_refuses_while_a_cockpit_writes_a_journal_in_the_lab(lab: Lab):
+    from cockpit.journal import Actor, Journal
+
+    path = lab.dir / "journal" / "lab.rehearsal-lag-crisis.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    held = Journal.open(path, cutover_id="ehr-lab", holder=Actor.current("m.okafor"))
+    try:
+        before = (lab.dir / "lab.json").read_bytes()
+        done = cockpit("lab", "down", "--purge", "--dir", str(lab.dir))
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert f"a cockpit is writing the journal {path} (pid" in done.stderr
+        assert "operator m.okafor" in done.stderr
+        # Nothing stopped, nothing removed.
+        assert (lab.dir / "lab.json").read_bytes() == before and path.exists()
+        assert cockpit("lab", "status", "--dir", str(lab.dir)).returncode == 0
+    finally:
+        held.close()
+    path.unlink()
+
+
 # -- down: nothing left behind (keep this test last) -----------------------------------------
 
 def test_down_stops_everything_it_started_and_nothing_else(lab: Lab):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cockpit.journal.file import read_holder
 from cockpit.lab import clusters, ehr, replication, service, state
 from cockpit.lab import plan as lab_plan
 from cockpit.lab.catalog import DEFAULT_PATIENTS
@@ -244,6 +245,8 @@ def down(lab_dir: Path, purge: bool = False) -> tuple[Lab, list[str]]:
     lab_dir = lab_dir.expanduser().absolute()
     lab = require(lab_dir)
     with locked(lab_dir):
+        if purge:
+            _no_journal_in_use(lab_dir)  # before anything stops: a refusal changes nothing
         running = components(lab)
         _stop_all(lab)
         stopped = [name for name, on in running.items() if on]
@@ -253,6 +256,25 @@ def down(lab_dir: Path, purge: bool = False) -> tuple[Lab, list[str]]:
     if purge:
         shutil.rmtree(lab_dir, ignore_errors=True)
     return lab, stopped
+
+
+def _no_journal_in_use(lab_dir: Path) -> None:
+    """``--purge`` must not pull a journal from under the cockpit writing it (a rehearsal
+    keeps its journal in the lab folder, beside the lab plan's): each journal's write lock is
+    tried, and a held one is a refusal naming who holds it."""
+    for path in sorted((lab_dir / "journal").glob("*.jsonl")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            continue  # not a regular file we can open: not a journal a cockpit holds
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            who = read_holder(path) or "who is not recorded"
+            raise LabError(f"a cockpit is writing the journal {path} ({who}): quit it before "
+                           "lab down --purge (lab down without --purge keeps the folder)") from None
+        finally:
+            os.close(fd)
 
 
 # -- status ---------------------------------------------------------------------------------
