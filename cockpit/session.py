@@ -62,6 +62,9 @@ class Session:
     # Why the journal is not being written, when the mode wanted it to be (watch mode).
     warnings: list[str] = field(default_factory=list)
     listeners: list[GateListener] = field(default_factory=list)
+    # The one finish forecast of the session: the built-in runbook.* signals and the view
+    # read it, so the journal is folded into spans once, not once per reader.
+    forecaster: Forecaster | None = None
 
     def listen(self, listener: GateListener) -> None:
         """``listener(new, old)`` on each gate change, on the engine's loop (``gates --watch``
@@ -165,7 +168,9 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
             for summary in damper.due(clock.monotonic()):
                 writer.fire(f"gate flapping {summary.gate}", record_flaps, summary)
 
-    follow = _Follower(journal, clock, available=journal.readonly_reason != UNREADABLE)
+    forecaster = Forecaster(plan)
+    follow = _Follower(journal, clock, available=journal.readonly_reason != UNREADABLE,
+                       forecaster=forecaster)
     engine = Engine(plan, clock, sources=sources, builtin=lambda: follow.builtin(ops),
                     on_gate_change=gate_changed, tick=TICK_S if tick is None else tick)
 
@@ -186,7 +191,7 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
     engine.subscribe(watch_the_clock)
     engine.subscribe(summarise_flaps)
     return Session(plan, journal, ops, engine, clock, mode == "readonly" or journal.readonly,
-                   writer, warnings, listeners)
+                   writer, warnings, listeners, forecaster)
 
 
 def open_cockpit(plan: Plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
@@ -230,10 +235,10 @@ class _Follower:
     stepping back cannot make a reconciliation run look fresher. A step of the wall clock
     against the monotonic one is reported once (``clock_step``), to be journalled."""
 
-    def __init__(self, journal: Journal, clock: Clock, *, available: bool):
+    def __init__(self, journal: Journal, clock: Clock, *, available: bool, forecaster: Forecaster):
         self.journal, self.clock, self.available = journal, clock, available
         self.ages = Ages(clock)
-        self.forecaster: Forecaster | None = None  # made on first use, for the session's plan
+        self.forecaster = forecaster
         self._followed = clock.monotonic()
         self._offset = clock.now() - clock.monotonic()
 
@@ -258,8 +263,6 @@ class _Follower:
                 return {}
         if j.damage is not None:
             return {}
-        if self.forecaster is None:
-            self.forecaster = Forecaster(ops.plan)
         return {**builtin_readings(ops.state, self.clock, self.ages),
                 **forecast_readings(self.forecaster.forecast(j.entries, self.clock.now()),
                                     self.clock)}

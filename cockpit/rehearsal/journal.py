@@ -29,7 +29,10 @@ def _read(path: Path) -> tuple[bytes | None, Entry | None]:
         return None, None
     if not raw:
         return raw, None
-    entries = lines.parse(raw).entries
+    # Only the first line is parsed: the marker rules run before every rehearsal and demo
+    # start, on journals of any length.
+    end = raw.find(b"\n")
+    entries = lines.parse(raw if end < 0 else raw[:end + 1]).entries
     return raw, (entries[0] if entries else None)
 
 

@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 from cockpit.gates import as_of as gates_as_of
 from cockpit.journal.writer import JournalWriter
 from cockpit.runbook import Refused
+from cockpit.runbook.forecast import Forecaster
 from cockpit.tui import layout as layouts
 from cockpit.tui.actions import RECORDING_NOTICE_S, Writes
 from cockpit.tui.crash import OneLine, one_line
@@ -60,7 +61,7 @@ class CockpitApp(App):
                  clock: Clock, *, layout: str | None = None,
                  readonly: bool = False, runs_dir: Path | None = None, start_engine: bool = True,
                  layouts_dir: Path | None = None, writer: JournalWriter | None = None,
-                 rehearsal=None):
+                 rehearsal=None, forecaster: Forecaster | None = None):
         files: list[str | PurePath] = list(layouts.css_files(layouts_dir))
         self.layout_names = set(layouts.available(layouts_dir))
         if not files:
@@ -76,6 +77,9 @@ class CockpitApp(App):
         # A rehearsal (``cockpit.rehearsal.running.Rehearsal``): the header says so at all
         # times, and R runs the scenario's scripted reconciliation. None on a real night.
         self.rehearsal = rehearsal
+        # The session's forecast when the session made the app (one fold of the journal for
+        # the header and the runbook.* signals); else the app's own.
+        self.forecaster = forecaster or Forecaster(plan)
         self.forced_layout = layout
         self.readonly = readonly or journal.readonly
         self.runs_dir = runs_dir or Path(journal.path).parent / "runs"
@@ -100,7 +104,8 @@ class CockpitApp(App):
     def of(cls, session, **kwargs) -> CockpitApp:
         """The cockpit on an open ``cockpit.session.Session`` (sharing its writer thread)."""
         return cls(session.plan, session.journal, session.ops, session.engine, session.clock,
-                   readonly=session.readonly, writer=session.writer, **kwargs)
+                   readonly=session.readonly, writer=session.writer,
+                   forecaster=session.forecaster, **kwargs)
 
     def get_default_screen(self) -> MainScreen:
         return self.main

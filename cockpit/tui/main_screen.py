@@ -29,7 +29,7 @@ from cockpit.journal import JournalError
 from cockpit.recon.queue import record_run, titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook.commands import StepRun
-from cockpit.runbook.forecast import Forecast, Forecaster
+from cockpit.runbook.forecast import Forecast
 from cockpit.tui import keymap
 from cockpit.tui.footer import KeyFooter
 from cockpit.tui.panels.audit import AuditPanel
@@ -101,7 +101,6 @@ class MainScreen(Screen):
         self.recon_started = 0.0  # time.monotonic() when it started (the runner's time base)
         self.recon_cancel: asyncio.Event | None = None
         self._bindings_shown: tuple | None = None
-        self._forecaster: Forecaster | None = None  # cockpit.runbook.forecast, made on first use
         self.ready = False
 
     # -- what the screen reads ---------------------------------------------------------
@@ -121,9 +120,7 @@ class MainScreen(Screen):
         None from a damaged journal (no forecast from evidence cut short)."""
         if self.cockpit.journal.damage is not None:
             return None
-        if self._forecaster is None:
-            self._forecaster = Forecaster(self.plan)
-        return self._forecaster.forecast(self.cockpit.journal.entries, now)
+        return self.app.forecaster.forecast(self.cockpit.journal.entries, now)
 
     # -- building ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
