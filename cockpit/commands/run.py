@@ -95,9 +95,7 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
                 return fail(verb, str(exc))
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly,
                                           "plan": plan_record(plan)})
-        # Only a rehearsal hands the app its rehearsal object.
-        extra = {} if rehearsal is None else {"rehearsal": rehearsal}
-        app = CockpitApp.of(cockpit, layout=layout, **extra)
+        app = CockpitApp.of(cockpit, layout=layout, rehearsal=rehearsal)
         ending = _SessionEnd(cockpit)
         app.on_terminal_lost = ending.arm_watchdog
         app.run()
