@@ -52,7 +52,7 @@ runbook:
     - id: during
       title: During
       steps:
-        - {id: D1, title: freeze, owner: app, planned: 1m, critical: true, second_operator: true}
+        - {id: D1, title: freeze, owner: app, planned: 1m, critical: true, two_person: true}
         - {id: D2, title: crit, owner: dba, planned: 1m, critical: true}
         - {id: D3, title: last, owner: dba, planned: 1m}
     - id: after

@@ -53,9 +53,9 @@ def cross_check(data: Any) -> list[Problem]:
     out += _check_windows(gates, signals)
     out += _check_runbook(data, gates, roles)
     out += _check_recon(data, sources)
-    mirror = _d(_d(data.get("cutover")).get("journal_mirror"))
-    if isinstance(mirror.get("source"), str):
-        out += _postgres_ref(("cutover", "journal_mirror", "source"), mirror["source"], sources)
+    shared = _d(_d(data.get("cutover")).get("shared_journal"))
+    if isinstance(shared.get("source"), str):
+        out += _postgres_ref(("cutover", "shared_journal", "source"), shared["source"], sources)
     return out
 
 

@@ -295,6 +295,15 @@ def _real_path(data: Any, loc: tuple, kind: str) -> tuple[Path, bool]:
     return tuple(path), at_key
 
 
+# Keys a plan may still carry from an older version of the cockpit: what to write instead.
+RENAMED = {
+    "second_operator": "'second_operator' is now 'two_person: true' (the second person approves "
+                       "from their own cockpit)",
+    "journal_mirror": "'journal_mirror' is replaced by 'shared_journal: {source: <a postgres "
+                      "source>, table: <name>}' (create the table with: cockpit journal init CONFIG)",
+}
+
+
 def _message(err: ErrorDetails, path: Path, vocab: list[str], hidden: Sequence[str] = ()) -> str:
     """The problem in words; ``hidden`` names the variables the value came from, and then the
     value itself is never put into the message (it may be a secret in the wrong field)."""
@@ -304,6 +313,8 @@ def _message(err: ErrorDetails, path: Path, vocab: list[str], hidden: Sequence[s
         return _hidden_message(err, kind, got, hidden)
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
+        if key in RENAMED:
+            return RENAMED[key]
         close = difflib.get_close_matches(key, [w for w in vocab if w != key], n=1, cutoff=0.75)
         return f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
     if kind == "missing":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
 
 from cockpit.config.base import Duration, Ident, PathText, SignalName, Strict, within
 from cockpit.config.recon import Reconciliation
@@ -63,11 +64,24 @@ class Window(Strict):
         return self
 
 
-class JournalMirror(Strict):
-    """Where the journal head is mirrored, out of the writer's hands (PostgreSQL)."""
+_TABLE = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}")
+
+
+def _table_name(value: str) -> str:
+    if not _TABLE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a table name: lower-case letters, digits and '_', "
+                         "optionally schema.table")
+    return value
+
+
+class SharedJournal(Strict):
+    """The journal of record is a table in PostgreSQL (``cockpit journal init`` creates it);
+    ``cutover.journal`` is then the local copy each cockpit keeps of it."""
 
     source: str
-    table: str = "cockpit_journal"
+    """A postgres source of the plan (best: a database of its own, not a clinical one)."""
+    table: Annotated[str, AfterValidator(_table_name)] = "cockpit_journal"
+    """``table`` or ``schema.table``."""
 
 
 class Cutover(Strict):
@@ -76,7 +90,7 @@ class Cutover(Strict):
     journal: PathText
     window: Window
     reason_codes: dict[Ident, str] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
-    journal_mirror: JournalMirror | None = None
+    shared_journal: SharedJournal | None = None
     rehearsal: bool = False
     # Rehearsal journals (relative to the plan file, like ``journal``) whose actual step
     # durations feed the finish forecast: read and verified when the plan is loaded
@@ -84,10 +98,25 @@ class Cutover(Strict):
     baseline: list[PathText] = []
 
 
+_LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?")
+
+
+def _login(value: str) -> str:
+    if not _LOGIN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a unix login name")
+    return value
+
+
+Login = Annotated[str, AfterValidator(_login)]
+
+
 class Person(Strict):
     name: Ident
     role: str
     contact: str = ""
+    logins: list[Login] = []
+    """The OS logins (unix user names) this person works under; when any person of the plan
+    lists logins, a session may act only as a person its login maps to."""
 
 
 class Role(Strict):
@@ -102,6 +131,8 @@ class Role(Strict):
 class Operators(Strict):
     roles: dict[Ident, Role]
     people: list[Person] = []
+    approval_expires: Annotated[Duration, within("1m", "24h")] = 600.0
+    """How long a two-person request waits for the second person: 1m to 24h."""
 
 
 class Gate(Strict):

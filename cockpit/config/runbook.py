@@ -56,7 +56,8 @@ class Step(Strict):
     critical: bool = False
     kind: Literal["task", "decision"] = "task"
     parallel: bool = False
-    second_operator: bool = False
+    two_person: bool = False
+    """A second person approves the step (confirm or skip) from their own cockpit."""
 
 
 class Phase(Strict):
@@ -82,6 +83,8 @@ class RollbackPhase(Phase):
 
 class Rollback(Strict):
     phases: list[RollbackPhase] = Field(min_length=1)
+    two_person: bool = False
+    """Starting the rollback needs a second person's approval, from their own cockpit."""
 
 
 class Runbook(Strict):

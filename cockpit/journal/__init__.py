@@ -82,6 +82,7 @@ Guarantees
 from cockpit.journal.disk import read_journal
 from cockpit.journal.entry import ACTIONS, GENESIS, Actor, Entry, canonical, chain_hash
 from cockpit.journal.errors import (
+    JournalConflict,
     JournalCorrupt,
     JournalError,
     JournalLocked,
@@ -107,6 +108,7 @@ __all__ = [
     "Damage",
     "Entry",
     "Journal",
+    "JournalConflict",
     "JournalCorrupt",
     "JournalError",
     "JournalLocked",

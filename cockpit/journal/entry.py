@@ -35,6 +35,7 @@ ACTIONS = frozenset({
     "decision.record", "gate.override", "gate.change", "rollback.start", "exception.open",
     "exception.close", "exception.triage", "recon.run", "note", "clock.warning",
     "journal.quarantine_ack", "rehearsal.start", "rehearsal.fault", "rehearsal.summary",
+    "approval.request", "approval.reject", "approval.withdraw", "access.refused",
 })
 
 

@@ -31,3 +31,9 @@ class JournalWriteFailed(JournalError):
 
 class JournalNotAFile(JournalError):
     """The journal path is a link, a FIFO, a device or a directory: refused, never followed."""
+
+
+class JournalConflict(JournalError):
+    """Another cockpit appended to the shared journal first: nothing of this append was
+    recorded, and the journal has already read what the other one wrote. The caller checks
+    its action again against the new state (``Operations`` does) and appends or refuses."""

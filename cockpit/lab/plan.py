@@ -235,7 +235,7 @@ def _runbook() -> dict[str, Any]:
             {"id": "during", "title": "During cutover (write freeze to go-live)", "starts_clock": True,
              "steps": [
                  _step("D01", "Put legacy EHR in read-only mode", "app", "5m", critical=True,
-                       second_operator=True),
+                       two_person=True),
                  _step("D02", "Stop HL7 outbound on legacy after drain", "infra", "10m",
                        requires=["interfaces_drained"]),
                  _step("D03", "Wait for replication to catch up", "dba", "15m",
@@ -245,7 +245,7 @@ def _runbook() -> dict[str, Any]:
                  _step("D05", "Drop logical subscription on cloud", "dba", "5m", critical=True),
                  _step("D06", "Advance cloud sequences past legacy", "dba", "10m", critical=True),
                  _step("D07", "Switch DNS and load balancer to cloud", "infra", "10m", critical=True,
-                       second_operator=True),
+                       two_person=True),
                  _step("D08", "Repoint HL7 interface engine to cloud", "infra", "15m"),
                  _step("D09", "Smoke test with synthetic patient", "app", "15m",
                        requires=["clinical_health"]),

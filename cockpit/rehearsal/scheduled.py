@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from cockpit.journal import Actor
-from cockpit.recon.queue import record_run, titles_from
+from cockpit.recon.queue import titles_from
 from cockpit.rehearsal.recon import simulate_reconciliation
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class ScheduledRecon:
         actor = Actor.system()
         titles = titles_from(s.plan.reconciliation)
         s.writer.fire(f"scheduled recon at {at:g}s",
-                      lambda: record_run(s.journal, actor, report, s.ops.state, titles=titles))
+                      lambda: s.ops.record_recon(report, titles=titles, actor=actor))
 
 
 def schedule_recon(session, rehearsal) -> Callable[[], None] | None:

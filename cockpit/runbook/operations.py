@@ -41,7 +41,7 @@ from typing import Any
 
 from cockpit.config.plan import Plan
 from cockpit.gates import GateStatus
-from cockpit.journal import Actor, Entry, Journal, JournalError
+from cockpit.journal import Actor, Entry, Journal, JournalConflict, JournalError
 from cockpit.redact import find_secret, redact
 from cockpit.runbook.replay import Replayer
 from cockpit.runbook.state import RunbookState, StepStatus
@@ -56,15 +56,36 @@ class Refused(Exception):
     """The action was not taken; ``str(exc)`` is one line saying why."""
 
 
+# How many times an action is checked again after another cockpit appended to the shared
+# journal first; each retry sees every entry the others wrote, so losing this often means the
+# journal is busier than any operator could be.
+CONFLICT_RETRIES = 20
+
+
+class _Conflict(Exception):
+    """Internal: another cockpit appended first (a ``JournalConflict``); check again."""
+
+
 def _serialized(method):
     """One action at a time, validation and append together (the view may run actions on a
     writer thread). Reading ``state`` takes only the short replay lock, so a slow fsync in an
-    action never blocks a view that is drawing."""
+    action never blocks a view that is drawing.
+
+    On a shared journal another cockpit may append between this one's check and its append;
+    the database refuses the append (``JournalConflict``) and the journal reads what the other
+    wrote. The whole action then runs again against the new state: it is recorded after all,
+    or refused with why it no longer applies ("B07 was confirmed by j.lindqvist 2s ago")."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with self._write_lock:
-            return method(self, *args, **kwargs)
+            for _ in range(CONFLICT_RETRIES):
+                try:
+                    return method(self, *args, **kwargs)
+                except _Conflict:
+                    continue
+            raise Refused(f"not recorded: other cockpits kept appending to the shared journal "
+                          f"first ({CONFLICT_RETRIES} tries); try again")
 
     return wrapper
 
@@ -213,7 +234,7 @@ class Operations:
             why = self._workable(step, state) or self._may_work(step)
             if why:
                 return why
-            if step.critical and not step.second_operator and not self._approves_critical(self.actor.operator):
+            if step.critical and not step.two_person and not self._approves_critical(self.actor.operator):
                 return f"{step.id} is critical: {self.actor.operator}'s role may not approve critical steps"
             return self._gate_check(step, gates, state)[0]
         except Refused as exc:
@@ -234,6 +255,8 @@ class Operations:
     def _append(self, action: str, *, actor: Actor | None = None, **fields) -> Entry:
         try:
             entry = self.journal.append(action, actor=actor or self.actor, **fields)
+        except JournalConflict as exc:
+            raise _Conflict() from exc
         except JournalError as exc:
             raise Refused(str(exc)) from exc
         except (UnicodeError, ValueError, TypeError, RecursionError) as exc:
@@ -256,7 +279,7 @@ class Operations:
             why = self._workable(step, state) or self._may_work(step)
             if why:
                 return why
-            if step.critical and not step.second_operator and not self._approves_critical(self.actor.operator):
+            if step.critical and not step.two_person and not self._approves_critical(self.actor.operator):
                 return f"{step.id} is critical: {self.actor.operator}'s role may not skip critical steps"
             problem = self._gate_check(step, gates, state)[0]
             if problem:
@@ -272,7 +295,7 @@ class Operations:
         needs; return the second operator's name (or None)."""
         if step.critical and typed != step.id:
             raise Refused(f"{step.id} is critical: type its id ({step.id}) to {what}")
-        if not step.second_operator:
+        if not step.two_person:
             return None
         second = (second_operator or "").strip()
         if not second:
@@ -312,7 +335,7 @@ class Operations:
         second = self._signed(step, typed, second_operator, "skip it")
         code = self._reason(reason_code, f"skipping {step.id}")
         data = None
-        if step.requires or step.critical or step.second_operator:
+        if step.requires or step.critical or step.two_person:
             _, snapshot, used = self._gate_check(step, gates or {}, self.state)
             data = self._redacted({"gates": snapshot, "overrides": used, "second_operator": second,
                                "typed": bool(step.critical)})
@@ -435,6 +458,21 @@ class Operations:
         if size is not None:  # bytes of the saved output (the output itself stays on disk)
             data["size"] = int(size)
         return self._append("step.run", subject=step.id, data=self._redacted(data))
+
+    @_serialized
+    def record_recon(self, report, *, titles: Mapping[str, str] | None = None,
+                     actor: Actor | None = None) -> tuple[list[str], list[str]]:
+        """A reconciliation run, its exceptions opened and closed (``recon.queue.record_run``:
+        one batch), planned against the state as it is when the batch is written. Raises the
+        journal's error (``JournalError``) when it is not recorded."""
+        from cockpit.recon.queue import record_run
+
+        try:
+            result = record_run(self.journal, actor or self.actor, report, self.state, titles=titles)
+        except JournalConflict as exc:
+            raise _Conflict() from exc
+        self.state  # noqa: B018 -- fold the new entries in now
+        return result
 
     @_serialized
     def record_gate_change(self, new: GateStatus, old: GateStatus | None, *,

@@ -26,8 +26,9 @@ from textual.worker import Worker
 
 from cockpit.durations import format_duration
 from cockpit.journal import JournalError
-from cockpit.recon.queue import record_run, titles_from
+from cockpit.recon.queue import titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
+from cockpit.runbook import Refused
 from cockpit.runbook.commands import StepRun
 from cockpit.runbook.forecast import Forecast
 from cockpit.tui import keymap
@@ -568,9 +569,8 @@ class MainScreen(Screen):
         # and a cancelled run's unmeasured figures stay None, so it never reads as clean.
         try:
             opened, closed = await app.writes.journalled(
-                lambda: record_run(app.journal, self.ops.actor, report, self.ops.state,
-                                   titles=titles_from(recon)))
-        except JournalError as exc:
+                lambda: self.ops.record_recon(report, titles=titles_from(recon)))
+        except (JournalError, Refused) as exc:
             app.notify(shown(str(exc), 300), title="reconciliation NOT journalled",
                        severity="error", markup=False, timeout=15)
             self.refresh_panels()

@@ -136,7 +136,7 @@ def selected_detail(view: RunbookView) -> Text:
     flags = []
     if step.critical:
         flags.append("critical: type the id")
-    if step.second_operator:
+    if step.two_person:
         flags.append("second operator")
     if step.run:
         flags.append("r: run command")

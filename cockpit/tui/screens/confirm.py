@@ -46,7 +46,7 @@ def step_text(step, gates, blocked: str | None, opened: dict | None = None) -> T
         text.append(" · CRITICAL", style="bold red")
     if step.kind == "decision":
         text.append(" · decision")
-    if step.second_operator:
+    if step.two_person:
         text.append(" · second operator")
     for cmd in step.run:
         text.append("\n  $ ")
@@ -88,14 +88,14 @@ class ConfirmScreen(CockpitModal[ConfirmChoice]):
 
     @property
     def needs_typing(self) -> bool:
-        return bool(self.step.critical or self.step.second_operator)
+        return bool(self.step.critical or self.step.two_person)
 
     def compose(self) -> ComposeResult:
         step = self.step
         with VerticalScroll(classes="modal-box") as box:
             box.border_title = "Decision" if step.kind == "decision" else "Confirm step"
             yield Static(step_text(step, self.gates, self.blocked), id="step-info")
-            if step.second_operator and not self.blocked:
+            if step.two_person and not self.blocked:
                 yield Input(placeholder="second operator's name", id="second")
             if step.critical and (not self.blocked or step.kind == "decision"):
                 yield Input(placeholder=f"type {step.id} to confirm", id="typed")
@@ -160,7 +160,7 @@ class ConfirmScreen(CockpitModal[ConfirmChoice]):
             if step.critical and typed != step.id:
                 self.say(f"type {step.id} exactly to confirm this critical step", "#typed")
                 return
-            if step.second_operator and kind == "confirm" and not second:
+            if step.two_person and kind == "confirm" and not second:
                 self.say("enter the second operator's name", "#second")
                 return
         self.dismiss(ConfirmChoice(kind, typed=typed, second_operator=second, call=call,

@@ -122,7 +122,7 @@ class SkipScreen(FormScreen):
         self.step = step
         if step.critical:
             self.typed_word = step.id
-        if step.second_operator:
+        if step.two_person:
             self.second_operator = True
         super().__init__(self.explain_now(gates or {}), reason_codes)
 
@@ -133,7 +133,7 @@ class SkipScreen(FormScreen):
         explain.append_text(safe(step.title, 200))
         if step.critical:
             explain.append(f"\nCRITICAL step: type {step.id} to skip it", style="bold red")
-        if step.second_operator:
+        if step.two_person:
             explain.append("\nTwo-person step: the second operator's name is recorded")
         explain.append_text(gate_lines(step.requires, gates))
         return explain
