@@ -7,8 +7,11 @@ real outage for A alone, on a real server."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from cockpit.journal import table
 from cockpit.runbook import Refused
 from cockpit.session import open_session
 from tests.test_journal_shared import TABLE, make_shared_plan, table_lines, wait_for
@@ -17,8 +20,6 @@ from tests.test_journal_shared import TABLE, make_shared_plan, table_lines, wait
 @pytest.fixture
 def two(pg_cluster, tmp_path):
     db = pg_cluster.create_database()
-    from cockpit.journal import table
-
     for stmt in table.create_sql(TABLE):
         pg_cluster.execute(stmt, dbname=db)
     pg_cluster.execute("CREATE ROLE cockpit_a LOGIN", dbname=db)
@@ -98,3 +99,51 @@ def test_the_server_restarted(two):
     assert a.journal.link() is not None
     cluster.execute("ALTER ROLE cockpit_a LOGIN", dbname=db)
     _caught_up_and_writing(cluster, db, a, b)
+
+
+def test_a_commit_cut_off_is_told_as_maybe_recorded_and_the_table_decides(pg_cluster, tmp_path):
+    db = pg_cluster.create_database()
+    for stmt in table.create_sql(TABLE):
+        pg_cluster.execute(stmt, dbname=db)
+    # A deferred trigger makes the COMMIT of a marked entry wait, so the test can cut the
+    # connection during the COMMIT itself: the one moment the outcome is unknown to the client.
+    pg_cluster.execute("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                       "BEGIN IF NEW.line LIKE '%cut me off%' THEN PERFORM pg_sleep(9); END IF; "
+                       "RETURN NULL; END $$", dbname=db)
+    pg_cluster.execute(f"CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON {TABLE} "
+                       "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
+                       dbname=db)
+    plan = make_shared_plan(tmp_path, pg_cluster.dsn(db))
+    a = open_session(plan, tmp_path / "a.jsonl", "lead1")
+    try:
+        a.ops.note("before")
+        outcome: list[BaseException] = []
+
+        def act() -> None:
+            try:
+                a.ops.note("cut me off")
+            except Refused as exc:
+                outcome.append(exc)
+
+        t = threading.Thread(target=act)
+        t.start()
+        sleeping: list = []
+
+        def committing() -> bool:
+            sleeping[:] = pg_cluster.execute("SELECT pid FROM pg_stat_activity WHERE "
+                                             "wait_event = 'PgSleep'", dbname=db)
+            return bool(sleeping) or not t.is_alive()
+
+        wait_for(committing, "the COMMIT to start")
+        if sleeping:
+            pg_cluster.execute("SELECT pg_terminate_backend(%s)", (sleeping[0][0],), dbname=db)
+        t.join(30)
+        assert outcome and "may or may not be recorded" in str(outcome[0])
+        assert "\n" not in str(outcome[0])
+        wait_for(lambda: a.journal.link() is None, "A to reconnect")
+        # What the table holds is what the cockpit shows: here, the cut-off COMMIT did not commit.
+        assert [e.note for e in a.journal.entries] == ["before"]
+        a.ops.note("after")
+        assert a.journal.path.read_bytes() == table_lines(_Db(pg_cluster, db))
+    finally:
+        a.close()

@@ -127,6 +127,7 @@ class SharedJournal:
         self._read: psycopg.Connection | None = None  # reads, and inserts unless following only
         self._listen: psycopg.Connection | None = None  # LISTEN only, so no notification is eaten
         self._down_since: float | None = None
+        self._down_why = ""
         self._tries = 0
         self._broken = False  # an appender's connection failed: the follower reconnects
         self._closed = False
@@ -234,8 +235,9 @@ class SharedJournal:
         if since is None or self.damage is not None or self._closed:
             return None
         at = datetime.fromtimestamp(since, UTC).strftime("%H:%MZ")
-        return (f"shared journal DISCONNECTED since {at}, reconnecting (try {max(self._tries, 1)}): "
-                "actions are refused")
+        why = f" ({self._down_why})" if self._down_why else ""
+        return (f"shared journal DISCONNECTED since {at}{why}, reconnecting "
+                f"(try {max(self._tries, 1)}): actions are refused")
 
     def on_entries(self, callback: Callable[[], None]) -> Callable[[], None]:
         """``callback()`` after entries other cockpits wrote were added to ``entries`` (from the
@@ -516,12 +518,14 @@ class SharedJournal:
                 log.exception("shared journal: on_entries callback failed")
 
     def _went_down(self, why: str) -> None:
+        self._down_why = clean(why, 160, single_line=True)
         if self._down_since is None:
             self._down_since = self._now()
             log.warning("shared journal unreachable: %s", why)
 
     def _lost(self, why: str) -> None:
         """The connection failed: read-only until reconnected (the follower reconnects)."""
+        self._down_why = clean(why, 160, single_line=True)
         if self._down_since is None:
             self._down_since = self._now()
             self._tries = 0
@@ -537,6 +541,11 @@ class SharedJournal:
         return self._clock.now() if self._clock is not None else time.time()
 
     def _describe(self, exc: BaseException) -> str:
+        sqlstate = getattr(exc, "sqlstate", None)
+        if sqlstate == "42P01":
+            return f"table {self._table} does not exist (create it: cockpit journal init CONFIG)"
+        if sqlstate == "42501":
+            return f"no permission on table {self._table} (it needs SELECT and INSERT)"
         return describe(exc, self._plan)
 
     def _drop_connections(self) -> None:
