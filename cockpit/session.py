@@ -13,6 +13,11 @@ another cockpit holds it), the benchmarks and the tests. So two rules hold every
   from the moment damage is found (at open, or later while following another writer) they have
   no reading and every gate over them is UNKNOWN.
 
+On a plan with ``cutover.shared_journal`` the journal is a ``SharedJournal`` (the table is
+the journal of record, ``journal_path`` the local copy; ``cockpit.journal.shared``): while its
+database is unreachable it is read-only and every action is refused, and the session is
+writable again once it has reconnected and caught up.
+
 Every journal write of the session (operator actions from the app, gate changes from the
 engine, the session markers) goes through ``Session.writer``, so a slow ``fsync`` never blocks
 the UI loop and the journal keeps the order the writes were made in.
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 from cockpit.clock import Clock, RealClock
 from cockpit.config.plan import Plan
@@ -33,6 +39,7 @@ from cockpit.engine import TICK_S, Engine
 from cockpit.flaps import Damper, Summary
 from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
+from cockpit.journal.shared import SharedJournal, open_plan_journal
 from cockpit.journal.writer import JournalWriter
 from cockpit.runbook import Operations, Refused, builtin_readings
 from cockpit.runbook.ages import Ages
@@ -113,17 +120,30 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
         journal = _open_for_watching(plan, Path(journal_path), clock, warnings,
                                      write=record_gate_changes, holder=actor)
     else:
-        journal = Journal.open(journal_path, cutover_id=plan.cutover.id,
-                               readonly=mode == "readonly", clock=clock, holder=actor)
-    ops = Operations(plan, journal, actor)
+        journal = open_plan_journal(plan, journal_path, readonly=mode == "readonly", clock=clock,
+                                    holder=actor)
+    # A shared journal has the file journal's surface (cockpit.journal.shared).
+    ops = Operations(plan, cast(Journal, journal), actor)
     writer = JournalWriter()
-    recorded = {e.subject: (e.data or {}).get("state") for e in journal.entries
-                if e.action == "gate.change"}
+    recorded: dict = {}
+    folded = [0]  # journal entries folded into ``recorded``
+
+    def fold_recorded() -> None:
+        # Other cockpits on a shared journal record gate changes too: compare with the
+        # journal, not only with this session's own writes.
+        new = journal.entries[folded[0]:]
+        folded[0] += len(new)
+        for e in new:
+            if e.action == "gate.change":
+                recorded[e.subject] = (e.data or {}).get("state")
+
+    fold_recorded()
     listeners: list[GateListener] = []  # the session's, filled by Session.listen
 
     def record(new, old, state: str) -> None:
         # On the writer thread only, as is every use of ``recorded``: the order the engine
         # saw the turns is the order they are compared and written in.
+        fold_recorded()
         if journal.readonly or recorded.get(new.gate) == state:
             return
         try:
@@ -134,6 +154,7 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
         recorded[new.gate] = state
 
     def record_flaps(summary: Summary) -> None:
+        fold_recorded()
         if journal.readonly:
             return
         flapping = {"changes": summary.changes, "states": summary.states,
@@ -190,7 +211,10 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
 
     engine.subscribe(watch_the_clock)
     engine.subscribe(summarise_flaps)
-    return Session(plan, journal, ops, engine, clock, mode == "readonly" or journal.readonly,
+    # A shared journal that is only disconnected becomes writable again once reconnected: the
+    # session is not read-only for it (each action asks the journal).
+    readonly = mode == "readonly" or (journal.readonly and journal.link() is None)
+    return Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
                    writer, warnings, listeners, forecaster)
 
 
@@ -203,10 +227,10 @@ def open_cockpit(plan: Plan, journal_path: str | Path, operator: str, *, clock: 
 
 
 def _open_for_watching(plan: Plan, path: str | Path, clock: Clock, warnings: list[str], *,
-                       write: bool, holder: Actor | None = None) -> Journal:
+                       write: bool, holder: Actor | None = None) -> Journal | SharedJournal:
     if write:
         try:
-            journal = Journal.open(path, cutover_id=plan.cutover.id, clock=clock, holder=holder)
+            journal = open_plan_journal(plan, path, clock=clock, holder=holder)
             if journal.readonly:
                 warnings.append(f"gate changes are not recorded: {journal.readonly_reason}")
             return journal
@@ -215,7 +239,7 @@ def _open_for_watching(plan: Plan, path: str | Path, clock: Clock, warnings: lis
         except JournalError as exc:
             warnings.append(f"gate changes are not recorded: {exc}")
     try:
-        return Journal.open(path, cutover_id=plan.cutover.id, readonly=True, clock=clock)
+        return open_plan_journal(plan, path, readonly=True, clock=clock)
     except JournalError as exc:
         warnings.append(f"recon.* and exceptions.* signals unavailable: {exc}")
         # No journal to read: an empty one that nothing writes, and no built-in readings
@@ -235,7 +259,8 @@ class _Follower:
     stepping back cannot make a reconciliation run look fresher. A step of the wall clock
     against the monotonic one is reported once (``clock_step``), to be journalled."""
 
-    def __init__(self, journal: Journal, clock: Clock, *, available: bool, forecaster: Forecaster):
+    def __init__(self, journal: Journal | SharedJournal, clock: Clock, *, available: bool,
+                 forecaster: Forecaster):
         self.journal, self.clock, self.available = journal, clock, available
         self.ages = Ages(clock)
         self.forecaster = forecaster

@@ -47,10 +47,12 @@ def main(args) -> int:
 def _open(plan, args, *, record: bool):
     """The one session (``cockpit.session``) in watch mode: gate changes recorded when asked
     and the journal can be taken, built-in signals from the journal while it is intact."""
+    from cockpit.journal.entry import _os_user
+    from cockpit.journal.shared import local_copy_path
     from cockpit.session import open_session
 
-    session = open_session(plan, plan.journal_path, "system", mode="watch", clock=RealClock(),
-                           record_gate_changes=record)
+    session = open_session(plan, local_copy_path(plan, _os_user()), "system", mode="watch",
+                           clock=RealClock(), record_gate_changes=record)
     for warning in session.warnings:
         _warn(warning)
     _warn_damage(session)

@@ -16,12 +16,16 @@ import asyncio
 import os
 import sys
 import time
+from typing import cast
 
+from cockpit.clock import RealClock
 from cockpit.commands.common import fail, json_text, load_or_report, one_line, warn_quarantines
 from cockpit.durations import format_duration
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
+from cockpit.journal.entry import _os_user
+from cockpit.journal.shared import local_copy_path, open_plan_journal
 from cockpit.recon.progress import progress_parts
-from cockpit.recon.queue import record_run, titles_from
+from cockpit.recon.queue import titles_from
 from cockpit.recon.runner import (
     ReconInputError,
     ReconReport,
@@ -29,7 +33,7 @@ from cockpit.recon.runner import (
     run_reconciliation,
     select,
 )
-from cockpit.runbook import replay
+from cockpit.runbook import Operations, Refused
 from cockpit.text import clean
 
 VERB = "reconcile"
@@ -76,7 +80,8 @@ def _journal(plan, report: ReconReport) -> tuple[str, list[str], list[str]]:
     operator = os.environ.get("COCKPIT_OPERATOR")
     actor = Actor.current(operator) if operator else Actor.system()
     try:
-        journal = Journal.open(plan.journal_path, cutover_id=plan.cutover.id, holder=actor)
+        journal = open_plan_journal(plan, local_copy_path(plan, _os_user()), clock=RealClock(),
+                                    holder=actor)
     except JournalLocked as exc:
         who = f" ({one_line(exc.holder, 300)})" if exc.holder else ""
         print(f"cockpit {VERB}: warning: the journal is in use by a running cockpit{who}; this run was "
@@ -93,10 +98,13 @@ def _journal(plan, report: ReconReport) -> tuple[str, list[str], list[str]]:
                   f"{clean(journal.readonly_reason or 'journal is read-only', 300, single_line=True)}",
                   file=sys.stderr)
             return "not recorded (journal read-only)", [], []
-        state = replay(plan, journal.entries)
-        opened, closed = record_run(journal, actor, report, state, titles=titles_from(plan.reconciliation))
-        return f"recorded in {plan.journal_path}", opened, closed
-    except JournalError as exc:
+        # The one way a run is recorded: planned against the state as the batch is written
+        # (on a shared journal, again after another cockpit appended first).
+        ops = Operations(plan, cast(Journal, journal), actor)
+        opened, closed = ops.record_recon(report, titles=titles_from(plan.reconciliation), actor=actor)
+        where = "the shared journal" if journal.shared else str(plan.journal_path)
+        return f"recorded in {where}", opened, closed
+    except (JournalError, Refused) as exc:
         print(f"cockpit {VERB}: warning: run not fully recorded: {clean(str(exc), 300, single_line=True)}",
               file=sys.stderr)
         return "not fully recorded (journal error)", [], []

@@ -25,7 +25,10 @@ def main(args) -> int:
     if why:
         return fail("run", why)
     config = shlex.quote(args.config)
-    return launch("run", plan, plan.journal_path, operator, layout=args.layout,
+    from cockpit.journal.shared import local_copy_path
+
+    # With a shared journal the table is the record and this is the login's local copy.
+    return launch("run", plan, local_copy_path(plan, _os_user()), operator, layout=args.layout,
                   readonly=bool(args.readonly),
                   resume=f"cockpit run {config}" + (" --readonly" if args.readonly else ""),
                   watch=f"cockpit run {config} --readonly, or: cockpit status {config}")

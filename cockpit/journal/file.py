@@ -353,6 +353,12 @@ class Journal:
 
     # -- writing ---------------------------------------------------------------------------
 
+    shared = False  # this file is the journal of record (cockpit.journal.shared: a table is)
+
+    def link(self) -> str | None:
+        """Why the journal of record cannot be reached, for the header; a file has no link."""
+        return None
+
     def append(self, action: str, *, actor: Actor, subject: str | None = None,
                reason_code: str | None = None, note: str | None = None, data: Any = None) -> Entry:
         """Write one entry and return it only once it is on disk (write + fsync)."""
@@ -383,6 +389,17 @@ class Journal:
             raise JournalReadOnly(f"cannot record {first}: {why}")
         if not items:
             return []
+        written, blob = self.build_batch(actor, items)
+        self._write(blob, written)
+        return written[-len(items):]
+
+    def build_batch(self, actor: Actor, items: list[dict[str, Any]]) -> tuple[list[Entry], bytes]:
+        """The entries ``items`` make after the head, as every reader will read them, and their
+        lines: every rule of an append (known action, depth, size, no secrets, the clock
+        warning, the read-back) but nothing written. A shared journal builds its rows here.
+
+        The result may hold one entry more than ``items``: a ``clock.warning`` first."""
+        first = items[0]["action"] if items else "nothing"
         prepared = [self._prepare(item) for item in items]
         wall = self._clock.now() if self._clock is not None else time.time()
         seq, prev = self.head
@@ -420,9 +437,21 @@ class Journal:
                                    f"{len(line)} bytes, more than the {lines.MAX_LINE} a line may hold")
         self._refuse_secrets(prepared)
         blob = b"".join(encoded)
-        written = self._read_back(blob, batch, first)
-        self._write(blob, written)
-        return written[-len(items):]
+        return self._read_back(blob, batch, first), blob
+
+    def append_verified(self, entries: list[Entry], blob: bytes) -> None:
+        """Append entries already built and verified elsewhere (a shared journal's rows, read
+        back by :func:`lines.parse` after this head), ``blob`` being exactly their lines: one
+        write, one fsync, as every append. Raises :class:`JournalWriteFailed` like ``append``."""
+        with self._lock:
+            if self._fd is None or self.readonly:
+                raise JournalReadOnly(f"cannot copy entries: {self.readonly_reason or 'journal is closed'}")
+            if not entries:
+                return
+            seq, prev = self.head
+            if entries[0].seq != seq + 1 or entries[0].prev != prev or blob.count(b"\n") != len(entries):
+                raise JournalError(f"entries from seq {entries[0].seq} do not continue the head #{seq}")
+            self._write(blob, entries)
 
     def _prepare(self, item: dict[str, Any]) -> dict[str, Any]:
         action = item["action"]

@@ -1,0 +1,90 @@
+"""Shared journal: latency from an action on one cockpit to the refreshed state on another.
+
+Two cockpit sessions (``cockpit.session.open_session`` + ``Operations``, as the TUI uses them)
+on one plan with ``cutover.shared_journal``, on a throwaway PostgreSQL on loopback. Cockpit A
+records a note (``ops.note``: INSERT + COMMIT, then its local copy's write + fsync); cockpit B
+hears the NOTIFY on its follower thread, reads the row, checks it, appends it to its own local
+copy (write + fsync) and re-folds its replayed state (``ops.state``) in the ``on_entries``
+callback. Measured: action start on A -> B's state holding the entry; and A's own round trip.
+
+    python bench/shared_journal.py [--actions 500]
+
+The test cluster runs with fsync off (tests/fixtures/pg.py): the database's flush is not in
+these figures; the local copies' fsyncs are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cockpit.journal import table  # noqa: E402
+from cockpit.session import open_session  # noqa: E402
+from tests.fixtures.pg import PgFactory  # noqa: E402
+from tests.test_journal_shared import make_shared_plan  # noqa: E402
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--actions", type=int, default=500)
+    args = ap.parse_args()
+    with PgFactory() as factory, tempfile.TemporaryDirectory() as tmp:
+        cluster = factory.create("bench")
+        db = cluster.create_database()
+        for stmt in table.create_sql("cockpit_journal"):
+            cluster.execute(stmt, dbname=db)
+        plan = make_shared_plan(Path(tmp), cluster.dsn(db))
+        a = open_session(plan, Path(tmp) / "a.jsonl", "lead1")
+        b = open_session(plan, Path(tmp) / "b.jsonl", "lead2")
+        seen: dict[int, float] = {}
+        cond = threading.Condition()
+
+        def refreshed() -> None:
+            b.ops.state  # noqa: B018 -- the refreshed state, as a view would draw it
+            now = time.perf_counter()
+            with cond:
+                seen.setdefault(b.journal.head[0], now)
+                cond.notify_all()
+
+        b.journal.on_entries(refreshed)
+        to_other: list[float] = []
+        own: list[float] = []
+        try:
+            for i in range(args.actions):
+                t0 = time.perf_counter()
+                entry = a.ops.note(f"bench action {i}")
+                own.append(time.perf_counter() - t0)
+                with cond:
+                    if not cond.wait_for(lambda e=entry: any(s >= e.seq for s in seen), 30):
+                        print(f"entry {entry.seq} never reached the other cockpit", file=sys.stderr)
+                        return 1
+                    at = min(t for s, t in seen.items() if s >= entry.seq)
+                    seen.clear()
+                to_other.append(at - t0)
+        finally:
+            a.close()
+            b.close()
+    ms = 1000.0
+    print(f"shared journal, {args.actions} actions, loopback, 2 cockpits")
+    print(f"  action on A -> refreshed state on B: p50 {statistics.median(to_other) * ms:.1f} ms, "
+          f"p95 {pct(to_other, 95) * ms:.1f} ms, max {max(to_other) * ms:.1f} ms")
+    print(f"  action on A acknowledged on A:       p50 {statistics.median(own) * ms:.1f} ms, "
+          f"p95 {pct(own, 95) * ms:.1f} ms, max {max(own) * ms:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
