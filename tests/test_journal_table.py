@@ -12,6 +12,8 @@ import hashlib
 import itertools
 import json
 import os
+import random
+import struct
 
 import psycopg
 import pytest
@@ -307,3 +309,36 @@ def test_a_line_of_another_shape_or_form_is_refused_even_with_a_right_hash(conn)
     assert count(conn) == 0
     insert(conn, (1, GENESIS, e.hash, e.line().decode().rstrip("\n")))
     assert count(conn) == 1
+
+
+def test_the_database_writes_numbers_and_strings_exactly_as_the_byte_rule_does(conn):
+    """The canonical form the trigger demands is Python's, float repr included: random doubles
+    (every bit pattern), decimals, integers as floats, the extremes, and escapes."""
+    rnd = random.Random(12)
+    values = [5.911918038418086e+16, 1e16, 1e15, 1.5, 100.0, 1e-05, 0.0001, 5e-324, -0.0, 0.0,
+              1e22, 1e23, 1.7976931348623157e308, 2.2250738585072014e-308, 1e-300, 1e-301,
+              123456789012345.0, 1234567890123456.0, 0.1, 1 / 3]
+    values += [struct.unpack("d", struct.pack("Q", rnd.getrandbits(64)))[0] for _ in range(3000)]
+    values += [round(rnd.uniform(-1e6, 1e6), rnd.randint(0, 6)) for _ in range(1000)]
+    values += [rnd.randint(1, 10**15) * 10.0 ** rnd.randint(-320, 300) for _ in range(1000)]
+    tokens = [json.dumps(v) for v in values if v == v and abs(v) != float("inf")]
+    tokens += [json.dumps(s, ensure_ascii=False) for s in
+               ("a\u0001b\n\"\\\u001f\u007f/é", "\t\r\b\f", "🚑 \u2028", "plain")]
+    tokens += ['{"b":[1,2.5,{"c":null}],"a":"x\\ny","é":true}', "[]", "{}", "-12", "12"]
+    fn = table.function_name(NAME, "canonical")
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {fn}(t::json, 0) FROM unnest(%s::text[]) WITH ORDINALITY u(t, i) "
+                    "ORDER BY i", (tokens,))
+        got = [r[0] for r in cur.fetchall()]
+    bad = [(t, g) for t, g in zip(tokens, got, strict=True)
+           if g != canonical(json.loads(t)).decode()]
+    assert not bad, bad[:5]
+    # and what is not Python's form is written otherwise or refused (so the line is refused)
+    for token in ("1.0e0", "1E5", "1.50", "-0", "1e+5", "0.00", '"\\u0041"', '{"b":1,"a":2}',
+                  '{"a":1,"a":1}', "9" * 4301):
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT {fn}(%s::json, 0)", (token,))
+                assert cur.fetchone()[0] != token, token
+        except psycopg.Error as exc:
+            assert exc.sqlstate == table.CHAIN_SQLSTATE, (token, exc)

@@ -104,7 +104,7 @@ def create_sql(name: str) -> list[str]:
         # only when it is exactly this, as every reader will demand. Floats are written as
         # Python's repr: the shortest rounding that reads back as the same double.
         f"""CREATE FUNCTION {canon}(v json, depth int) RETURNS text LANGUAGE plpgsql IMMUTABLE
-SET extra_float_digits = 3 AS $cockpit$
+AS $cockpit$
 DECLARE
     kind text := json_typeof(v);
     out text := '';
@@ -121,6 +121,10 @@ DECLARE
     d17 numeric;
     dn numeric;
     near numeric;
+    efd text;
+    ftext text;
+    sub text;
+    part text;
 BEGIN
     IF depth > 100 THEN
         RAISE EXCEPTION 'cockpit journal: entry nested too deep' {refuse};
@@ -130,24 +134,50 @@ BEGIN
             IF k = last_key THEN
                 RAISE EXCEPTION 'cockpit journal: entry has a duplicate key' {refuse};
             END IF;
+            -- The common members (a plain string, an integer, true, false, null) are written
+            -- here: a call per value is most of the cost of an insert.
+            tok := x::text;
+            sub := json_typeof(x);
+            IF sub = 'string' AND strpos(tok, '\\') = 0 THEN
+                part := tok;  -- no escape at all: the token is its canonical form
+            ELSIF sub IN ('boolean', 'null') OR (sub = 'number' AND tok ~ '^-?(0|[1-9][0-9]*)$'
+                                                AND tok <> '-0' AND length(tok) <= 4300) THEN
+                part := tok;
+            ELSE
+                part := {canon}(x, depth + 1);
+            END IF;
             out := out || CASE WHEN last_key IS NULL THEN '' ELSE ',' END
-                || {canon}(to_json(k), depth + 1) || ':' || {canon}(x, depth + 1);
+                || CASE WHEN k ~ '["\\\\\\x01-\\x1f]' THEN {canon}(to_json(k), depth + 1)
+                        ELSE '"' || k || '"' END || ':' || part;
             last_key := k;
         END LOOP;
         RETURN '{{' || out || '}}';
     ELSIF kind = 'array' THEN
         FOR x IN SELECT e.value FROM json_array_elements(v) WITH ORDINALITY e(value, n) ORDER BY e.n LOOP
-            out := out || CASE WHEN out = '' THEN '' ELSE ',' END || {canon}(x, depth + 1);
+            tok := x::text;
+            sub := json_typeof(x);
+            IF sub = 'string' AND strpos(tok, '\\') = 0 THEN
+                part := tok;
+            ELSIF sub IN ('boolean', 'null') OR (sub = 'number' AND tok ~ '^-?(0|[1-9][0-9]*)$'
+                                                AND tok <> '-0' AND length(tok) <= 4300) THEN
+                part := tok;
+            ELSE
+                part := {canon}(x, depth + 1);
+            END IF;
+            out := out || CASE WHEN out = '' THEN '' ELSE ',' END || part;
         END LOOP;
         RETURN '[' || out || ']';
     ELSIF kind = 'string' THEN
-        out := replace(replace(v #>> '{{}}', '\\', '\\\\'), '"', '\\"');
-        out := replace(replace(replace(replace(replace(out, E'\\b', '\\b'), E'\\f', '\\f'),
-                                               E'\\n', '\\n'), E'\\r', '\\r'), E'\\t', '\\t');
-        IF out ~ '[\\x01-\\x1f]' THEN
-            FOR i IN 1..31 LOOP
-                out := replace(out, chr(i), '\\u00' || lpad(to_hex(i), 2, '0'));
-            END LOOP;
+        out := v #>> '{{}}';
+        IF out ~ '["\\\\\\x01-\\x1f]' THEN
+            out := replace(replace(out, '\\', '\\\\'), '"', '\\"');
+            out := replace(replace(replace(replace(replace(out, E'\\b', '\\b'), E'\\f', '\\f'),
+                                                   E'\\n', '\\n'), E'\\r', '\\r'), E'\\t', '\\t');
+            IF out ~ '[\\x01-\\x1f]' THEN
+                FOR i IN 1..31 LOOP
+                    out := replace(out, chr(i), '\\u00' || lpad(to_hex(i), 2, '0'));
+                END LOOP;
+            END IF;
         END IF;
         RETURN '"' || out || '"';
     ELSIF kind = 'number' THEN
@@ -158,22 +188,49 @@ BEGIN
         IF tok ~ '^-?(0|[1-9][0-9]*)$' THEN
             RAISE EXCEPTION 'cockpit journal: entry holds an integer readers cannot read' {refuse};
         END IF;
-        f := tok::float8;
-        m := regexp_match(f::text, '^(-?)([0-9]+)(?:\\.([0-9]+))?(?:e([+-][0-9]+))?$');
-        IF m IS NULL THEN
-            RAISE EXCEPTION 'cockpit journal: entry holds a number readers cannot read' {refuse};
+        -- Python writes a float as the shortest decimal that reads back as the same double.
+        -- A decimal of at most 15 significant digits (within the normal range) is that
+        -- decimal itself, zeros stripped: two of them never read as one double (DBL_DIG).
+        m := regexp_match(tok, '^(-?)([0-9]+)(?:\\.([0-9]+))?(?:[eE]([+-]?[0-9]{{1,3}}))?$');
+        IF m IS NOT NULL THEN
+            digits := m[2] || coalesce(m[3], '');
+            decpt := length(m[2]) + coalesce(m[4]::int, 0);
+            WHILE length(digits) > 1 AND left(digits, 1) = '0' LOOP
+                digits := substr(digits, 2);
+                decpt := decpt - 1;
+            END LOOP;
         END IF;
-        -- f::text is f to 17 significant digits (extra_float_digits = 3); Python writes the
-        -- shortest of its roundings that reads back as f.
-        digits := m[2] || coalesce(m[3], '');
-        decpt := length(m[2]) + coalesce(m[4]::int, 0);
-        WHILE length(digits) > 1 AND left(digits, 1) = '0' LOOP
-            digits := substr(digits, 2);
-            decpt := decpt - 1;
-        END LOOP;
+        IF m IS NULL OR length(rtrim(digits, '0')) > 15 OR decpt NOT BETWEEN -300 AND 300 THEN
+            -- Otherwise from PostgreSQL's digits (they read back as f, but are not always the
+            -- shortest): the shortest of their roundings that reads back as f.
+            f := tok::float8;
+            -- (a SET clause on the function would cost every call a settings save and restore)
+            efd := current_setting('extra_float_digits');
+            IF efd::int < 1 THEN  -- below 1 PostgreSQL prints rounded digits, not exact ones
+                PERFORM set_config('extra_float_digits', '1', true);
+                ftext := f::text;
+                PERFORM set_config('extra_float_digits', efd, true);
+            ELSE
+                ftext := f::text;
+            END IF;
+            m := regexp_match(ftext, '^(-?)([0-9]+)(?:\\.([0-9]+))?(?:e([+-][0-9]+))?$');
+            IF m IS NULL THEN
+                RAISE EXCEPTION 'cockpit journal: entry holds a number readers cannot read' {refuse};
+            END IF;
+            digits := m[2] || coalesce(m[3], '');
+            decpt := length(m[2]) + coalesce(m[4]::int, 0);
+            WHILE length(digits) > 1 AND left(digits, 1) = '0' LOOP
+                digits := substr(digits, 2);
+                decpt := decpt - 1;
+            END LOOP;
+        ELSE
+            f := NULL;  -- the token's own digits are Python's
+        END IF;
         IF rtrim(digits, '0') = '' THEN
             digits := '0';
             decpt := 1;
+        ELSIF f IS NULL THEN
+            digits := rtrim(digits, '0');
         ELSE
             d17 := rpad(digits, 17, '0')::numeric;
             FOR i IN 1..17 LOOP  -- (a loop's own i: it is gone after the loop)
@@ -212,12 +269,13 @@ $cockpit$""",
 DECLARE
     before_hash text;
     before_line text;
-    before_batch json;
+    before_batch jsonb;
     open_i numeric;
     open_n numeric;
     doc json;
-    actor json;
-    batch json;
+    d jsonb;
+    actor jsonb;
+    batch jsonb;
     keys text[];
     ts text[];
     at int;
@@ -241,9 +299,10 @@ BEGIN
     -- cannot hold U+0000, which only notes and data may carry: it is read as U+0001, on both
     -- sides of the canonical comparison below.
     doc := replace(NEW.line, '\\u0000', '\\u0001')::json;
-    IF json_typeof(doc) <> 'object' OR (doc->>'seq') IS DISTINCT FROM NEW.seq::text
-            OR (doc->>'prev') IS DISTINCT FROM NEW.prev OR (doc->>'hash') IS DISTINCT FROM NEW.hash
-            OR (doc->>'cutover') IS DISTINCT FROM NEW.cutover THEN
+    d := doc::jsonb;  -- parsed once for the checks below (json's operators parse every time)
+    IF jsonb_typeof(d) <> 'object' OR (d->>'seq') IS DISTINCT FROM NEW.seq::text
+            OR (d->>'prev') IS DISTINCT FROM NEW.prev OR (d->>'hash') IS DISTINCT FROM NEW.hash
+            OR (d->>'cutover') IS DISTINCT FROM NEW.cutover THEN
         RAISE EXCEPTION 'cockpit journal: entry % does not match its columns', NEW.seq {refuse};
     END IF;
     -- What every reader demands of a line (cockpit.journal.lines): exactly the canonical JSON
@@ -252,22 +311,22 @@ BEGIN
     IF {canon}(doc, 0) <> replace(NEW.line, '\\u0000', '\\u0001') THEN
         RAISE EXCEPTION 'cockpit journal: entry % is not in canonical form', NEW.seq {refuse};
     END IF;
-    keys := ARRAY(SELECT k FROM json_object_keys(doc) k ORDER BY k COLLATE "C");
-    actor := doc->'actor';
-    batch := doc->'batch';
-    ts := regexp_match(doc->>'ts', '^([0-9]{{4}})-([0-9]{{2}})-([0-9]{{2}})T([0-9]{{2}}):([0-9]{{2}}):([0-9]{{2}})\\.[0-9]{{3}}Z$');
+    keys := ARRAY(SELECT k FROM jsonb_object_keys(d) k ORDER BY k COLLATE "C");
+    actor := d->'actor';
+    batch := d->'batch';
+    ts := regexp_match(d->>'ts', '^([0-9]{{4}})-([0-9]{{2}})-([0-9]{{2}})T([0-9]{{2}}):([0-9]{{2}}):([0-9]{{2}})\\.[0-9]{{3}}Z$');
     IF (keys <> {keys} AND keys <> {keys_batch})
-            OR json_typeof(doc->'seq') <> 'number' OR json_typeof(doc->'ts') <> 'string'
-            OR json_typeof(doc->'cutover') <> 'string' OR json_typeof(doc->'action') <> 'string'
-            OR json_typeof(doc->'prev') <> 'string' OR json_typeof(doc->'hash') <> 'string'
-            OR json_typeof(doc->'subject') NOT IN ('string', 'null')
-            OR json_typeof(doc->'reason_code') NOT IN ('string', 'null')
-            OR json_typeof(doc->'note') NOT IN ('string', 'null')
-            OR json_typeof(actor) <> 'object'
-            OR ARRAY(SELECT k FROM json_object_keys(actor) k ORDER BY k COLLATE "C") <> {actor_keys}
-            OR json_typeof(actor->'operator') <> 'string' OR json_typeof(actor->'os_user') <> 'string'
-            OR json_typeof(actor->'host') <> 'string' OR json_typeof(actor->'session') <> 'string'
-            OR json_typeof(actor->'ssh_client') NOT IN ('string', 'null')
+            OR jsonb_typeof(d->'seq') <> 'number' OR jsonb_typeof(d->'ts') <> 'string'
+            OR jsonb_typeof(d->'cutover') <> 'string' OR jsonb_typeof(d->'action') <> 'string'
+            OR jsonb_typeof(d->'prev') <> 'string' OR jsonb_typeof(d->'hash') <> 'string'
+            OR jsonb_typeof(d->'subject') NOT IN ('string', 'null')
+            OR jsonb_typeof(d->'reason_code') NOT IN ('string', 'null')
+            OR jsonb_typeof(d->'note') NOT IN ('string', 'null')
+            OR jsonb_typeof(actor) <> 'object'
+            OR ARRAY(SELECT k FROM jsonb_object_keys(actor) k ORDER BY k COLLATE "C") <> {actor_keys}
+            OR jsonb_typeof(actor->'operator') <> 'string' OR jsonb_typeof(actor->'os_user') <> 'string'
+            OR jsonb_typeof(actor->'host') <> 'string' OR jsonb_typeof(actor->'session') <> 'string'
+            OR jsonb_typeof(actor->'ssh_client') NOT IN ('string', 'null')
             OR (actor->>'pid') !~ '^(0|[1-9][0-9]{{0,18}})$'
             OR (actor->>'pid')::numeric >= 9223372036854775808
             OR ts IS NULL OR ts[1]::int < 1 OR ts[2]::int NOT BETWEEN 1 AND 12
@@ -278,14 +337,14 @@ BEGIN
     END IF;
     -- Batches: [i, n] follows [i - 1, n]; nothing else follows an unfinished batch (a deferred
     -- trigger refuses a transaction that ends one unfinished).
-    IF batch IS NOT NULL AND (json_typeof(batch) <> 'array' OR json_array_length(batch) <> 2
+    IF batch IS NOT NULL AND (jsonb_typeof(batch) <> 'array' OR jsonb_array_length(batch) <> 2
             OR (batch->>0) !~ '^[1-9][0-9]{{0,9}}$' OR (batch->>1) !~ '^[1-9][0-9]{{0,9}}$'
             OR (batch->>1)::numeric NOT BETWEEN 2 AND {MAX_BATCH}
             OR (batch->>0)::numeric > (batch->>1)::numeric) THEN
         RAISE EXCEPTION 'cockpit journal: entry % has a batch that is not [i, n]', NEW.seq {refuse};
     END IF;
-    IF before_line IS NOT NULL THEN
-        before_batch := replace(before_line, '\\u0000', '\\u0001')::json->'batch';
+    IF before_line IS NOT NULL AND strpos(before_line, '"batch":[') > 0 THEN
+        before_batch := replace(before_line, '\\u0000', '\\u0001')::jsonb->'batch';
         IF before_batch IS NOT NULL AND (before_batch->>0)::numeric < (before_batch->>1)::numeric THEN
             open_i := (before_batch->>0)::numeric;
             open_n := (before_batch->>1)::numeric;
@@ -323,8 +382,12 @@ END
 $cockpit$""",
         f"""CREATE FUNCTION {batch_end}() RETURNS trigger LANGUAGE plpgsql AS $cockpit$
 DECLARE
-    batch json := replace(NEW.line, '\\u0000', '\\u0001')::json->'batch';
+    batch jsonb;
 BEGIN
+    IF strpos(NEW.line, '"batch":[') = 0 THEN
+        RETURN NULL;  -- no batch in the line: nothing to wait for
+    END IF;
+    batch := replace(NEW.line, '\\u0000', '\\u0001')::jsonb->'batch';
     IF batch IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {t} j WHERE j.cutover = NEW.cutover
             AND j.seq = NEW.seq + (batch->>1)::bigint - (batch->>0)::bigint) THEN
         RAISE EXCEPTION 'cockpit journal: the batch of entry % is unfinished at commit', NEW.seq
@@ -401,7 +464,7 @@ _TRIGGERS = (("chain", 1 | 2 | 4, "chain", False),
 _FUNCTIONS = (("chain", "", "trigger", None),
               ("append_only", "", "trigger", None),
               ("notify", "", "trigger", None),
-              ("canonical", "json, integer", "text", ["extra_float_digits=3"]),
+              ("canonical", "json, integer", "text", None),
               ("batch_end", "", "trigger", None))
 
 
