@@ -85,7 +85,7 @@ def _help(verb: str) -> str:
 
 CONFIG_HELP = "the cutover plan (YAML)"
 JSON_HELP = "print JSON instead of text"
-JOURNAL_OR_PLAN_HELP = ("a journal file, or a plan: its shared journal table "
+JOURNAL_OR_PLAN_HELP = ("a journal file, or a plan (.yaml, .yml): its shared journal table "
                         "(cutover.shared_journal) or else its cutover.journal")
 
 

@@ -63,9 +63,15 @@ class Named:
         return f"shared journal table {self.table}" if self.table else str(self.path)
 
 
+PLAN_SUFFIXES = (".yaml", ".yml")
+
+
 def name(arg: str, verb: str) -> Named | None:
-    """The journal ``arg`` names; None after the plan loader reported a bad plan (exit 2)."""
-    if looks_like_journal(arg):
+    """The journal ``arg`` names; None after the plan loader reported a bad plan (exit 2).
+
+    A plan is a ``.yaml``/``.yml`` file that is not a journal; anything else is a journal
+    file, and what it is (a device, a FIFO, missing, damaged) the journal's reader says."""
+    if Path(arg).suffix.lower() not in PLAN_SUFFIXES or looks_like_journal(arg):
         return Named(None, Path(arg), None)
     plan = load_or_report(arg, verb=verb, for_run=False)
     if plan is None:
