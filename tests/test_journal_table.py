@@ -229,7 +229,7 @@ def test_every_row_the_database_accepts_reads_back_as_an_intact_chained_entry(pg
     assert [e.seq for e in parsed.entries] == list(range(1, taken + 1))
 
 
-REFUSALS = {table.CHAIN_SQLSTATE, "22P02", "22P05", "22003", "22021", "23514"}
+REFUSALS = {table.CHAIN_SQLSTATE, table.ENTRY_SQLSTATE, "22P02", "22P05", "22003", "22021", "23514"}
 _PROPERTY_DB: dict[int, str] = {}
 
 
@@ -282,7 +282,7 @@ def test_a_batch_counts_only_whole_and_in_order(conn):
     rows = _batch(1, GENESIS, CUTOVER, {"k": 1})
     with pytest.raises(psycopg.Error) as exc:  # the first half alone: refused at commit
         insert(conn, rows[0])
-    assert exc.value.sqlstate == table.CHAIN_SQLSTATE and "unfinished" in str(exc.value)
+    assert exc.value.sqlstate == table.ENTRY_SQLSTATE and "unfinished" in str(exc.value)
     with pytest.raises(psycopg.Error) as exc, conn.transaction():  # the halves swapped
         insert(conn, rows[1])
     assert exc.value.sqlstate == table.CHAIN_SQLSTATE
@@ -305,7 +305,7 @@ def test_a_line_of_another_shape_or_form_is_refused_even_with_a_right_hash(conn)
                 canonical(body).replace(b"2.5", b"2.50")):
         line = _self_consistent(raw, GENESIS)
         h = line[line.rindex(',"hash":"') + 9:][:64]
-        assert "entry 1" in refused(conn, (1, GENESIS, h, line), table.CHAIN_SQLSTATE), raw
+        assert "entry 1" in refused(conn, (1, GENESIS, h, line), table.ENTRY_SQLSTATE), raw
     assert count(conn) == 0
     insert(conn, (1, GENESIS, e.hash, e.line().decode().rstrip("\n")))
     assert count(conn) == 1
@@ -341,4 +341,4 @@ def test_the_database_writes_numbers_and_strings_exactly_as_the_byte_rule_does(c
                 cur.execute(f"SELECT {fn}(%s::json, 0)", (token,))
                 assert cur.fetchone()[0] != token, token
         except psycopg.Error as exc:
-            assert exc.sqlstate == table.CHAIN_SQLSTATE, (token, exc)
+            assert exc.sqlstate == table.ENTRY_SQLSTATE, (token, exc)

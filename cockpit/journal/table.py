@@ -18,8 +18,9 @@ The database itself keeps the chain (so two cockpits can never fork it, whatever
   no duplicate, Python's escapes and float repr), of the entry's shape (fields, types, a real
   UTC time, the actor), within the line length, and in batch order (``[i, n]`` after
   ``[i - 1, n]``, nothing else after an unfinished batch); a deferred constraint trigger
-  refuses a transaction that leaves a batch unfinished. The table is append-only, so a row
-  readers would call damage could never be taken back: it must never be taken;
+  refuses a transaction that leaves a batch unfinished (SQLSTATE ``CJ003``: never a race,
+  not worth a retry). The table is append-only, so a row readers would call damage could
+  never be taken back: it must never be taken;
 - BEFORE UPDATE / DELETE (per row) and BEFORE TRUNCATE (per statement) triggers refuse;
 - an AFTER INSERT trigger sends ``NOTIFY <table>, '<seq>'`` (delivered at commit), so every
   cockpit reads the new rows at once; the notification carries only the seq.
@@ -42,6 +43,9 @@ from cockpit.journal.lines import MAX_BATCH, MAX_LINE
 # (with 23505, unique_violation, for a race on the very same seq).
 CHAIN_SQLSTATE = "CJ001"
 APPEND_ONLY_SQLSTATE = "CJ002"
+# A line no reader would take (not canonical, not of an entry's shape, out of batch order, a
+# batch left unfinished at commit): never a race, so never worth a retry.
+ENTRY_SQLSTATE = "CJ003"
 
 _NAME = re.compile(r"(?:([a-z_][a-z0-9_]{0,62})\.)?([a-z_][a-z0-9_]{0,62})")
 
@@ -88,7 +92,8 @@ def create_sql(name: str) -> list[str]:
     keys = _sql_array(FIELDS)
     keys_batch = _sql_array((*FIELDS, BATCH))
     actor_keys = _sql_array(ACTOR_FIELDS)
-    refuse = f"USING ERRCODE = '{CHAIN_SQLSTATE}'"
+    refuse = f"USING ERRCODE = '{ENTRY_SQLSTATE}'"
+    conflict = f"USING ERRCODE = '{CHAIN_SQLSTATE}'"
     return [
         f"""CREATE TABLE {t} (
     cutover text NOT NULL,
@@ -283,13 +288,13 @@ DECLARE
 BEGIN
     IF NEW.seq = 1 THEN
         IF NEW.prev <> repeat('0', 64) THEN
-            RAISE EXCEPTION 'cockpit journal: entry 1 must chain onto 64 zeros' {refuse};
+            RAISE EXCEPTION 'cockpit journal: entry 1 must chain onto 64 zeros' {conflict};
         END IF;
     ELSE
         SELECT j.hash, j.line INTO before_hash, before_line FROM {t} j
             WHERE j.cutover = NEW.cutover AND j.seq = NEW.seq - 1;
         IF before_hash IS NULL OR before_hash <> NEW.prev THEN
-            RAISE EXCEPTION 'cockpit journal: entry % does not chain onto the head', NEW.seq {refuse};
+            RAISE EXCEPTION 'cockpit journal: entry % does not chain onto the head', NEW.seq {conflict};
         END IF;
     END IF;
     IF octet_length(NEW.line) > {MAX_LINE} THEN
@@ -303,7 +308,7 @@ BEGIN
     IF jsonb_typeof(d) <> 'object' OR (d->>'seq') IS DISTINCT FROM NEW.seq::text
             OR (d->>'prev') IS DISTINCT FROM NEW.prev OR (d->>'hash') IS DISTINCT FROM NEW.hash
             OR (d->>'cutover') IS DISTINCT FROM NEW.cutover THEN
-        RAISE EXCEPTION 'cockpit journal: entry % does not match its columns', NEW.seq {refuse};
+        RAISE EXCEPTION 'cockpit journal: entry % does not match its columns', NEW.seq {conflict};
     END IF;
     -- What every reader demands of a line (cockpit.journal.lines): exactly the canonical JSON
     -- of an entry of the documented shape. A row readers would call damage is never taken:
@@ -359,11 +364,11 @@ BEGIN
     -- Keys are sorted and "hash" is never first, so that member is ,"hash":"<hex>" once.
     at := strpos(NEW.line, ',"hash":"' || NEW.hash || '"');
     IF at = 0 THEN
-        RAISE EXCEPTION 'cockpit journal: entry % has no hash member', NEW.seq {refuse};
+        RAISE EXCEPTION 'cockpit journal: entry % has no hash member', NEW.seq {conflict};
     END IF;
     body := overlay(NEW.line PLACING '' FROM at FOR 74);
     IF encode(sha256(convert_to(NEW.prev || E'\\n' || body, 'UTF8')), 'hex') <> NEW.hash THEN
-        RAISE EXCEPTION 'cockpit journal: entry % hash does not match its contents', NEW.seq {refuse};
+        RAISE EXCEPTION 'cockpit journal: entry % hash does not match its contents', NEW.seq {conflict};
     END IF;
     RETURN NEW;
 END
