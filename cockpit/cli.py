@@ -34,7 +34,6 @@ VERBS = {
 NOT_BUILT = {
     "report": "the evidence pack",
     "notify": "notifications",
-    "journal init": "the shared PostgreSQL journal",
 }
 NOT_BUILT_MARK = " (not built yet)"
 EXIT_NOT_BUILT = 2  # PRODUCT.md: 2 is "the input was wrong"; a verb that does not exist yet is
@@ -86,6 +85,8 @@ def _help(verb: str) -> str:
 
 CONFIG_HELP = "the cutover plan (YAML)"
 JSON_HELP = "print JSON instead of text"
+JOURNAL_OR_PLAN_HELP = ("a journal file, or a plan (.yaml, .yml): its shared journal table "
+                        "(cutover.shared_journal) or else its cutover.journal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("status")
     p.add_argument("source", metavar="CONFIG|JOURNAL",
-                   help="a plan (its cutover.journal is read) or a journal file (.jsonl) read directly")
+                   help="a plan (its shared journal table, or else its cutover.journal, is read) "
+                        "or a journal file (.jsonl) read directly")
     p.add_argument("--journal", metavar="PATH", help="with a plan: read this journal instead of the plan's")
     p.add_argument("--json", action="store_true", help="the progress as one JSON object")
 
@@ -148,14 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     jsub = p.add_subparsers(dest="journal_verb", metavar="ACTION", parser_class=_Parser)
     q = verbs["journal verify"] = jsub.add_parser("verify", help="exit 0 intact (prints the head), 1 with the first bad entry",
                         description="exit 0 intact (prints the head), 1 with the first bad entry")
-    q.add_argument("journal", metavar="JOURNAL", help="the journal file")
+    q.add_argument("journal", metavar="JOURNAL|CONFIG", help=JOURNAL_OR_PLAN_HELP)
     q.add_argument("--expect-head", metavar="HASH", help="the head recorded elsewhere: HASH, SEQ:HASH or '#SEQ HASH', at least 16 hex digits")
     q.add_argument("--json", action="store_true", help="the result as one JSON object")
     q = verbs["journal show"] = jsub.add_parser("show", help="the timeline, one line per entry",
                         description="the timeline, one line per entry")
-    q.add_argument("journal", metavar="JOURNAL", help="the journal file")
+    q.add_argument("journal", metavar="JOURNAL|CONFIG", help=JOURNAL_OR_PLAN_HELP)
     q.add_argument("--json", action="store_true", help="one JSON object per entry")
-    init_help = "create the shared journal table in PostgreSQL" + NOT_BUILT_MARK
+    init_help = ("create the shared journal table in PostgreSQL (printing the SQL), or check the "
+                 "one there and change nothing")
     q = verbs["journal init"] = jsub.add_parser("init", help=init_help, description=init_help)
     q.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
 

@@ -1,4 +1,7 @@
-"""``cockpit journal show JOURNAL [--json]``: the timeline, one line per entry.
+"""``cockpit journal show JOURNAL|CONFIG [--json]``: the timeline, one line per entry.
+
+With a plan: its shared journal table (``cutover.shared_journal``), read by the same rule as a
+file, or else its ``cutover.journal`` file.
 
 Every field goes through ``cockpit.text.clean`` where it is placed (``one_line``), and every
 line again through ``emit``: the journal is read before it is verified, so nothing in it is
@@ -11,6 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from cockpit.commands import journal_source
 from cockpit.commands.common import emit, fail, json_text, one_line
 from cockpit.journal import JournalError, lines, quarantine, read_journal
 
@@ -39,10 +43,17 @@ def format_entry(e) -> str:
 
 
 def main(args) -> int:
-    path = Path(args.journal)
+    named = journal_source.name(args.journal, "journal show")
+    if named is None:
+        return 2
+    path: Path | None = named.path
     try:
-        raw = read_journal(path)  # a regular file only, never through a link
-    except JournalError as exc:
+        if named.plan is not None and named.table is not None:
+            raw: bytes | None = journal_source.read_table(named.plan)
+        else:
+            assert path is not None
+            raw = read_journal(path)  # a regular file only, never through a link
+    except (JournalError, journal_source.SourceError) as exc:
         return fail("journal show", one_line(str(exc), 500))
     if raw is None:
         return fail("journal show", f"cannot read {one_line(path, 500)}: No such file or directory")
@@ -63,7 +74,7 @@ def main(args) -> int:
         problem = f"{parsed.tail_problem()}: not shown"
     if problem:
         emit(f"cockpit journal show: {problem}", err=True)
-    for q in quarantine.find(path, parsed.entries):
+    for q in quarantine.find(path, parsed.entries) if path is not None else ():
         if not q.acknowledged:
             emit(f"cockpit journal show: warning: set-aside journal line not acknowledged: "
                  f"{q.describe()}", err=True)

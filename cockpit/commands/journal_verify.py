@@ -1,4 +1,7 @@
-"""``cockpit journal verify JOURNAL [--expect-head HASH] [--json]``.
+"""``cockpit journal verify JOURNAL|CONFIG [--expect-head HASH] [--json]``.
+
+With a plan: its shared journal table (``cutover.shared_journal``; the cutover's rows in seq
+order, read by the same rule as a file), or else its ``cutover.journal`` file.
 
 Exit 0 ``OK: N entries, head #SEQ HASH``; exit 1 ``FAILED at seq N (line L): <what>``, or when a
 quarantine file beside the journal (``<journal>.broken-*``, what a writer set aside) is not
@@ -10,8 +13,10 @@ from __future__ import annotations
 
 import sys
 
+from cockpit.commands import journal_source
 from cockpit.commands.common import emit, fail, json_text
 from cockpit.journal import JournalError, verify
+from cockpit.journal.verify import parse_expect_head, verify_data
 from cockpit.text import clean
 
 
@@ -22,8 +27,17 @@ def main(args) -> int:
         return fail("journal verify", "--expect-head is empty: give the recorded head (hash, "
                                       "SEQ:HASH or '#SEQ HASH', at least 16 hex digits)")
     try:
-        result = verify(args.journal, expect)
-    except (JournalError, ValueError) as exc:
+        if expect is not None:
+            parse_expect_head(expect)  # a bad flag is said before any plan or database is read
+        named = journal_source.name(args.journal, "journal verify")
+        if named is None:
+            return 2
+        if named.plan is not None and named.table is not None:
+            result = verify_data(journal_source.read_table(named.plan), expect)
+        else:
+            assert named.path is not None
+            result = verify(named.path, expect)
+    except (JournalError, ValueError, journal_source.SourceError) as exc:
         return fail("journal verify", clean(str(exc), single_line=True))
     if getattr(args, "json", False):
         print(json_text(result.to_json()))

@@ -1,6 +1,7 @@
 """``cockpit status CONFIG|JOURNAL [--journal PATH] [--json]``: runbook progress replayed from
-the journal: the plan's (``cutover.journal``), the one ``--journal`` names, or a journal file
-given instead of the plan (recognised by its ``.jsonl``/``.journal`` name or its first line).
+the journal: the plan's (its shared journal table when ``cutover.shared_journal`` is set, else
+``cutover.journal``), the one ``--journal`` names, or a journal file given instead of the plan
+(recognised by its ``.jsonl``/``.journal`` name or its first line).
 
 Read-only: the journal is opened without the write lock, so it works while a cockpit runs.
 Exit 0 with the state; 2 for a bad plan or a damaged journal (one line).
@@ -8,14 +9,12 @@ Exit 0 with the state; 2 for a bad plan or a damaged journal (one line).
 
 from __future__ import annotations
 
-import json
-import os
-import stat
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cockpit.commands import journal_source
 from cockpit.commands.common import (
     emit,
     fail,
@@ -51,28 +50,35 @@ def main(args) -> int:
     plan = load_or_report(source, verb="status", for_run=False)
     if plan is None:
         return 2
+    if journal_arg is None and plan.cutover.shared_journal is not None:
+        return show_shared(plan, args)
     return show(plan, Path(journal_arg) if journal_arg else plan.journal_path, args)
 
 
-def looks_like_journal(path: str) -> bool:
-    """A journal (one JSON entry per line, ``seq`` and ``hash`` in it) rather than a plan:
-    by its name (``.jsonl``, ``.journal``) or, for any other name, by its first line."""
-    if Path(path).suffix.lower() in (".jsonl", ".journal"):
-        return True
+def show_shared(plan: Plan, args) -> int:
+    """The progress the plan's shared journal table holds, read by the one reader rule."""
+    shared = plan.cutover.shared_journal
+    assert shared is not None
+    label = f"shared journal table {shared.table}"
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False  # the plan loader says what it is, at once
-        with open(path, "rb") as f:
-            first = f.readline(1 << 20)
-    except OSError:
-        return False  # the plan loader says why in its own words
-    if not first.lstrip().startswith(b"{"):
-        return False
-    try:
-        doc = json.loads(first)
-    except ValueError:
-        return False
-    return isinstance(doc, dict) and "seq" in doc and "hash" in doc
+        parsed = lines.parse(journal_source.read_table(plan), cutover=plan.cutover.id)
+    except journal_source.SourceError as exc:
+        return fail("status", one_line(exc, 500))
+    if parsed.damage is not None:
+        return fail("status", f"{label} is damaged at {one_line(parsed.damage, 300)} "
+                              "(run: cockpit journal verify)")
+    warnings = [w for w in (parsed.tail_problem(),) if w]
+    state = replay(plan, parsed.entries)
+    if getattr(args, "json", False):
+        out = state.to_json()
+        out["journal"] = {"table": shared.table, "exists": True, "warnings": warnings}
+        print(json_text(out))
+        return 0
+    emit(*render(plan, state, label, True, warnings))
+    return 0
+
+
+looks_like_journal = journal_source.looks_like_journal
 
 
 def _journal_only(args, path: Path) -> int:
@@ -144,7 +150,7 @@ def show(plan: Plan, path: Path, args) -> int:
     return 0
 
 
-def render(plan: Plan, state: RunbookState, path: Path, exists: bool,
+def render(plan: Plan, state: RunbookState, path: Path | str, exists: bool,
            warnings: list[str]) -> list[str]:
     """The progress, one line per entry; every value from the plan or the journal cleaned
     where it is placed (and each line again by ``emit``)."""

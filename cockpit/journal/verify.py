@@ -88,6 +88,14 @@ def verify(path: str | Path, expect_head: str | None = None) -> VerifyResult:
                         None, True, found)
 
 
+def verify_data(data: bytes, expect_head: str | None = None) -> VerifyResult:
+    """:func:`verify` of journal bytes that come from elsewhere than a file (the shared
+    journal's table: its lines, each with its newline): the same rule and the same recorded-head
+    check; there is no folder, so no quarantine file. ``ValueError`` for a bad ``expect_head``."""
+    want = parse_expect_head(expect_head) if expect_head else None
+    return _check(lines.parse(data), want)
+
+
 def _check(parsed: lines.Parsed, want: tuple[int | None, str] | None) -> VerifyResult:
     entries = parsed.entries
     head_seq = entries[-1].seq if entries else 0
