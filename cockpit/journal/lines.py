@@ -66,6 +66,9 @@ class Parsed:
     torn: bytes
     pending: list[Entry] = field(default_factory=list)  # intact entries of that unfinished batch
     batch_size: int | None = None  # its n
+    # Every entry was taken on the common path (orjson's value is the canonical one): only then
+    # may :func:`parse_verified` stand in for this parse of the same bytes (a checkpoint).
+    fast: bool = True
 
     def tail_problem(self) -> str | None:
         """What the unacknowledged tail is, in one line, or None when there is none."""
@@ -317,6 +320,7 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
     base, prev = after
     offset = pending_bytes = 0
     actors: dict = {}
+    fast = True
     for i, raw in enumerate(lines):
         expect = base + len(entries) + len(pending) + 1
         d = objs[i]
@@ -330,8 +334,9 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
                 seq = d["seq"] if type(d) is dict and type(d.get("seq")) is int \
                     and 0 < d["seq"] < _BIG else expect
                 return Parsed(entries, offset, Damage(seq, first_line + i, problem), b"", pending,
-                              batch_size)
+                              batch_size, False)
             assert entry is not None  # _slow gives an entry or a problem
+            fast = False
         prev = entry.hash
         if entry.batch is None:
             entries.append(entry)
@@ -345,7 +350,75 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
             entries.extend(pending)
             offset += pending_bytes
             pending, pending_bytes = [], 0
-    return Parsed(entries, offset, None, data[offset:], pending, batch_size if pending else None)
+    return Parsed(entries, offset, None, data[offset:], pending, batch_size if pending else None,
+                  fast)
+
+
+def parse_verified(prefix: bytes, *, cutover: str, head: tuple[int, str]) -> list[Entry] | None:
+    """The entries of bytes :func:`parse` read before with nothing wrong, on its common path
+    (``Parsed.fast``) and for the same ``cutover``, ending at ``head``: exactly the entries it
+    returned, without checking the rule again (no canonical form, no chain).
+
+    Only for bytes known to be those (a checkpoint's digest matched). Anything that does not
+    fit (not whole lines of entries, another head, another cutover) gives None, never an
+    exception: the caller then applies :func:`parse` as to any other bytes.
+    """
+    with _no_gc():
+        try:
+            return _verified(prefix, cutover, head)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError):
+            return None
+
+
+def _verified(prefix: bytes, cutover: str, head: tuple[int, str]) -> list[Entry] | None:
+    if not prefix.endswith(b"\n"):
+        return None
+    raws = prefix.split(b"\n")
+    raws.pop()
+    if len(raws) != head[0]:
+        return None
+    loads = orjson.loads
+    entries: list[Entry] = []
+    append = entries.append
+    actors: dict = {}
+    minutes: dict = {}
+    for n, raw in enumerate(raws, 1):
+        d = loads(raw)
+        a = d["actor"]
+        key = (a["operator"], a["os_user"], a["host"], a["ssh_client"], a["pid"], a["session"])
+        actor = actors.get(key)
+        if actor is None:
+            actor = actors[key] = Actor(*key)
+        ts = d["ts"]
+        if d["seq"] != n or d["cutover"] != cutover or type(ts) is not str:
+            return None
+        base = minutes.get(ts[:16])
+        if base is None:
+            base = minutes[ts[:16]] = _minute(ts)
+        b = d.get(BATCH)
+        append(Entry(n, ts, cutover, actor, d["action"], d["subject"], d["reason_code"],
+                     d["note"], d["data"], d["prev"], d["hash"],
+                     _wall(ts, base), None if b is None else (b[0], b[1])))
+    if entries and entries[-1].hash != head[1]:
+        return None
+    return entries
+
+
+def _minute(ts: str) -> int:
+    return int(parse_ts(ts[:16] + ":00.000Z"))
+
+
+def _wall(ts: str, minute: int) -> float:
+    """``parse_ts(ts)`` of a timestamp the rule accepted, given its minute's (``_minute``).
+
+    ``datetime.timestamp()`` of an aware time is its microseconds since the epoch divided by
+    10**6 (one correctly rounded division of integers); this is the same division.
+    """
+    s = int(ts[17:19])
+    if s > 59:
+        return parse_ts(ts)  # whatever the rule said of it
+    return ((minute + s) * 1_000_000 + int(ts[20:23]) * 1000) / 1_000_000
 
 
 def _fast(d, raw: bytes, expect: int, prev: str, cutover: str | None, actors: dict,
