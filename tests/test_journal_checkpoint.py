@@ -307,3 +307,15 @@ def test_a_checkpoint_for_another_cutover_is_not_used(journal):
     doc.update(json.loads(checkpoint.checkpoint_path(journal).read_bytes()), cutover="other")
     checkpoint.checkpoint_path(journal).write_text(json.dumps(doc))
     assert open_ro(journal)[3].seq == 5
+
+
+def test_the_fast_entry_constructor_builds_what_entry_builds(journal):
+    from cockpit.journal.entry import Entry
+
+    for e in open_ro(journal)[0]:
+        values = [getattr(e, name) for name in lines._ENTRY_SLOTS]
+        made, plain = lines._entry(*values), Entry(*values)
+        assert type(made) is Entry and made == plain and made.wall == plain.wall
+        assert hash(made) == hash(plain) and repr(made) == repr(plain)
+        with pytest.raises(AttributeError):  # still frozen
+            made.seq = 0  # type: ignore[misc]
