@@ -8,12 +8,14 @@ import functools
 import json
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cockpit.journal import Actor, Journal, checkpoint
+from cockpit.journal import Actor, Journal, checkpoint, lines
+from cockpit.journal.entry import parse_ts
 
 CUT = "ck-cut"
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -150,3 +152,10 @@ def test_any_edit_after_the_checkpoint_reads_as_without_it(edits, which):
         assert results[0] == results[1]
     finally:
         shutil.rmtree(folder)
+
+
+@settings(max_examples=500, deadline=None)
+@given(when=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)))
+def test_the_fast_wall_time_is_parse_ts(when):
+    ts = f"{when.year:04d}-" + when.strftime("%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    assert lines._wall(ts, lines._minute(ts)) == parse_ts(ts)
