@@ -195,6 +195,9 @@ class Journal:
         recorded) when another cockpit writes to it and
         :class:`JournalWriteFailed` when it cannot be created or opened for writing.
         A damaged journal opens read-only with ``readonly_reason`` naming the bad seq.
+        A writer keeps the verified checkpoint ``<journal>.verified`` (``checkpoint``) up with
+        what it verified and wrote; any open reads the bytes that still hash to it without
+        checking them again, and the rest by the full rule: the same entries and damage.
         """
         j = cls(Path(path), cutover_id, clock)
         if readonly:
