@@ -408,7 +408,9 @@ def test_demo_new_never_pulls_a_journal_from_under_a_running_demo(launched, tmp_
         assert _demo("--new") == 2
     finally:
         held.close()
-    assert launched == [] and sorted(p.name for p in stable.parent.iterdir()) == [stable.name]
+    # Only the journal and the verified checkpoint its writer left (cockpit.journal.checkpoint).
+    assert launched == [] and sorted(p.name for p in stable.parent.iterdir()) == [
+        stable.name, stable.name + ".verified"]
     err = capsys.readouterr().err
     assert err.startswith(f"cockpit demo: the demo journal {stable} is in use by another cockpit "
                           f"(pid {os.getpid()}, operator ann, ") and err.endswith(": --new needs it closed\n")

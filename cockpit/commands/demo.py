@@ -24,7 +24,7 @@ from pathlib import Path
 from cockpit.commands.common import emit, fail, load_or_report
 from cockpit.commands.rehearse import assemble, begin, summarise
 from cockpit.commands.run import launch, refusal
-from cockpit.journal import Actor, JournalError, JournalLocked, lines, read_journal
+from cockpit.journal import Actor, JournalError, JournalLocked, checkpoint, lines, read_journal
 from cockpit.journal.file import read_holder
 from cockpit.rehearsal.journal import refuse_for_rehearsal
 from cockpit.rehearsal.plan import on_rehearsal_clock
@@ -131,6 +131,9 @@ def _rename_aside(path: Path, now: datetime) -> Path:
         n += 1
         old = path.with_name(f"demo-journal-{now:%Y%m%dT%H%M%SZ}-{n}.jsonl")
     path.rename(old)
+    # The checkpoint vouched for the journal now renamed; without it the kept one is still read
+    # in full, and nothing is left beside the new one.
+    checkpoint.checkpoint_path(path).unlink(missing_ok=True)
     return old
 
 

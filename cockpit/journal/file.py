@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
+import hashlib
 import os
 import threading
 import time
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cockpit.journal import disk, lines, quarantine
+from cockpit.journal import checkpoint, disk, lines, quarantine
 from cockpit.journal.entry import ACTIONS, GENESIS, Actor, Entry, build, jsonable
 from cockpit.journal.errors import (
     JournalCorrupt,
@@ -25,6 +27,9 @@ from cockpit.journal.errors import (
 from cockpit.journal.quarantine import QUARANTINE_ACK, Quarantine
 from cockpit.redact import find_secret
 
+# From this many entries an open takes them (and whatever else is alive) out of the cyclic
+# garbage collector's generations: see Journal._take.
+FREEZE_AT = 10_000
 MAX_DEPTH = 64  # nesting of an entry's data; far more than any record, far less than recursion
 
 # The two calls that make an append durable; tests that cannot make the kernel fail (a failing
@@ -171,6 +176,11 @@ class Journal:
         self._qcache: dict = {}
         self._acks: tuple[int, set] = (-1, set())
         self._holder_written = False
+        # The writer's verified prefix: sha256 state of its bytes, their length, and the length
+        # the checkpoint on disk last said (see cockpit.journal.checkpoint). None: not kept.
+        self._verified: hashlib._Hash | None = None
+        self._verified_size = 0
+        self._saved_size = 0
 
     # -- opening -------------------------------------------------------------------------
 
@@ -185,6 +195,9 @@ class Journal:
         recorded) when another cockpit writes to it and
         :class:`JournalWriteFailed` when it cannot be created or opened for writing.
         A damaged journal opens read-only with ``readonly_reason`` naming the bad seq.
+        A writer keeps the verified checkpoint ``<journal>.verified`` (``checkpoint``) up with
+        what it verified and wrote; any open reads the bytes that still hash to it without
+        checking them again, and the rest by the full rule: the same entries and damage.
         """
         j = cls(Path(path), cutover_id, clock)
         if readonly:
@@ -199,16 +212,36 @@ class Journal:
         if data is None:
             self.warnings.append(f"no journal yet at {self.path}: nothing has been done")
             return
-        parsed = lines.parse(data, cutover=self.cutover_id)
+        parsed, _ = self._parse(data)
         self._take(parsed)
         if parsed.torn:
             self.warnings.append(
                 f"the end of {self.path} was never acknowledged ({parsed.tail_problem()}): a writer "
                 "crashed or is writing; the next writer quarantines it")
 
+    def _parse(self, data: bytes) -> tuple[lines.Parsed, tuple[int, hashlib._Hash] | None]:
+        """The one rule over the journal's bytes, except over the prefix the checkpoint vouches
+        for (byte for byte what the rule accepted before: read, not checked again). Also the
+        (size, sha256 state) of that prefix, or None when there was no usable checkpoint."""
+        known = checkpoint.trusted(self.path, data, self.cutover_id)
+        if known is None:
+            return lines.parse(data, cutover=self.cutover_id), None
+        entries, size, digest = known
+        tail = lines.parse(data[size:], cutover=self.cutover_id,
+                           after=(entries[-1].seq, entries[-1].hash), first_line=len(entries) + 1)
+        entries.extend(tail.entries)
+        return lines.Parsed(entries, size + tail.good_bytes, tail.damage, tail.torn, tail.pending,
+                            tail.batch_size, tail.fast), (size, digest)
+
     def _take(self, parsed: lines.Parsed) -> None:
         self.entries = parsed.entries
         self._size = parsed.good_bytes
+        if len(self.entries) >= FREEZE_AT:
+            # The entries live as long as the journal and hold no reference cycles, yet every
+            # full collection of the cyclic GC would walk their millions of containers (about
+            # half a second at 100,000 entries, first paid by the replay that follows): moved
+            # out of its reach. Garbage is still freed by reference counting.
+            gc.freeze()
         if parsed.damage is not None:
             self.damage = parsed.damage
             self.readonly = True
@@ -250,7 +283,8 @@ class Journal:
         if created:
             _fsync_dir(self.path.parent)
         assert self._fd is not None  # just opened by _open_writer
-        parsed = lines.parse(disk.read_fd(self._fd), cutover=self.cutover_id)
+        data = disk.read_fd(self._fd)
+        parsed, known = self._parse(data)
         self._take(parsed)
         if self.damage is not None:
             self.close()  # never write after damage; another opener will see the same
@@ -266,6 +300,42 @@ class Journal:
                 return
         self.readonly = False
         self.readonly_reason = None
+        if parsed.fast:
+            size, digest = known if known is not None else (0, hashlib.sha256())
+            digest.update(memoryview(data)[size:parsed.good_bytes])
+            self._verified, self._verified_size = digest, parsed.good_bytes
+            self._saved_size = size
+            self._save_checkpoint()
+
+    # How far the writer's own appends may run ahead of the checkpoint on disk before it is
+    # written again: a restart after a crash checks at most this much with the full rule.
+    CHECKPOINT_EVERY = 256 * 1024
+
+    def _checkpoint_extend(self, blob: bytes, head: tuple[int, str]) -> None:
+        """After ``blob`` (whole lines continuing from ``head``) was written and fsynced: the
+        verified prefix grows by it when the rule reads it on its common path (it was read
+        back before it was written; the few microseconds again keep the checkpoint's promise
+        to this module), and the checkpoint is written again every CHECKPOINT_EVERY bytes."""
+        if self._verified is None:
+            return
+        try:
+            parsed = lines.parse(blob, cutover=self.cutover_id, after=head)
+            if parsed.damage is not None or parsed.torn or not parsed.fast:
+                self._verified = None  # stop here: the next open checks from the last checkpoint
+                return
+            self._verified.update(blob)
+            self._verified_size += len(blob)
+            if self._verified_size - self._saved_size >= self.CHECKPOINT_EVERY:
+                self._save_checkpoint()
+        except Exception:  # noqa: BLE001 - the entry is recorded; a checkpoint is only a shortcut
+            self._verified = None
+
+    def _save_checkpoint(self) -> None:
+        if self._verified is None or self._verified_size <= self._saved_size or self.readonly:
+            return
+        if checkpoint.save(self.path, self.cutover_id, self.entries, self._verified_size,
+                           self._verified):
+            self._saved_size = self._verified_size
 
     def _quarantine(self, parsed: lines.Parsed) -> None:
         torn, good = parsed.torn, parsed.good_bytes
@@ -524,6 +594,7 @@ class Journal:
                 "on disk: restart the cockpit to see what the journal holds") from None
         self._size += n
         self.entries.extend(batch)
+        self._checkpoint_extend(line, (batch[0].seq - 1, batch[0].prev))
 
     def _withdraw(self) -> bool:
         """Cut the file back to the last acknowledged entry; True when that is durable."""
@@ -577,6 +648,7 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
+            self._save_checkpoint()  # while the lock is still held
             if self._holder_written:  # still ours: we hold the lock until just below
                 self._holder_written = False
                 with contextlib.suppress(OSError):

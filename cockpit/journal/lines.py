@@ -19,6 +19,7 @@ turns into a float) is decoded again by the standard library before it is judged
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import re
@@ -66,6 +67,9 @@ class Parsed:
     torn: bytes
     pending: list[Entry] = field(default_factory=list)  # intact entries of that unfinished batch
     batch_size: int | None = None  # its n
+    # Every entry was taken on the common path (orjson's value is the canonical one): only then
+    # may :func:`parse_verified` stand in for this parse of the same bytes (a checkpoint).
+    fast: bool = True
 
     def tail_problem(self) -> str | None:
         """What the unacknowledged tail is, in one line, or None when there is none."""
@@ -81,6 +85,47 @@ class Parsed:
 _KEYS = frozenset(FIELDS)
 _KEYS_BATCH = _KEYS | {BATCH}
 _ACTOR_KEYS = frozenset(ACTOR_FIELDS)
+
+
+_ENTRY_SLOTS = ("seq", "ts", "cutover", "actor", "action", "subject", "reason_code", "note", "data",
+                "prev", "hash", "wall", "batch")
+
+
+def _entry_maker():
+    """``Entry(...)`` without the frozen dataclass's ``__init__`` (13 ``object.__setattr__``
+    calls, as costly as decoding the line): the same slots set through their descriptors.
+    Only while Entry is a frozen slots dataclass of exactly these fields, in this order, with
+    no ``__post_init__``; otherwise Entry itself."""
+    names = tuple(f.name for f in dataclasses.fields(Entry))
+    if (names != _ENTRY_SLOTS or getattr(Entry, "__slots__", None) != names
+            or hasattr(Entry, "__post_init__")):
+        return Entry
+    (s_seq, s_ts, s_cut, s_actor, s_action, s_subject, s_reason, s_note, s_data, s_prev, s_hash,
+     s_wall, s_batch) = (getattr(Entry, name).__set__ for name in names)
+    new = object.__new__
+
+    def make(seq, ts, cutover, actor, action, subject, reason_code, note, data, prev, hash_, wall,
+             batch):
+        e = new(Entry)
+        s_seq(e, seq)
+        s_ts(e, ts)
+        s_cut(e, cutover)
+        s_actor(e, actor)
+        s_action(e, action)
+        s_subject(e, subject)
+        s_reason(e, reason_code)
+        s_note(e, note)
+        s_data(e, data)
+        s_prev(e, prev)
+        s_hash(e, hash_)
+        s_wall(e, wall)
+        s_batch(e, batch)
+        return e
+
+    return make
+
+
+_entry = _entry_maker()
 
 
 def _is_opt_str(v: object) -> bool:
@@ -317,6 +362,7 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
     base, prev = after
     offset = pending_bytes = 0
     actors: dict = {}
+    fast = True
     for i, raw in enumerate(lines):
         expect = base + len(entries) + len(pending) + 1
         d = objs[i]
@@ -330,8 +376,9 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
                 seq = d["seq"] if type(d) is dict and type(d.get("seq")) is int \
                     and 0 < d["seq"] < _BIG else expect
                 return Parsed(entries, offset, Damage(seq, first_line + i, problem), b"", pending,
-                              batch_size)
+                              batch_size, False)
             assert entry is not None  # _slow gives an entry or a problem
+            fast = False
         prev = entry.hash
         if entry.batch is None:
             entries.append(entry)
@@ -345,7 +392,77 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
             entries.extend(pending)
             offset += pending_bytes
             pending, pending_bytes = [], 0
-    return Parsed(entries, offset, None, data[offset:], pending, batch_size if pending else None)
+    return Parsed(entries, offset, None, data[offset:], pending, batch_size if pending else None,
+                  fast)
+
+
+def parse_verified(prefix: bytes, *, cutover: str, head: tuple[int, str]) -> list[Entry] | None:
+    """The entries of bytes :func:`parse` read before with nothing wrong, on its common path
+    (``Parsed.fast``) and for the same ``cutover``, ending at ``head``: exactly the entries it
+    returned, without checking the rule again (no canonical form, no chain).
+
+    Only for bytes known to be those (a checkpoint's digest matched). Anything that does not
+    fit (not whole lines of entries, another head, another cutover) gives None, never an
+    exception: the caller then applies :func:`parse` as to any other bytes.
+    """
+    with _no_gc():
+        try:
+            return _verified(prefix, cutover, head)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError):
+            return None
+
+
+def _verified(prefix: bytes, cutover: str, head: tuple[int, str]) -> list[Entry] | None:
+    if not prefix.endswith(b"\n"):
+        return None
+    raws = prefix.split(b"\n")
+    raws.pop()
+    if len(raws) != head[0]:
+        return None
+    loads = orjson.loads
+    make = _entry
+    entries: list[Entry] = []
+    append = entries.append
+    actors: dict = {}
+    minutes: dict = {}
+    for n, raw in enumerate(raws, 1):
+        d = loads(raw)
+        a = d["actor"]
+        # Keyed by its values in the line's (sorted) key order: one call instead of six lookups.
+        actor = actors.get(key := tuple(a.values()))
+        if actor is None:
+            actor = actors[key] = Actor(a["operator"], a["os_user"], a["host"], a["ssh_client"],
+                                        a["pid"], a["session"])
+        ts = d["ts"]
+        if d["seq"] != n or d["cutover"] != cutover or type(ts) is not str:
+            return None
+        minute = minutes.get(ts[:16])
+        if minute is None:
+            minute = minutes[ts[:16]] = _minute(ts)
+        b = d.get(BATCH)
+        append(make(n, ts, cutover, actor, d["action"], d["subject"], d["reason_code"], d["note"],
+                    d["data"], d["prev"], d["hash"], _wall(ts, minute),
+                    None if b is None else (b[0], b[1])))
+    if entries and entries[-1].hash != head[1]:
+        return None
+    return entries
+
+
+def _minute(ts: str) -> int:
+    return int(parse_ts(ts[:16] + ":00.000Z"))
+
+
+def _wall(ts: str, minute: int) -> float:
+    """``parse_ts(ts)`` of a timestamp the rule accepted, given its minute's (``_minute``).
+
+    ``datetime.timestamp()`` of an aware time is its microseconds since the epoch divided by
+    10**6 (one correctly rounded division of integers); this is the same division.
+    """
+    s = int(ts[17:19])
+    if s > 59:
+        return parse_ts(ts)  # whatever the rule said of it
+    return ((minute + s) * 1_000_000 + int(ts[20:23]) * 1000) / 1_000_000
 
 
 def _fast(d, raw: bytes, expect: int, prev: str, cutover: str | None, actors: dict,
@@ -401,8 +518,8 @@ def _fast(d, raw: bytes, expect: int, prev: str, cutover: str | None, actors: di
         wall = parse_ts(ts)
     except (ValueError, OverflowError):
         return None
-    return Entry(seq, ts, d["cutover"], actor, d["action"], d["subject"], d["reason_code"],
-                 d["note"], d["data"], prev, h, wall, b)
+    return _entry(seq, ts, d["cutover"], actor, d["action"], d["subject"], d["reason_code"],
+                  d["note"], d["data"], prev, h, wall, b)
 
 
 def _slow(d, raw: bytes, expect: int, prev: str, cutover: str | None, actors: dict,

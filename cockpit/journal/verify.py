@@ -59,7 +59,8 @@ def parse_expect_head(text: str) -> tuple[int | None, str]:
 
 def verify(path: str | Path, expect_head: str | None = None) -> VerifyResult:
     """Check every entry by the one rule (the same as every open), the recorded head, and the
-    quarantine files beside the journal.
+    quarantine files beside the journal. Every line, always: the verified checkpoint an open
+    may trust (``cockpit.journal.checkpoint``) is never read here.
 
     Raises :class:`JournalError` if the file cannot be read (or is not a regular file) and
     ``ValueError`` for a badly written ``expect_head``. A recorded head passes when the journal

@@ -57,33 +57,37 @@ class Replayer:
         self._notes: list[NoteRecord] = []
         self._last_recon: tuple[float, dict] | None = None
         self._recon_evidence = ReconEvidence.for_plan(plan)
-        self._head: tuple[int, str] = (0, GENESIS)
+        self._last: Entry | None = None  # the head is the last entry applied
         self._last_step_entry: Entry | None = None
         self._cached: RunbookState | None = None
 
     def apply(self, e: Entry) -> None:
         self._cached = None
-        self._head = (e.seq, e.hash)
-        action = e.action
-        if action in _STEP_ACTIONS:
-            self._step_entry(e)
-        elif action == "gate.override":
-            data = e.data if isinstance(e.data, dict) else {}
-            self._overrides.append(Override(e.subject or "", str(data.get("step")), e.actor.operator,
-                                            e.wall, e.reason_code, e.note, data.get("gate")))
-        elif action == "rollback.start":
-            if not self._rollback_active:
-                self._rollback_active = True
-                self._rollback_reason = e.reason_code
-                self._rollback_at = e.wall
-                self._rollback_by = e.actor.operator
-        elif action.startswith("exception."):
-            self._exception_entry(e)
-        elif action == "recon.run":
-            self._last_recon = (e.wall, e.data if isinstance(e.data, dict) else {})
-            self._recon_evidence = self._recon_evidence.fold(*self._last_recon)
-        elif action == "note":
-            self._notes.append(NoteRecord(e.wall, e.actor.operator, e.note or "", e.subject))
+        self._last = e
+        # Most of a night's entries (gate changes, notes, session markers) change little or
+        # nothing: one lookup finds what an action does, instead of a test per kind.
+        handler = _BY_ACTION.get(e.action)
+        if handler is not None:
+            handler(self, e)
+
+    def _override_entry(self, e: Entry) -> None:
+        data = e.data if isinstance(e.data, dict) else {}
+        self._overrides.append(Override(e.subject or "", str(data.get("step")), e.actor.operator,
+                                        e.wall, e.reason_code, e.note, data.get("gate")))
+
+    def _rollback_entry(self, e: Entry) -> None:
+        if not self._rollback_active:
+            self._rollback_active = True
+            self._rollback_reason = e.reason_code
+            self._rollback_at = e.wall
+            self._rollback_by = e.actor.operator
+
+    def _recon_entry(self, e: Entry) -> None:
+        self._last_recon = (e.wall, e.data if isinstance(e.data, dict) else {})
+        self._recon_evidence = self._recon_evidence.fold(*self._last_recon)
+
+    def _note_entry(self, e: Entry) -> None:
+        self._notes.append(NoteRecord(e.wall, e.actor.operator, e.note or "", e.subject))
 
     def _step_entry(self, e: Entry) -> None:
         old = self._steps.get(e.subject or "")
@@ -190,13 +194,26 @@ class Replayer:
             exceptions=dict(self._exceptions),
             notes=tuple(self._notes),
             last_recon=self._last_recon,
-            head=self._head,
+            head=(0, GENESIS) if self._last is None else (self._last.seq, self._last.hash),
             last_step_entry=self._last_step_entry,
             open_phases=tuple(phases[i][0] for i in open_idx),
             rollback_by=self._rollback_by,
             recon_evidence=self._recon_evidence,
         )
         return self._cached
+
+
+# What each action does to the fold; any other action (gate.change, session.*, clock.warning,
+# another exception.* ...) is evidence only.
+_BY_ACTION = {
+    **dict.fromkeys(_STEP_ACTIONS, Replayer._step_entry),
+    **dict.fromkeys(("exception.open", "exception.close", "exception.triage"),
+                    Replayer._exception_entry),
+    "gate.override": Replayer._override_entry,
+    "rollback.start": Replayer._rollback_entry,
+    "recon.run": Replayer._recon_entry,
+    "note": Replayer._note_entry,
+}
 
 
 def _replace_exc(old: ExceptionState, **changes) -> ExceptionState:

@@ -25,6 +25,9 @@ from cockpit.runbook.state import RunbookState, StepStatus
 
 _MOVES = frozenset({"step.confirm", "step.skip", "step.fail", "step.run", "decision.record",
                     "rollback.start"})
+# Of those, the ones that can change a step's status (``step.run`` records the command's
+# outcome only): the state is rebuilt to see what became workable only after these.
+_TURNS = _MOVES - {"step.run"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class SpanFold:
 
     def __init__(self, plan: Plan):
         self._r = Replayer(plan)
+        rb = plan.runbook
+        self._steps = frozenset(s.id for s in rb.all_steps() + rb.rollback_steps())
         self._started: dict[str, float] = {}
         self._first = True
         self._cached: dict[str, Span] | None = None
@@ -66,10 +71,11 @@ class SpanFold:
             self._note_active(e.wall)  # the first phase's first steps are workable from the start
         if e.action in _MOVES:
             sid = e.subject or ""
-            if sid in r.state().steps and sid not in self._started:
+            if sid in self._steps and sid not in self._started:
                 self._started[sid] = e.wall
             r.apply(e)
-            self._note_active(e.wall)
+            if e.action in _TURNS:
+                self._note_active(e.wall)
         else:
             r.apply(e)
 
