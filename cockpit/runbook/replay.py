@@ -12,6 +12,13 @@ derives from those facts:
   ``parallel`` step may be worked any time while its phase is open.
 - After ``rollback.start`` only the rollback runbook is worked, under the same rules.
 - ``gate.change``, ``session.*`` and ``clock.warning`` are evidence; they change no step.
+- Two-person requests: an ``approval.request`` is pending until the entry that completes it
+  (``step.confirm`` / ``step.skip`` / ``rollback.start`` with ``data.approval.request`` =
+  its seq), an ``approval.reject`` or ``approval.withdraw`` naming it (``data.request``), a
+  newer request for the same subject, or the step being finished anyway (a rollback started
+  ends the requests of main-runbook steps). Expiry is the request's wall time plus its
+  ``expires_s``: derived from time by the reader (``ApprovalRequest.expired(now)``), never
+  journalled, so replay stays pure.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from cockpit.config.plan import Plan
 from cockpit.journal import GENESIS, Entry
 from cockpit.recon.evidence import ReconEvidence
 from cockpit.runbook.state import (
+    ApprovalEnd,
+    ApprovalRequest,
     ExceptionState,
     NoteRecord,
     Override,
@@ -32,6 +41,10 @@ from cockpit.runbook.state import (
 
 _STEP_ACTIONS = frozenset({"step.confirm", "step.skip", "step.fail", "step.run", "decision.record"})
 _FINISHED = (StepStatus.DONE, StepStatus.SKIPPED)
+KINDS = ("confirm", "skip", "rollback")
+ROLLBACK = "rollback"  # the subject of a request to start the rollback
+# How long a request waits when its entry does not say (the plan's default).
+DEFAULT_EXPIRES_S = 600.0
 
 
 class Replayer:
@@ -59,12 +72,18 @@ class Replayer:
         self._recon_evidence = ReconEvidence.for_plan(plan)
         self._head: tuple[int, str] = (0, GENESIS)
         self._last_step_entry: Entry | None = None
+        self._approvals: dict[int, ApprovalRequest] = {}
+        self._ended: dict[int, ApprovalEnd] = {}
         self._cached: RunbookState | None = None
 
     def apply(self, e: Entry) -> None:
         self._cached = None
         self._head = (e.seq, e.hash)
         action = e.action
+        if action.startswith("approval."):
+            self._approval_entry(e)
+        elif action in ("step.confirm", "step.skip", "rollback.start"):
+            self._end_requests(e)
         if action in _STEP_ACTIONS:
             self._step_entry(e)
         elif action == "gate.override":
@@ -113,6 +132,49 @@ class Replayer:
             new = StepState(old.step_id, status, who, at, e.reason_code, e.note,
                             data.get("gates"), old.run, call)
         self._steps[old.step_id] = new
+
+    def _approval_entry(self, e: Entry) -> None:
+        data = e.data if isinstance(e.data, dict) else {}
+        subject = e.subject or ""
+        if e.action == "approval.request":
+            kind = data.get("kind")
+            known = subject == ROLLBACK if kind == ROLLBACK else subject in self._steps
+            if kind not in KINDS or not known:
+                return  # not a request this plan can answer: the entry stays evidence
+            expires = data.get("expires_s")
+            if isinstance(expires, bool) or not isinstance(expires, (int, float)) or expires < 0:
+                expires = DEFAULT_EXPIRES_S
+            for seq in [s for s, r in self._approvals.items() if r.subject == subject]:
+                del self._approvals[seq]  # replaced (the older one had expired)
+            gates = data.get("gates")
+            self._approvals[e.seq] = ApprovalRequest(
+                e.seq, subject, kind, e.actor, e.wall, e.wall + float(expires),
+                gates if isinstance(gates, dict) else {},
+                _str_or_none(data.get("reason_code")), _str_or_none(data.get("note")))
+        elif e.action in ("approval.reject", "approval.withdraw"):
+            self._end(data.get("request"), e)
+
+    def _end_requests(self, e: Entry) -> None:
+        """A completing entry ends the request it names, and any other request it makes moot."""
+        data = e.data if isinstance(e.data, dict) else {}
+        approval = data.get("approval")
+        if isinstance(approval, dict):
+            self._end(approval.get("request"), e)
+        if e.action == "rollback.start":
+            moot = [s for s, r in self._approvals.items()
+                    if r.subject == ROLLBACK or r.subject not in self._rollback_ids()]
+        else:
+            moot = [s for s, r in self._approvals.items() if r.subject == e.subject]
+        for seq in moot:
+            self._end(seq, e)
+
+    def _rollback_ids(self) -> set[str]:
+        return {s.id for _, steps in self._rollback for s in steps}
+
+    def _end(self, seq, e: Entry) -> None:
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq in self._approvals:
+            del self._approvals[seq]
+            self._ended[seq] = ApprovalEnd(e.action, e.actor.operator, e.wall)
 
     def _exception_entry(self, e: Entry) -> None:
         eid = e.subject or ""
@@ -195,8 +257,14 @@ class Replayer:
             open_phases=tuple(phases[i][0] for i in open_idx),
             rollback_by=self._rollback_by,
             recon_evidence=self._recon_evidence,
+            approvals=dict(self._approvals),
+            approvals_ended=dict(self._ended),
         )
         return self._cached
+
+
+def _str_or_none(value) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _replace_exc(old: ExceptionState, **changes) -> ExceptionState:
