@@ -68,6 +68,11 @@ KEYS: tuple[Key, ...] = (
         "Run command", writes=True, footer=FOOTER_ROOM),
     Key("b", "rollback", "Rollback", "start the rollback (reason, type ROLLBACK)",
         "Start rollback", writes=True, footer=FOOTER_ROOM),
+    # Not a WRITES row: a read-only cockpit answers through the writing cockpit
+    # (cockpit.runbook.approvals), so the key works there too.
+    Key("a", "approvals", "Approvals", "pending two-person requests: approve (type the id) or "
+        "reject (note) another person's; withdraw your own", "Pending approvals",
+        footer=FOOTER_ROOM),
     Key("x", "triage", "Triage", "exception queue and triage", "Exception triage", writes=True,
         footer=FOOTER_ROOM),
     Key("n", "note", "Note", "add a note to the journal", "Add note", writes=True,
