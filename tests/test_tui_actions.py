@@ -6,7 +6,6 @@ Real journal files, the real engine and the real simulated source; time is a Man
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 from pathlib import Path
 
