@@ -1,7 +1,7 @@
 """Operator text is untrusted too: whatever is typed or shown, an action is recorded or refused.
 
 Arbitrary Unicode (lone surrogates, controls, escapes, bidi, 64 KiB) as notes, reason codes,
-step and gate ids, second operators, and as the reason of a gate being overridden: each call
+step and gate ids, approval answers, and as the reason of a gate being overridden: each call
 returns an entry or raises ``Refused``, never anything else; a refusal writes nothing; what is
 written passes ``verify`` and holds no control character.
 """
@@ -42,7 +42,10 @@ def test_arbitrary_text_is_recorded_cleaned_or_refused(tmp_path_factory, note, c
         _call(ck().note, note, subject=ident)
         _call(ck().skip, ident, code, note)
         _call(ck().skip, "S1", code, note)
-        _call(ck("dba1").confirm, ident, gates, typed=ident, second_operator=note)
+        _call(ck("dba1").confirm, ident, gates, typed=ident)
+        _call(ck("lead2").approve, 1, gates, typed=ident)
+        _call(ck("lead2").reject, 1, note)
+        _call(ck().withdraw, 1, note)
         _call(ck().override, "g1", "S3", "GATE_DATA_STALE", note, gates)
         _call(ck().override, ident, "S3", code, note, gates)
         _call(ck().start_rollback, code, note)

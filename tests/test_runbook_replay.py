@@ -46,6 +46,10 @@ action = st.one_of(
     st.tuples(st.just("run"), st.sampled_from(PEOPLE), st.sampled_from(STEPS), st.integers(0, 2)),
     st.tuples(st.just("gate"), st.sampled_from(STATES), st.sampled_from(STATES)),
     st.tuples(st.just("clock_back"), st.floats(0.5, 500)),
+    # Two-person answers to the newest open request (any, by anyone: refusals included).
+    st.tuples(st.just("answer"), st.sampled_from(PEOPLE), st.sampled_from(["approve", "reject", "withdraw"]),
+              st.sampled_from(STATES), st.booleans()),
+    st.tuples(st.just("clock_on"), st.floats(1, 900)),
 )
 
 
@@ -67,10 +71,28 @@ def _do(ck: Cockpit, a: tuple) -> None:
         elif step.kind == "decision":
             ck().decide(step_id, "NO-GO" if how == "nogo" else "GO", gates(), typed=step_id)
         else:
-            ck().confirm(step_id, gates(), typed=step_id, second_operator="lead2")
+            e = ck().confirm(step_id, gates(), typed=step_id)
+            if e.action == "approval.request":
+                ck("lead2").approve(e.seq, gates(), typed=step_id)
     elif kind == "confirm":
         _, who, step, g, typed, second = a
-        ck(who).confirm(step, gates(g), typed=step if typed else None, second_operator=second)
+        e = ck(who).confirm(step, gates(g), typed=step if typed else None)
+        if second is not None and e.action == "approval.request":
+            ck(second).approve(e.seq, gates(g), typed=step if typed else None)
+    elif kind == "answer":
+        _, who, how, g, typed = a
+        pending = sorted(ck().state.approvals)
+        if not pending:
+            return
+        req = ck().state.approvals[pending[-1]]
+        if how == "approve":
+            ck(who).approve(req.seq, gates(g), typed=req.subject if typed else None)
+        elif how == "reject":
+            ck(who).reject(req.seq, "not now" if typed else "")
+        else:
+            ck(who).withdraw(req.seq, "asked too early")
+    elif kind == "clock_on":
+        ck.clock.advance_sync(a[1])
     elif kind == "skip":
         ck(a[1]).skip(a[2], a[3], "why")
     elif kind == "fail":
@@ -138,7 +160,8 @@ def test_restart_in_a_fresh_process_gives_identical_state(tmp_path):
                       data={"layer": "domain", "table": "patients", "keys": ["h:1f"], "kind": "duplicate",
                             "severity": "critical", "category": None, "columns": ["mrn"], "title": "dup"})
     ck("ana1").triage("X1", "needs_clinical_approval", "DATA_MISMATCH", "ask")
-    ck("app1").confirm("D1", gates(), typed="D1", second_operator="lead1")
+    request = ck("app1").confirm("D1", gates(), typed="D1")
+    ck("lead1").approve(request.seq, gates(), typed="D1")
     ck().start_rollback("PERFORMANCE", "chart open slow")
     ck().confirm("R1", gates())
     ck().note("rolling back, ünïcode ok")

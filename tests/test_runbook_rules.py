@@ -6,6 +6,7 @@ Helpers here (``PLAN``, ``make_plan``, ``gates``, ``Cockpit``) are shared by the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def gates(state: str = "GO", **overrides: str) -> dict[str, GateStatus]:
 
 
 class Cockpit:
-    """One journal, and an Operations per operator name, all on one clock."""
+    """One journal, and an Operations per operator name, all on one clock. Each name acts
+    from its own session (as two people at two cockpits would: the two-person rule of a plan
+    whose names are not tied to logins tells people apart by session)."""
 
     def __init__(self, plan, clock=None):
         self.plan = plan
@@ -100,7 +103,8 @@ class Cockpit:
 
     def __call__(self, operator: str = "lead1") -> Operations:
         if operator not in self._ops:
-            self._ops[operator] = Operations(self.plan, self.journal, Actor.current(operator))
+            actor = dataclasses.replace(Actor.current(operator), session=f"s-{operator}")
+            self._ops[operator] = Operations(self.plan, self.journal, actor)
         self.clock.advance_sync(7.5)
         return self._ops[operator]
 
@@ -122,6 +126,12 @@ def _refused(fn, *args, match: str, **kw):
     with pytest.raises(Refused, match=match):
         fn(*args, **kw)
     assert len(fn.__self__.journal.entries) == before  # a refused action writes nothing
+
+
+def two_person(ck, step: str, first: str = "app1", second: str = "lead1"):
+    """A two-person step confirmed the real way: the request, then the second's approval."""
+    request = ck(first).confirm(step, gates(), typed=step)
+    return ck(second).approve(request.seq, gates(), typed=step)
 
 
 def _finish_before(ck):
@@ -211,23 +221,27 @@ def test_decisions_open_the_next_phase_on_go(ck):
 
 def test_a_complete_phase_opens_the_next_one(ck):
     _finish_before(ck)
-    ck("app1").confirm("D1", gates(), typed="D1", second_operator="lead1")
+    two_person(ck, "D1")
     ck().skip("D2", "NOT_APPLICABLE", "done by vendor", typed="D2")
     ck("dba1").confirm("D3", gates())
     s = ck().state
     assert s.phase == "after" and s.next_step == "A1"
 
 
-def test_critical_and_second_operator_rules(ck):
+def test_critical_and_two_person_rules(ck):
     _finish_before(ck)
-    _refused(ck("app1").confirm, "D1", gates(), typed="D1", match="D1 needs a second operator")
-    _refused(ck("app1").confirm, "D1", gates(), typed="wrong", second_operator="lead1", match="type its id")
-    _refused(ck("app1").confirm, "D1", gates(), typed="D1", second_operator="app1", match="other than app1")
-    _refused(ck("app1").confirm, "D1", gates(), typed="D1", second_operator="mallory", match="'mallory' is not an operator")
-    _refused(ck("app1").confirm, "D1", gates(), typed="D1", second_operator="app2",
-             match="neither operator's role may approve critical steps")
-    e = ck("app1").confirm("D1", gates(), typed="D1", second_operator="lead2")
-    assert e.data["second_operator"] == "lead2" and e.data["typed"] is True
+    _refused(ck("app1").confirm, "D1", gates(), typed="wrong", match="type its id")
+    request = ck("app1").confirm("D1", gates(), typed="D1")
+    assert request.action == "approval.request" and request.data["kind"] == "confirm"
+    assert ck().state.steps["D1"].status is StepStatus.ACTIVE  # not done: it waits
+    _refused(ck("app1").approve, request.seq, gates(), typed="D1", match="your own request")
+    _refused(ck("mallory").approve, request.seq, gates(), typed="D1", match="'mallory' is not an operator")
+    _refused(ck("app2").approve, request.seq, gates(), typed="D1",
+             match="neither app1's nor app2's role may approve critical steps")
+    _refused(ck("lead2").approve, request.seq, gates(), typed="d1", match="type D1 to approve it")
+    e = ck("lead2").approve(request.seq, gates(), typed="D1")
+    assert (e.action, e.actor.operator, e.data["typed"]) == ("step.confirm", "lead2", True)
+    assert e.data["approval"] == {"request": request.seq, "requested_by": request.actor.to_json()}
     # D2 is critical without a second operator: the actor's own role must approve critical steps.
     assert "may not approve critical steps" in ck("dba1").can_confirm("D2", gates())
     _refused(ck("dba1").skip, "D2", "NOT_APPLICABLE", match="may not skip critical steps")
@@ -328,7 +342,7 @@ def test_notes_runs_and_gate_changes(ck):
 def test_clock_started_and_last_step_entry(ck):
     _finish_before(ck)
     assert ck().state.clock_started_at is None
-    e = ck("app1").confirm("D1", gates(), typed="D1", second_operator="lead1")
+    e = two_person(ck, "D1")
     ck().note("later")
     s = ck().state
     assert s.clock_started_at == e.wall and s.last_step_entry == e and s.head == ck.journal.head
@@ -401,7 +415,7 @@ def test_secrets_from_the_plan_never_reach_the_journal(tmp_path):
 def test_skipping_a_critical_step_needs_its_id_typed_and_the_authority(ck):
     # Before: s, Enter, Enter skipped a critical step with no typed id.
     _finish_before(ck)
-    ck("app1").confirm("D1", gates(), typed="D1", second_operator="lead1")
+    two_person(ck, "D1")
     _refused(ck().skip, "D2", "NOT_APPLICABLE", match=r"D2 is critical: type its id \(D2\) to skip it")
     _refused(ck().skip, "D2", "NOT_APPLICABLE", typed="d2", match="type its id")
     # dba1 owns D2 but its role may not approve critical steps: it may not skip it either.
@@ -411,16 +425,20 @@ def test_skipping_a_critical_step_needs_its_id_typed_and_the_authority(ck):
     assert e.data["typed"] is True and ck().state.steps["D2"].status is StepStatus.SKIPPED
 
 
-def test_skipping_a_two_person_step_needs_the_second_operator(ck):
+def test_skipping_a_two_person_step_needs_a_second_persons_approval(ck):
     _finish_before(ck)
-    _refused(ck("app1").skip, "D1", "NOT_APPLICABLE", typed="D1", match="needs a second operator")
-    _refused(ck("app1").skip, "D1", "NOT_APPLICABLE", typed="D1", second_operator="app1",
-             match="other than app1")
+    _refused(ck("app1").skip, "D1", "NOT_APPLICABLE", match="type its id")
+    request = ck("app1").skip("D1", "NOT_APPLICABLE", "done by the vendor", typed="D1")
+    assert request.action == "approval.request" and request.data["kind"] == "skip"
+    assert ck().state.steps["D1"].status is StepStatus.ACTIVE
+    _refused(ck("app1").approve, request.seq, gates(), typed="D1", match="your own request")
     # Neither app1 nor app2 may approve critical steps.
-    _refused(ck("app1").skip, "D1", "NOT_APPLICABLE", typed="D1", second_operator="app2",
-             match="neither operator's role may approve critical steps")
-    e = ck("app1").skip("D1", "NOT_APPLICABLE", typed="D1", second_operator="lead1")
-    assert e.data["second_operator"] == "lead1"
+    _refused(ck("app2").approve, request.seq, gates(), typed="D1",
+             match="neither app1's nor app2's role may approve critical steps")
+    e = ck("lead1").approve(request.seq, gates(), typed="D1")
+    assert (e.action, e.actor.operator, e.reason_code, e.note) == \
+        ("step.skip", "lead1", "NOT_APPLICABLE", "done by the vendor")
+    assert ck().state.steps["D1"].status is StepStatus.SKIPPED
 
 
 @pytest.mark.parametrize("state", ["HOLD", "NO-GO", "UNKNOWN"])

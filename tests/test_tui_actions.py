@@ -5,6 +5,7 @@ Real journal files, the real engine and the real simulated source; time is a Man
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -190,7 +191,7 @@ async def test_decision_records_call_and_gate_snapshot(tmp_path, call):
             assert "✖ B04" in plain(app.query_one(RunbookPanel))
 
 
-async def test_second_operator_step(tmp_path):
+async def test_a_two_person_step_asks_for_a_second_persons_approval(tmp_path):
     cockpit, app = await start(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await refreshed(app, pilot)
@@ -203,12 +204,25 @@ async def test_second_operator_step(tmp_path):
         assert app.selected == "D01"
         await pilot.press("enter")
         await pilot.pause()
-        await pilot.press(*"demo.app", "tab", *"D01", "enter")
+        assert "asks for a second person's approval" in plain(app.screen.query_one("#step-info"))
+        assert not app.screen.query("#second")  # no name is typed on this screen any more
+        await pilot.press(*"D01", "enter")
         await written(app, pilot)
-        last = cockpit.journal.entries[-1]
-        assert (last.action, last.subject) == ("step.confirm", "D01")
-        assert last.data["second_operator"] == "demo.app"
+        request = cockpit.journal.entries[-1]
+        assert (request.action, request.subject, request.data["kind"]) == \
+            ("approval.request", "D01", "confirm")
+        assert cockpit.ops.state.steps["D01"].status.value == "active"
+        assert "1 AWAITING APPROVAL" in plain(app.query_one(HeaderBar))
+        # The second person, from their own cockpit (another session on the same journal).
+        second = cockpit.ops.acting_as(dataclasses.replace(cockpit.ops.actor, operator="demo.app",
+                                                           session="second-session"))
+        last = second.approve(request.seq, app.gate_statuses(), typed="D01")
+        app.refresh_panels()
+        await pilot.pause()
+        assert (last.action, last.subject, last.actor.operator) == ("step.confirm", "D01", "demo.app")
+        assert last.data["approval"]["request"] == request.seq
         assert cockpit.ops.state.clock_started_at == last.wall
+        assert "AWAITING APPROVAL" not in plain(app.query_one(HeaderBar))
         # at 80 columns beside the finish forecast, the cutover clock without its "since"
         assert "  T+0s  " in plain(app.query_one(HeaderBar))
 

@@ -48,6 +48,8 @@ MODALS = {
     "recon_start": ({}, "recon", ()),
     "recon_cancel": ({}, "recon_cancel", ()),
     "quarantine": ({}, "quarantine", ()),
+    # demo.app asked (from its own cockpit) to confirm D01; the lead sees the request.
+    "approvals": ({}, "approval", ("a",)),
 }
 
 
@@ -109,9 +111,13 @@ def test_modal_snapshot(snap_compare, tmp_path, modal):
         ops = cockpit.ops
         if setup in ("b01", "run"):
             ops.confirm("B01", cockpit.engine.gates)
-        if setup == "decision":
+        if setup in ("decision", "approval"):
             for step in ("B01", "B02", "B03"):
                 ops.confirm(step, cockpit.engine.gates, typed=step)
+        if setup == "approval":
+            ops.decide("B04", "GO", cockpit.engine.gates, typed="B04")
+            app_person = Actor("demo.app", "tester2", "testhost", None, 4343, "session0001")
+            ops.acting_as(app_person).confirm("D01", cockpit.engine.gates, typed="D01")
         app.selected = ops.state.next_step
         app.refresh_panels()
         await pilot.pause()

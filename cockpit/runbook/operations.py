@@ -9,15 +9,26 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
 
 - Permissions come from ``plan.operators``: an operator's role may confirm, skip or fail steps
   it owns or lists in ``confirm`` (``"*"`` = any); critical steps also need ``approve_critical``
-  (for a ``second_operator`` step it is enough that the second operator's role has it);
+  (for a ``two_person`` step it is enough that either person's role has it);
   decisions need ``decide``, overrides ``override``, rollback ``rollback``, triage ``triage``.
   A name not in ``operators.people`` is refused, unless the plan lists no people at all (demo
   and rehearsal plans), in which case every action is allowed to anyone.
 - Critical steps (and critical decisions) need ``typed`` equal to the step id.
-- ``second_operator`` steps need a second, different, listed operator name.
+- ``two_person`` steps (and the rollback when ``runbook.rollback.two_person``) take two
+  people, each from their own cockpit: the first's confirm / skip / start_rollback, with
+  everything it needs checked, writes an ``approval.request`` (the gate snapshot it was made
+  under, ``operators.approval_expires``); a different person (:meth:`Operations.same_person`)
+  answers it with :meth:`~Operations.approve` (which writes the completing entry as the
+  approver, ``data.approval = {request, requested_by}``) or :meth:`~Operations.reject`; the
+  requester may :meth:`~Operations.withdraw` it. One open request per subject. An expired
+  request cannot be approved; a request whose required gates are no longer GO cannot be
+  approved until those gates are overridden for the step (the override path). The approver
+  must be an operator of the plan who may work the step or approve critical steps (the
+  rollback: whose role has ``rollback``); a critical step needs ``approve_critical`` of one of
+  the two; the approver always types the step id (the rollback: ROLLBACK).
 - Skipping a step takes what confirming it takes: a critical step needs its id typed and the
-  same authority (``approve_critical``, or the second operator's for a ``second_operator``
-  step, which needs the second operator as for confirming); a step whose required gates are
+  same authority (``approve_critical``; for a ``two_person`` step, either person's, and the
+  second person's approval); a step whose required gates are
   not GO can be skipped only after those gates were overridden for it (the override path,
   journalled with its own reason), so a skip never passes a gate that confirming could not.
 - Skip, override, rollback and triage need a reason code from ``plan.cutover.reason_codes``;
@@ -34,17 +45,20 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+from cockpit.clock import Clock, RealClock
 from cockpit.config.plan import Plan
+from cockpit.durations import format_duration
 from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Entry, Journal, JournalConflict, JournalError
 from cockpit.redact import find_secret, redact
-from cockpit.runbook.replay import Replayer
-from cockpit.runbook.state import RunbookState, StepStatus
+from cockpit.runbook.replay import ROLLBACK, Replayer
+from cockpit.runbook.state import ApprovalRequest, RunbookState, StepStatus
 from cockpit.text import clean
 
 TRIAGE_CATEGORIES = ("manual_review", "auto_correct_safe", "needs_clinical_approval", "defer")
@@ -91,20 +105,38 @@ def _serialized(method):
 
 
 class Operations:
-    def __init__(self, plan: Plan, journal: Journal, actor: Actor):
+    def __init__(self, plan: Plan, journal: Journal, actor: Actor, clock: Clock | None = None):
         self._write_lock = threading.RLock()
         self._state_lock = threading.RLock()
         self.plan = plan
         self.journal = journal
         self.actor = actor
+        # The clock the journal stamps entries with (request times and expiry are compared
+        # with it); a journal opened without one stamps real time.
+        self.clock: Clock = clock or getattr(journal, "_clock", None) or RealClock()
         self._replayer = Replayer(plan)
         self._applied = 0
+        self._origin: Operations | None = None
+
+    def acting_as(self, actor: Actor) -> Operations:
+        """The same operations (one journal, one replayed state, one write lock) as ``actor``:
+        how a cockpit that holds the journal records an approval another person made from
+        their own cockpit (``cockpit.runbook.approvals``), checked as that person."""
+        other = copy.copy(self)
+        other.actor = actor
+        other._origin = self._origin or self
+        return other
+
+    def now(self) -> float:
+        return self.clock.now()
 
     # -- state -----------------------------------------------------------------------------
 
     @property
     def state(self) -> RunbookState:
         """The replayed state, including entries others appended to the same journal object."""
+        if self._origin is not None:
+            return self._origin.state
         with self._state_lock:
             # Counted from the slice taken: an entry the writer thread appends meanwhile is
             # folded in next time, never skipped.
@@ -180,7 +212,7 @@ class Operations:
             return f"{step.id} is a rollback step: start the rollback first"
         st = state.steps[step.id].status
         if st.finished:
-            return f"{step.id} is already {st.value}"
+            return self.finished_words(step.id, state)
         phase = self.plan.runbook.phase_of(step.id)
         assert phase is not None  # the step was found in this runbook (_step)
         if phase.id not in state.open_phases:
@@ -193,6 +225,20 @@ class Operations:
                 if not s.parallel and not state.steps[s.id].status.finished:
                     return f"do {s.id} first: the steps of '{phase.id}' go in order"
         return None
+
+    def finished_words(self, step_id: str, state: RunbookState) -> str:
+        """"B07 was confirmed by j.lindqvist 2s ago": said when an action no longer applies
+        because someone (maybe another cockpit) finished the step first."""
+        st = state.steps[step_id]
+        word = {StepStatus.DONE: "confirmed", StepStatus.SKIPPED: "skipped"}.get(st.status,
+                                                                                st.status.value)
+        if st.decision is not None:
+            word = f"decided {st.decision}"
+        if st.actor is None or st.at is None:
+            return f"{step_id} is already {st.status.value}"
+        ago = format_duration(max(0.0, self.now() - st.at))
+        return (f"{step_id} is already {st.status.value}: it was {word} by "
+                f"{clean(st.actor, 64, single_line=True)} {ago} ago")
 
     def _gate_check(self, step, gates: Mapping[str, GateStatus], state: RunbookState) -> tuple[str | None, dict, list]:
         overridden = {o.gate for o in state.overrides if o.step == step.id}
@@ -223,7 +269,8 @@ class Operations:
                 if g not in overridden and not (gates.get(g) is not None and gates[g].passes())]
 
     def can_confirm(self, step_id: str, gates: Mapping[str, GateStatus]) -> str | None:
-        """Why confirming would be refused now (typed id and second operator aside), or None."""
+        """Why confirming would be refused now (typed id aside), or None. For a two-person
+        step, confirming asks for the second person's approval."""
         try:
             step = self._step(step_id)
             state = self.state
@@ -236,7 +283,7 @@ class Operations:
                 return why
             if step.critical and not step.two_person and not self._approves_critical(self.actor.operator):
                 return f"{step.id} is critical: {self.actor.operator}'s role may not approve critical steps"
-            return self._gate_check(step, gates, state)[0]
+            return self._gate_check(step, gates, state)[0] or self._already_asked(step.id, state)
         except Refused as exc:
             return str(exc)
 
@@ -270,7 +317,7 @@ class Operations:
     # -- actions ---------------------------------------------------------------------------
 
     def can_skip(self, step_id: str, gates: Mapping[str, GateStatus]) -> str | None:
-        """Why skipping would be refused now (typed id, second operator and reason aside)."""
+        """Why skipping would be refused now (typed id and reason aside)."""
         try:
             step = self._step(step_id)
             if self.journal.readonly:
@@ -285,62 +332,184 @@ class Operations:
             if problem:
                 return (f"cannot skip {step.id}: {problem}; skipping past a gate is an override: "
                         "override the gate first")
-            return None
+            return self._already_asked(step.id, state)
         except Refused as exc:
             return str(exc)
 
-    def _signed(self, step, typed: str | None, second_operator: str | None,
-                what: str) -> str | None:
-        """Check the typed id and the second operator that ``what`` (confirm, skip) of ``step``
-        needs; return the second operator's name (or None)."""
+    def _signed(self, step, typed: str | None, what: str) -> None:
+        """The typed id that ``what`` (confirm, skip) of a critical ``step`` needs."""
         if step.critical and typed != step.id:
             raise Refused(f"{step.id} is critical: type its id ({step.id}) to {what}")
-        if not step.two_person:
-            return None
-        second = (second_operator or "").strip()
-        if not second:
-            raise Refused(f"{step.id} needs a second operator")
-        if second == self.actor.operator:
-            raise Refused(f"{step.id} needs a second operator other than {self.actor.operator}")
-        self._role(second)
-        if step.critical and not (self._approves_critical(self.actor.operator)
-                                  or self._approves_critical(second)):
-            raise Refused(f"{step.id} is critical: neither operator's role may approve critical steps")
-        return second
 
     @_serialized
-    def confirm(self, step_id: str, gates: Mapping[str, GateStatus], typed: str | None = None,
-                second_operator: str | None = None) -> Entry:
+    def confirm(self, step_id: str, gates: Mapping[str, GateStatus],
+                typed: str | None = None) -> Entry:
+        """Confirm the step; a two-person step gets an ``approval.request`` instead (the step
+        waits for a second person's :meth:`approve`)."""
         why = self.can_confirm(step_id, gates)
         if why:
             raise Refused(why)
         step = self._step(step_id)
-        second = self._signed(step, typed, second_operator, "confirm")
+        self._signed(step, typed, "confirm")
         _, snapshot, used = self._gate_check(step, gates, self.state)
-        data = {"gates": snapshot, "overrides": used, "second_operator": second,
-                "typed": bool(step.critical)}
+        data = {"gates": snapshot, "overrides": used, "typed": bool(step.critical)}
+        if step.two_person:
+            return self._request(step.id, "confirm", data)
         return self._append("step.confirm", subject=step.id, data=self._redacted(data))
 
     @_serialized
     def skip(self, step_id: str, reason_code: str, note: str = "",
-             gates: Mapping[str, GateStatus] | None = None, typed: str | None = None,
-             second_operator: str | None = None) -> Entry:
+             gates: Mapping[str, GateStatus] | None = None, typed: str | None = None) -> Entry:
         """Skip with a reason code. ``gates`` are the gate states the operator saw (a step that
-        requires gates is refused without them); see the module docstring for the rules."""
+        requires gates is refused without them); see the module docstring for the rules. A
+        two-person step gets an ``approval.request`` instead."""
         step = self._step(step_id)
         self._writable()
         why = self.can_skip(step_id, gates or {})
         if why:
             raise Refused(why)
-        second = self._signed(step, typed, second_operator, "skip it")
+        self._signed(step, typed, "skip it")
         code = self._reason(reason_code, f"skipping {step.id}")
+        text = self._text(note, "skip", required=False)
         data = None
         if step.requires or step.critical or step.two_person:
             _, snapshot, used = self._gate_check(step, gates or {}, self.state)
-            data = self._redacted({"gates": snapshot, "overrides": used, "second_operator": second,
-                               "typed": bool(step.critical)})
-        return self._append("step.skip", subject=step.id, reason_code=code,
-                            note=self._text(note, "skip", required=False), data=data)
+            data = {"gates": snapshot, "overrides": used, "typed": bool(step.critical)}
+        if step.two_person:
+            return self._request(step.id, "skip", {**(data or {}), "reason_code": code,
+                                                   "note": text})
+        return self._append("step.skip", subject=step.id, reason_code=code, note=text,
+                            data=None if data is None else self._redacted(data))
+
+    # -- two people --------------------------------------------------------------------
+
+    def identities_checked(self) -> bool:
+        """Whether the plan ties people to OS logins (any person lists ``logins``)."""
+        return any(p.logins for p in self.plan.operators.people)
+
+    def same_person(self, a: Actor, b: Actor) -> bool:
+        """The two-person rule's "same person": the same name always; when the plan ties
+        people to logins, also the same OS user (one login cannot be two people); otherwise
+        the same cockpit session (names are not proven, but one session is one person)."""
+        if a.operator == b.operator:
+            return True
+        if self.identities_checked():
+            return a.os_user == b.os_user
+        return a.session == b.session
+
+    def _already_asked(self, subject: str, state: RunbookState) -> str | None:
+        req = state.request_for(subject)
+        if req is None or req.expired(self.now()):
+            return None
+        what = "starting the rollback" if subject == ROLLBACK else subject
+        return (f"{what} already waits for a second person's approval (requested by "
+                f"{clean(req.requester.operator, 64, single_line=True)} "
+                f"{format_duration(max(0.0, self.now() - req.at))} ago, request #{req.seq})")
+
+    def _request(self, subject: str, kind: str, data: dict) -> Entry:
+        """The first person's half: everything checked, an ``approval.request``."""
+        why = self._already_asked(subject, self.state)
+        if why:
+            raise Refused(why)
+        body = {**data, "kind": kind, "expires_s": float(self.plan.operators.approval_expires)}
+        return self._append("approval.request", subject=subject, data=self._redacted(body))
+
+    def _pending(self, request_seq: int, state: RunbookState) -> ApprovalRequest:
+        req = state.approvals.get(request_seq) if isinstance(request_seq, int) else None
+        if req is not None:
+            return req
+        ended = state.approvals_ended.get(request_seq) if isinstance(request_seq, int) else None
+        if ended is not None:
+            word = {"approval.reject": "rejected", "approval.withdraw": "withdrawn"}.get(
+                ended.action, "answered")
+            if ended.action in ("step.confirm", "step.skip", "rollback.start"):
+                word = {"step.confirm": "approved (confirmed)", "step.skip": "approved (skipped)",
+                        "rollback.start": "ended by the rollback start"}[ended.action]
+            ago = format_duration(max(0.0, self.now() - ended.at))
+            raise Refused(f"request #{request_seq} was already {word} by "
+                          f"{clean(ended.by, 64, single_line=True)} {ago} ago")
+        raise Refused(f"no pending request #{clean(str(request_seq), 20, single_line=True)}")
+
+    def _answerable(self, req: ApprovalRequest) -> None:
+        """Anyone answering ``req`` must be an operator of the plan, in a writable journal."""
+        self._writable()
+        self._role()
+
+    @_serialized
+    def approve(self, request_seq: int, gates: Mapping[str, GateStatus],
+                typed: str | None = None) -> Entry:
+        """The second person's half: re-check the request against the state and the gates as
+        the approver sees them now, then write its completing entry as the approver."""
+        state = self.state
+        req = self._pending(request_seq, state)
+        self._answerable(req)
+        if self.same_person(req.requester, self.actor):
+            raise Refused(f"you cannot approve your own request for {req.subject}: a second "
+                          "person approves it from their own cockpit")
+        now = self.now()
+        if req.expired(now):
+            raise Refused(f"the request for {req.subject} expired "
+                          f"{format_duration(now - req.expires_at)} ago: ask again")
+        approval = {"request": req.seq, "requested_by": req.requester.to_json()}
+        if req.kind == "rollback":
+            return self._approve_rollback(req, typed, approval, state)
+        step = self._step(req.subject)
+        why = self._workable(step, state)
+        if why:
+            raise Refused(why)
+        why = self._may_work(step)
+        if why and not self._approves_critical(self.actor.operator):
+            raise Refused(f"{why} (nor approve critical steps)")
+        if step.critical and not (self._approves_critical(req.requester.operator)
+                                  or self._approves_critical(self.actor.operator)):
+            raise Refused(f"{step.id} is critical: neither {req.requester.operator}'s nor "
+                          f"{self.actor.operator}'s role may approve critical steps")
+        if typed != step.id:
+            raise Refused(f"type {step.id} to approve it: an approval is always typed")
+        problem, snapshot, used = self._gate_check(step, gates, state)
+        if problem:
+            raise Refused(f"cannot approve {step.id}: {problem} (it was not when asked): "
+                          f"override the gate for {step.id} first, or reject the request")
+        data = {"gates": snapshot, "overrides": used, "typed": bool(step.critical),
+                "approval": approval}
+        if req.kind == "skip":
+            return self._append("step.skip", subject=step.id, reason_code=req.reason_code,
+                                note=req.note, data=self._redacted(data))
+        return self._append("step.confirm", subject=step.id, data=self._redacted(data))
+
+    def _approve_rollback(self, req: ApprovalRequest, typed: str | None, approval: dict,
+                          state: RunbookState) -> Entry:
+        self._need("rollback", "approve starting the rollback")
+        if state.rollback_active:
+            raise Refused("rollback is already active")
+        if typed != "ROLLBACK":
+            raise Refused("type ROLLBACK to approve starting the rollback")
+        data = {"phase": state.phase, "next_step": state.next_step, "approval": approval}
+        return self._append("rollback.start", reason_code=req.reason_code, note=req.note,
+                            data=data)
+
+    @_serialized
+    def reject(self, request_seq: int, note: str) -> Entry:
+        """A second person says no, with why; the step stays as it was."""
+        req = self._pending(request_seq, self.state)
+        self._answerable(req)
+        if self.same_person(req.requester, self.actor):
+            raise Refused(f"this is your own request for {req.subject}: withdraw it instead")
+        text = self._text(note, "rejecting a request", required=True)
+        return self._append("approval.reject", subject=req.subject, note=text,
+                            data={"request": req.seq})
+
+    @_serialized
+    def withdraw(self, request_seq: int, note: str = "") -> Entry:
+        """The requester takes their request back."""
+        req = self._pending(request_seq, self.state)
+        self._answerable(req)
+        if not self.same_person(req.requester, self.actor):
+            raise Refused(f"only {clean(req.requester.operator, 64, single_line=True)}, who "
+                          f"asked, may withdraw the request for {req.subject}: reject it instead")
+        text = self._text(note, "withdrawing a request", required=False)
+        return self._append("approval.withdraw", subject=req.subject, note=text,
+                            data={"request": req.seq})
 
     @_serialized
     def fail(self, step_id: str, note: str, reason_code: str | None = None) -> Entry:
@@ -391,7 +560,7 @@ class Operations:
         self._need("override", f"override gate {gate_id}")
         state = self.state
         if state.steps[step.id].status.finished:
-            raise Refused(f"{step.id} is already {state.steps[step.id].status.value}")
+            raise Refused(self.finished_words(step.id, state))
         if any(o.gate == gate_id and o.step == step.id for o in state.overrides):
             raise Refused(f"gate {gate_id} is already overridden for {step.id}")
         status = gates.get(gate_id)
@@ -405,15 +574,23 @@ class Operations:
 
     @_serialized
     def start_rollback(self, reason_code: str, note: str = "") -> Entry:
+        """Start the rollback; with ``runbook.rollback.two_person`` an ``approval.request``
+        (subject "rollback") instead, which a second person approves."""
         self._writable()
         self._need("rollback", "start the rollback")
         state = self.state
         if state.rollback_active:
-            raise Refused("rollback is already active")
+            by = f" by {clean(state.rollback_by, 64, single_line=True)}" if state.rollback_by else ""
+            ago = (f" {format_duration(max(0.0, self.now() - state.rollback_at))} ago"
+                   if state.rollback_at is not None else "")
+            raise Refused(f"rollback is already active: it was started{by}{ago}")
         code = self._reason(reason_code, "rollback")
+        text = self._text(note, "rollback", required=False)
+        if self.plan.runbook.rollback.two_person:
+            return self._request(ROLLBACK, "rollback", {"reason_code": code, "note": text,
+                                                        "gates": {}})
         data = {"phase": state.phase, "next_step": state.next_step}
-        return self._append("rollback.start", reason_code=code,
-                            note=self._text(note, "rollback", required=False), data=data)
+        return self._append("rollback.start", reason_code=code, note=text, data=data)
 
     @_serialized
     def triage(self, exception_id: str, category: str, reason_code: str, note: str = "") -> Entry:

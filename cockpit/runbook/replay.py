@@ -12,6 +12,13 @@ derives from those facts:
   ``parallel`` step may be worked any time while its phase is open.
 - After ``rollback.start`` only the rollback runbook is worked, under the same rules.
 - ``gate.change``, ``session.*`` and ``clock.warning`` are evidence; they change no step.
+- Two-person requests: an ``approval.request`` is pending until the entry that completes it
+  (``step.confirm`` / ``step.skip`` / ``rollback.start`` with ``data.approval.request`` =
+  its seq), an ``approval.reject`` or ``approval.withdraw`` naming it (``data.request``), a
+  newer request for the same subject, or the step being finished anyway (a rollback started
+  ends the requests of main-runbook steps). Expiry is the request's wall time plus its
+  ``expires_s``: derived from time by the reader (``ApprovalRequest.expired(now)``), never
+  journalled, so replay stays pure.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from cockpit.config.plan import Plan
 from cockpit.journal import GENESIS, Entry
 from cockpit.recon.evidence import ReconEvidence
 from cockpit.runbook.state import (
+    ApprovalEnd,
+    ApprovalRequest,
     ExceptionState,
     NoteRecord,
     Override,
@@ -32,6 +41,10 @@ from cockpit.runbook.state import (
 
 _STEP_ACTIONS = frozenset({"step.confirm", "step.skip", "step.fail", "step.run", "decision.record"})
 _FINISHED = (StepStatus.DONE, StepStatus.SKIPPED)
+KINDS = ("confirm", "skip", "rollback")
+ROLLBACK = "rollback"  # the subject of a request to start the rollback
+# How long a request waits when its entry does not say (the plan's default).
+DEFAULT_EXPIRES_S = 600.0
 
 
 class Replayer:
@@ -59,6 +72,8 @@ class Replayer:
         self._recon_evidence = ReconEvidence.for_plan(plan)
         self._last: Entry | None = None  # the head is the last entry applied
         self._last_step_entry: Entry | None = None
+        self._approvals: dict[int, ApprovalRequest] = {}
+        self._ended: dict[int, ApprovalEnd] = {}
         self._cached: RunbookState | None = None
 
     def apply(self, e: Entry) -> None:
@@ -74,6 +89,14 @@ class Replayer:
         data = e.data if isinstance(e.data, dict) else {}
         self._overrides.append(Override(e.subject or "", str(data.get("step")), e.actor.operator,
                                         e.wall, e.reason_code, e.note, data.get("gate")))
+
+    def _completing_step_entry(self, e: Entry) -> None:
+        self._end_requests(e)
+        self._step_entry(e)
+
+    def _completing_rollback_entry(self, e: Entry) -> None:
+        self._end_requests(e)
+        self._rollback_entry(e)
 
     def _rollback_entry(self, e: Entry) -> None:
         if not self._rollback_active:
@@ -117,6 +140,49 @@ class Replayer:
             new = StepState(old.step_id, status, who, at, e.reason_code, e.note,
                             data.get("gates"), old.run, call)
         self._steps[old.step_id] = new
+
+    def _approval_entry(self, e: Entry) -> None:
+        data = e.data if isinstance(e.data, dict) else {}
+        subject = e.subject or ""
+        if e.action == "approval.request":
+            kind = data.get("kind")
+            known = subject == ROLLBACK if kind == ROLLBACK else subject in self._steps
+            if kind not in KINDS or not known:
+                return  # not a request this plan can answer: the entry stays evidence
+            expires = data.get("expires_s")
+            if isinstance(expires, bool) or not isinstance(expires, (int, float)) or expires < 0:
+                expires = DEFAULT_EXPIRES_S
+            for seq in [s for s, r in self._approvals.items() if r.subject == subject]:
+                del self._approvals[seq]  # replaced (the older one had expired)
+            gates = data.get("gates")
+            self._approvals[e.seq] = ApprovalRequest(
+                e.seq, subject, kind, e.actor, e.wall, e.wall + float(expires),
+                gates if isinstance(gates, dict) else {},
+                _str_or_none(data.get("reason_code")), _str_or_none(data.get("note")))
+        elif e.action in ("approval.reject", "approval.withdraw"):
+            self._end(data.get("request"), e)
+
+    def _end_requests(self, e: Entry) -> None:
+        """A completing entry ends the request it names, and any other request it makes moot."""
+        data = e.data if isinstance(e.data, dict) else {}
+        approval = data.get("approval")
+        if isinstance(approval, dict):
+            self._end(approval.get("request"), e)
+        if e.action == "rollback.start":
+            moot = [s for s, r in self._approvals.items()
+                    if r.subject == ROLLBACK or r.subject not in self._rollback_ids()]
+        else:
+            moot = [s for s, r in self._approvals.items() if r.subject == e.subject]
+        for seq in moot:
+            self._end(seq, e)
+
+    def _rollback_ids(self) -> set[str]:
+        return {s.id for _, steps in self._rollback for s in steps}
+
+    def _end(self, seq, e: Entry) -> None:
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq in self._approvals:
+            del self._approvals[seq]
+            self._ended[seq] = ApprovalEnd(e.action, e.actor.operator, e.wall)
 
     def _exception_entry(self, e: Entry) -> None:
         eid = e.subject or ""
@@ -199,18 +265,27 @@ class Replayer:
             open_phases=tuple(phases[i][0] for i in open_idx),
             rollback_by=self._rollback_by,
             recon_evidence=self._recon_evidence,
+            approvals=dict(self._approvals),
+            approvals_ended=dict(self._ended),
         )
         return self._cached
+
+
+def _str_or_none(value) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 # What each action does to the fold; any other action (gate.change, session.*, clock.warning,
 # another exception.* ...) is evidence only.
 _BY_ACTION = {
     **dict.fromkeys(_STEP_ACTIONS, Replayer._step_entry),
+    **dict.fromkeys(("step.confirm", "step.skip"), Replayer._completing_step_entry),
+    **dict.fromkeys(("approval.request", "approval.reject", "approval.withdraw"),
+                    Replayer._approval_entry),
     **dict.fromkeys(("exception.open", "exception.close", "exception.triage"),
                     Replayer._exception_entry),
     "gate.override": Replayer._override_entry,
-    "rollback.start": Replayer._rollback_entry,
+    "rollback.start": Replayer._completing_rollback_entry,
     "recon.run": Replayer._recon_entry,
     "note": Replayer._note_entry,
 }

@@ -5,11 +5,11 @@ Treat these objects as read-only; a new state is built after every journal entry
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from cockpit.journal import GENESIS, Entry
+from cockpit.journal import GENESIS, Actor, Entry
 from cockpit.recon.evidence import ReconEvidence
 
 
@@ -72,6 +72,42 @@ class NoteRecord:
 
 
 @dataclass(frozen=True)
+class ApprovalRequest:
+    """A two-person request waiting for a second person: an ``approval.request`` entry not yet
+    ended by its completing entry, a reject or a withdraw. Expiry is time, not an entry:
+    ``expired(now)``."""
+
+    seq: int  # the approval.request entry's seq: the request's id
+    subject: str  # the step id, or "rollback"
+    kind: str  # "confirm" | "skip" | "rollback"
+    requester: Actor
+    at: float  # wall time of the request
+    expires_at: float
+    gates: dict  # {gate: GateStatus.to_json() | None} as the requester saw them
+    reason_code: str | None = None  # skip and rollback carry what their completing entry needs
+    note: str | None = None
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+    def to_json(self) -> dict:
+        return {"seq": self.seq, "subject": self.subject, "kind": self.kind,
+                "requester": self.requester.to_json(), "at": self.at,
+                "expires_at": self.expires_at, "gates": self.gates,
+                "reason_code": self.reason_code, "note": self.note}
+
+
+@dataclass(frozen=True)
+class ApprovalEnd:
+    """How a request ended: the completing entry (``step.confirm``/``step.skip``/
+    ``rollback.start``), ``approval.reject`` or ``approval.withdraw``; by whom and when."""
+
+    action: str
+    by: str  # operator name
+    at: float
+
+
+@dataclass(frozen=True)
 class RunbookState:
     steps: dict[str, StepState]  # every step, main runbook then rollback, in plan order
     phase: str | None  # the current phase id (a rollback phase id once rollback is active)
@@ -90,6 +126,19 @@ class RunbookState:
     rollback_by: str | None = None  # extension: who started the rollback
     # Per reconciliation unit, its latest measurement over every recon.run (not just the last).
     recon_evidence: ReconEvidence | None = None
+    # Two-person requests not ended, by request seq (at most one per subject: a newer request
+    # for the same subject, possible once the older expired, replaces it); expired ones stay
+    # here until ended or replaced (``pending(now)`` leaves them out).
+    approvals: dict[int, ApprovalRequest] = field(default_factory=dict)
+    approvals_ended: dict[int, ApprovalEnd] = field(default_factory=dict)
+
+    def pending(self, now: float) -> list[ApprovalRequest]:
+        """The requests a second person may still answer, oldest first."""
+        return [r for r in self.approvals.values() if not r.expired(now)]
+
+    def request_for(self, subject: str) -> ApprovalRequest | None:
+        """The open request (expired or not) for a step id or "rollback"."""
+        return next((r for r in self.approvals.values() if r.subject == subject), None)
 
     def step(self, step_id: str) -> StepState | None:
         return self.steps.get(step_id)
@@ -114,4 +163,5 @@ class RunbookState:
             "last_recon": None if self.last_recon is None
             else {"at": self.last_recon[0], "data": self.last_recon[1]},
             "last_step_entry": None if self.last_step_entry is None else self.last_step_entry.to_json(),
+            "approvals": {str(k): r.to_json() for k, r in self.approvals.items()},
         }

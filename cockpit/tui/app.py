@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 from cockpit.gates import as_of as gates_as_of
 from cockpit.journal.writer import JournalWriter
 from cockpit.runbook import Refused
+from cockpit.runbook.approvals import Spool
 from cockpit.runbook.forecast import Forecaster
 from cockpit.tui import layout as layouts
 from cockpit.tui.actions import RECORDING_NOTICE_S, Writes
@@ -99,6 +100,11 @@ class CockpitApp(App):
         self._quitting = False
         self._told_failures: set[str] = set()
         self.quarantined: list = []
+        # A file journal's approval spool (cockpit.runbook.approvals): a watching cockpit
+        # hands its answers to two-person requests to the writing one through it. A shared
+        # journal needs none (every cockpit writes it).
+        self.approvals: Spool | None = (None if getattr(journal, "shared", False)
+                                        else Spool(journal.path))
 
     @classmethod
     def of(cls, session, **kwargs) -> CockpitApp:
@@ -232,6 +238,7 @@ class CockpitApp(App):
             return
         self._tell_engine_failures()
         self.look_for_quarantines()
+        self.main.approvals_tick()
         self.refresh_panels()
         if isinstance(self.screen, CockpitModal):
             self.screen.refresh_gates(self.gate_statuses())  # modals show the gates as they are

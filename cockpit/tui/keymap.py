@@ -72,6 +72,10 @@ KEYS: tuple[Key, ...] = (
         footer=FOOTER_ROOM),
     Key("n", "note", "Note", "add a note to the journal", "Add note", writes=True,
         footer=FOOTER_ROOM),
+    # Not a WRITES row: a read-only cockpit answers through the writing cockpit
+    # (cockpit.runbook.approvals), so the key works there too.
+    Key("a", "approvals", "Approvals", "two-person requests: approve, reject, withdraw",
+        "Pending approvals", footer=FOOTER_ROOM),
     # One key starts a reconciliation and, while it runs, asks to cancel it (escape too):
     # check_action hides whichever of the two does not apply now.
     Key("R", "reconcile", "Recon", "run reconciliation (compare source and target, with "

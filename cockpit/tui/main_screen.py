@@ -29,6 +29,7 @@ from cockpit.journal import JournalError
 from cockpit.recon.queue import titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook import Refused
+from cockpit.runbook.approvals import Answer, SpoolError
 from cockpit.runbook.commands import StepRun
 from cockpit.runbook.forecast import Forecast
 from cockpit.tui import keymap
@@ -42,6 +43,7 @@ from cockpit.tui.panels.replication import ReplicationPanel
 from cockpit.tui.panels.runbook import RunbookPanel, RunbookView
 from cockpit.tui.panels.verdict import VerdictBar, verdict
 from cockpit.tui.safe import safe, shown
+from cockpit.tui.screens.approvals import ApprovalsScreen
 from cockpit.tui.screens.confirm import ConfirmScreen
 from cockpit.tui.screens.forms import (
     FailScreen,
@@ -102,6 +104,7 @@ class MainScreen(Screen):
         self.recon_started = 0.0  # time.monotonic() when it started (the runner's time base)
         self.recon_cancel: asyncio.Event | None = None
         self._bindings_shown: tuple | None = None
+        self._taking = False  # the approval spool is being taken on the writer thread
         self.ready = False
 
     # -- what the screen reads ---------------------------------------------------------
@@ -171,7 +174,8 @@ class MainScreen(Screen):
         self.query_one(HeaderBar).show(self.plan, state, app.operator, now, app.readonly,
                                        app.writes.recording_shown, len(app.quarantined),
                                        app.journal.path, forecast=fc,
-                                       rehearsal=app.rehearsal.marker if app.rehearsal else None)
+                                       rehearsal=app.rehearsal.marker if app.rehearsal else None,
+                                       pending=len(state.pending(now)))
         self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)
@@ -301,6 +305,14 @@ class MainScreen(Screen):
             by = f" by {shown(state.rollback_by, 40)}" if state.rollback_by else ""
             why = f" ({shown(state.rollback_reason, 40)})" if state.rollback_reason else ""
             return f"rollback already in progress since {_hhmm(state.rollback_at)}{by}{why}"
+        if action == "approvals":
+            if not state.pending(app.clock.now()):
+                return "no two-person request waits for approval"
+            if app.journal.readonly and app.approvals is None:
+                return ("this cockpit is read-only and cannot hand an answer to the cockpit "
+                        "that writes the journal")
+            if app.writes.pending:
+                return "waiting for the journal to record the last action"
         if action == "triage" and not state.open_exceptions():
             return "no open exceptions to triage"
         if action == "ack_quarantine" and not app.quarantined:
@@ -381,8 +393,14 @@ class MainScreen(Screen):
             self._do("decision", lambda: self.ops.decide(
                 step.id, choice.call, gates, choice.note, typed=choice.typed))
         else:
-            self._do("confirm", lambda: self.ops.confirm(
-                step.id, gates, typed=choice.typed, second_operator=choice.second_operator))
+            self._do("confirm", lambda: self.ops.confirm(step.id, gates, typed=choice.typed),
+                     then=self._asked if step.two_person else None)
+
+    def _asked(self) -> None:
+        """After a two-person request was journalled: say what happens next."""
+        self.app.notify("asked for a second person's approval: they answer from their own "
+                        "cockpit (a); the step is done once they approve", markup=False,
+                        timeout=10)
 
     @work(group="flow", exit_on_error=False)
     async def action_skip(self) -> None:
@@ -404,8 +422,8 @@ class MainScreen(Screen):
         if r is not None:
             gates = self.gate_statuses()
             self._do("skip", lambda: self.ops.skip(step.id, r.reason_code, r.note, gates,
-                                                   typed=r.typed,
-                                                   second_operator=r.second_operator))
+                                                   typed=r.typed),
+                     then=self._asked if step.two_person else None)
 
     @work(group="flow", exit_on_error=False)
     async def action_fail(self) -> None:
@@ -437,9 +455,15 @@ class MainScreen(Screen):
 
     @work(group="flow", exit_on_error=False)
     async def action_rollback(self) -> None:
+        two = self.plan.runbook.rollback.two_person
         r = await self.app.push_screen_wait(RollbackScreen(
-            self.ops.state, self.plan.cutover.reason_codes, self.plan.runbook.rollback_steps()))
+            self.ops.state, self.plan.cutover.reason_codes, self.plan.runbook.rollback_steps(),
+            two_person=two))
         if r is None:
+            return
+        if two:
+            self._do("rollback", lambda: self.ops.start_rollback(r.reason_code, r.note),
+                     then=self._asked)
             return
 
         def reselect() -> None:
@@ -448,6 +472,80 @@ class MainScreen(Screen):
 
         self._do("rollback", lambda: self.ops.start_rollback(r.reason_code, r.note),
                  then=reselect)
+
+    @work(group="flow", exit_on_error=False)
+    async def action_approvals(self) -> None:
+        app = self.app
+        ops = self.ops
+        via = None
+        if app.journal.readonly:
+            via = ("this cockpit watches the journal: your answer is handed to the cockpit "
+                   "that writes it, which checks it as you and records it")
+        c = await app.push_screen_wait(ApprovalsScreen(
+            self.plan, ops.state.pending(app.clock.now()), self.gate_statuses(), app.clock.now,
+            lambda req: ops.same_person(req.requester, ops.actor), via))
+        if c is None:
+            return
+        gates = self.gate_statuses()
+        if app.journal.readonly:
+            self.hand_over(c, gates)
+            return
+        if c.kind == "approve":
+            def reselect() -> None:
+                if ops.state.rollback_active:
+                    self.selected = ops.state.next_step or self._first_step()
+                self.refresh_panels()
+
+            self._do("approve", lambda: ops.approve(c.request, gates, typed=c.typed),
+                     then=reselect)
+        elif c.kind == "reject":
+            self._do("reject", lambda: ops.reject(c.request, c.note))
+        else:
+            self._do("withdraw", lambda: ops.withdraw(c.request, c.note))
+
+    def hand_over(self, c, gates: dict) -> None:
+        """A watching cockpit's answer, as a spool file for the cockpit that writes."""
+        app = self.app
+        spool = app.approvals
+        if spool is None:
+            return
+        answer = Answer(c.kind, c.request, self.ops.actor, c.typed, c.note,
+                        {g: s.to_json() for g, s in gates.items()})
+        try:
+            spool.submit(answer)
+        except SpoolError as exc:
+            self._refused(c.kind, str(exc))
+            return
+        app.notify(f"{c.kind} handed to the cockpit that writes the journal; its answer "
+                   "shows here within seconds", markup=False, timeout=8)
+
+    def approvals_tick(self) -> None:
+        """On the app's tick. The writing cockpit takes the answers other cockpits on this
+        host left in the spool, on the writer thread (each checked and journalled as its
+        author, or refused); a watching one shows the answers to its own."""
+        app = self.app
+        spool = app.approvals
+        if spool is None or not self.ready:
+            return
+        if app.journal.readonly:
+            for line in spool.answers_for(self.ops.actor.session):
+                app.notify(shown(line, 300), title="your approval answer", markup=False,
+                           severity="error" if line.startswith("not ") else "information",
+                           timeout=15)
+            return
+        if self._taking or not spool.dir.is_dir():
+            return
+        self._taking = True
+        gates = self.gate_statuses()
+        ops = self.ops
+
+        def take() -> None:
+            try:
+                spool.take(ops, gates)
+            finally:
+                self._taking = False
+
+        app.writer.fire("approval spool", take)
 
     @work(group="flow", exit_on_error=False)
     async def action_ack_quarantine(self) -> None:

@@ -14,7 +14,8 @@ time follow when the line has room for them. Line two: the
 last step action, who and how long ago, the journal's length and head (8 hash characters, to
 read out on the bridge), the operator, and the journal file when the line has room for
 all of it (the audit panel's border always names it). "recording…" shows while an action waits on a slow journal (plain text, no
-animation); set-aside journal lines come first, so nothing hides them.
+animation); set-aside journal lines come first, so nothing hides them; then the two-person
+requests waiting for a second person ("⧗ 2 AWAITING APPROVAL (a)"), on every cockpit.
 """
 
 from __future__ import annotations
@@ -137,11 +138,20 @@ def journal_head(state) -> str:
     return f"journal: {seq} entr{'y' if seq == 1 else 'ies'}, head {digest[:8]}"
 
 
+def approvals_part(pending: int) -> Text:
+    """The two-person requests waiting for a second person, in reverse video; none: empty."""
+    if pending <= 0:
+        return Text(end="")
+    return Text(f" ⧗ {pending} AWAITING APPROVAL (a) ", style="bold reverse", end="")
+
+
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
                 recording: bool = False, quarantined: int = 0, journal_path=None,
-                width: int = 0, forecast=None, rehearsal: str | None = None) -> Text:
+                width: int = 0, forecast=None, rehearsal: str | None = None,
+                pending: int = 0) -> Text:
     """``forecast``: a ``cockpit.runbook.forecast.Forecast`` or None; ``rehearsal``: the
-    words shown first in reverse video whenever given (e.g. "REHEARSAL 10x")."""
+    words shown first in reverse video whenever given (e.g. "REHEARSAL 10x"); ``pending``:
+    how many two-person requests wait for a second person (``RunbookState.pending(now)``)."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if rehearsal:
         text.append(" ")
@@ -151,6 +161,7 @@ def header_text(plan, state, operator: str, now: float, readonly: bool = False,
         # Journal lines set aside since the last acknowledgement: first, so nothing hides it.
         text.append(f" ⚠ {quarantined} SET-ASIDE LINE{'S' if quarantined > 1 else ''} "
                     "(ctrl+p: acknowledge) ", style="bold reverse")
+    text.append_text(approvals_part(pending))
     if state.rollback_active:
         text.append(" ROLLBACK ", style="bold reverse")
     else:
@@ -191,7 +202,7 @@ class HeaderBar(Static):
 
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
              recording: bool = False, quarantined: int = 0, journal_path=None,
-             forecast=None, rehearsal: str | None = None) -> None:
+             forecast=None, rehearsal: str | None = None, pending: int = 0) -> None:
         width = self.content_size.width or self.size.width
         self.update(header_text(plan, state, operator, now, readonly, recording, quarantined,
-                                journal_path, width, forecast, rehearsal))
+                                journal_path, width, forecast, rehearsal, pending))

@@ -93,6 +93,9 @@ def step_row(view: RunbookView, step: Step, width: int) -> Text:
         info.append(word, style=STEP_STYLE[status])
         info.append_text(who)
         info.append(f" {hhmm(st.at)}")
+    elif status == "active" and (req := view.state.request_for(step.id)) is not None \
+            and not req.expired(view.now):
+        info = Text("awaiting approval", style="bold", end="")
     elif status == "active":
         words, style = timing(view, step)
         info = Text(words, style=style, end="")
@@ -137,7 +140,12 @@ def selected_detail(view: RunbookView) -> Text:
     if step.critical:
         flags.append("critical: type the id")
     if step.two_person:
-        flags.append("second operator")
+        req = view.state.request_for(step.id)
+        if req is not None and not req.expired(view.now):
+            flags.append(f"awaiting a second person's approval (asked by "
+                         f"{safe(req.requester.operator, 24).plain}, a: approvals)")
+        else:
+            flags.append("two-person: a second person approves")
     if step.run:
         flags.append("r: run command")
     if flags:

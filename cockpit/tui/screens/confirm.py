@@ -1,7 +1,8 @@
 """Confirm the selected step: what it is, what it needs, and a deliberate keypress.
 
 Normal step: ``y`` (or enter on the Confirm button). Critical step: its id typed, then enter.
-``second_operator``: a second name. A decision step gets GO (``^g``) / NO-GO (``^n``) instead,
+A ``two_person`` step: the same, and the modal says it asks for a second person's approval
+(the second person answers from their own cockpit: ``a``). A decision step gets GO (``^g``) / NO-GO (``^n``) instead,
 and enter picks neither. If a required gate is not GO the modal says why and offers the
 override path (``^o``) instead of a confirm; ``^f`` marks the step failed. Escape cancels and
 nothing is written. The gates shown are redrawn on the app's tick (``show_gates``). The key
@@ -28,7 +29,6 @@ from cockpit.tui.screens.base import CockpitModal, gate_lines
 class ConfirmChoice:
     kind: str  # "confirm", "decide", "override", "fail"
     typed: str | None = None
-    second_operator: str | None = None
     call: str | None = None
     note: str = ""
 
@@ -47,7 +47,7 @@ def step_text(step, gates, blocked: str | None, opened: dict | None = None) -> T
     if step.kind == "decision":
         text.append(" · decision")
     if step.two_person:
-        text.append(" · second operator")
+        text.append(" · two-person")
     for cmd in step.run:
         text.append("\n  $ ")
         text.append_text(safe(cmd, 200))
@@ -55,6 +55,9 @@ def step_text(step, gates, blocked: str | None, opened: dict | None = None) -> T
         text.append("\n")
         text.append_text(safe(step.description, 400, single_line=False, style="dim"))
     text.append_text(gate_lines(step.requires, gates))
+    if step.two_person and step.kind != "decision":
+        text.append("\nconfirming asks for a second person's approval, from their own cockpit "
+                    "(a: pending approvals); the step is done when they approve", style="bold")
     if blocked:
         text.append("\nREFUSED: ", style="bold red")
         text.append_text(safe(blocked, 200))
@@ -88,15 +91,13 @@ class ConfirmScreen(CockpitModal[ConfirmChoice]):
 
     @property
     def needs_typing(self) -> bool:
-        return bool(self.step.critical or self.step.two_person)
+        return bool(self.step.critical)
 
     def compose(self) -> ComposeResult:
         step = self.step
         with VerticalScroll(classes="modal-box") as box:
             box.border_title = "Decision" if step.kind == "decision" else "Confirm step"
             yield Static(step_text(step, self.gates, self.blocked), id="step-info")
-            if step.two_person and not self.blocked:
-                yield Input(placeholder="second operator's name", id="second")
             if step.critical and (not self.blocked or step.kind == "decision"):
                 yield Input(placeholder=f"type {step.id} to confirm", id="typed")
             if step.kind == "decision":
@@ -109,7 +110,8 @@ class ConfirmScreen(CockpitModal[ConfirmChoice]):
                         yield Button("GO ^g", id="go", variant="success")
                     yield Button("NO-GO ^n", id="nogo", variant="error")
                 elif not self.blocked:
-                    yield Button("Confirm (y)" if not self.needs_typing else "Confirm (enter)",
+                    word = "Ask for approval" if step.two_person else "Confirm"
+                    yield Button(f"{word} (y)" if not self.needs_typing else f"{word} (enter)",
                                  id="confirm", variant="success")
                 if self.blocked and self.can_override:
                     yield Button("Override… ^o", id="override", variant="warning")
@@ -122,7 +124,7 @@ class ConfirmScreen(CockpitModal[ConfirmChoice]):
 
     def on_mount(self) -> None:
         # Typing the id is itself the deliberate act; elsewhere focus rests on Cancel.
-        first = self.query("#second, #typed").first() if self.query("#second, #typed") else None
+        first = self.query("#typed").first() if self.query("#typed") else None
         (first or self.query_one("#cancel", Button)).focus()
 
     def keys_line(self) -> str:
@@ -155,15 +157,12 @@ class ConfirmScreen(CockpitModal[ConfirmChoice]):
     def _submit(self, kind: str, call: str | None = None) -> None:
         step = self.step
         typed = self._value("#typed")
-        second = self._value("#second")
-        if kind in ("confirm", "decide") and not (kind == "decide" and call == "NO-GO" and not step.critical):
-            if step.critical and typed != step.id:
-                self.say(f"type {step.id} exactly to confirm this critical step", "#typed")
-                return
-            if step.two_person and kind == "confirm" and not second:
-                self.say("enter the second operator's name", "#second")
-                return
-        self.dismiss(ConfirmChoice(kind, typed=typed, second_operator=second, call=call,
+        signed = kind in ("confirm", "decide") and not (kind == "decide" and call == "NO-GO"
+                                                         and not step.critical)
+        if signed and step.critical and typed != step.id:
+            self.say(f"type {step.id} exactly to confirm this critical step", "#typed")
+            return
+        self.dismiss(ConfirmChoice(kind, typed=typed, call=call,
                                    note=self._value("#note") or ""))
 
     def action_confirm(self) -> None:

@@ -21,7 +21,6 @@ class FormResult:
     note: str = ""
     gate: str | None = None
     typed: str | None = None
-    second_operator: str | None = None
 
 
 class FormScreen(CockpitModal[FormResult]):
@@ -33,7 +32,6 @@ class FormScreen(CockpitModal[FormResult]):
     reason_optional = False
     note_required = False
     typed_word: str | None = None
-    second_operator = False
 
     def __init__(self, explain: Text, reason_codes: dict[str, str] | None = None):
         super().__init__()
@@ -47,8 +45,6 @@ class FormScreen(CockpitModal[FormResult]):
             if self.needs_reason or self.reason_optional:
                 yield reason_picker(self.reason_codes)
             yield Input(placeholder="note" + ("" if self.note_required else " (optional)"), id="note")
-            if self.second_operator:
-                yield Input(placeholder="second operator's name", id="second")
             if self.typed_word:
                 yield Input(placeholder=f"type {self.typed_word} to confirm", id="typed")
             yield Static("", classes="modal-error")
@@ -79,19 +75,14 @@ class FormScreen(CockpitModal[FormResult]):
         if self.note_required and not note:
             self.say("write a note", "#note")
             return
-        second = self.query_one("#second", Input).value.strip() if self.second_operator else None
-        if self.second_operator and not second:
-            self.say("enter the second operator's name", "#second")
-            return
         typed = self.query_one("#typed", Input).value.strip() if self.typed_word else None
         if self.typed_word and typed != self.typed_word:
             self.say(f"type {self.typed_word} exactly", "#typed")
             return
-        self.dismiss(self.result(code, note, typed, second))
+        self.dismiss(self.result(code, note, typed))
 
-    def result(self, code: str | None, note: str, typed: str | None = None,
-               second: str | None = None) -> FormResult:
-        return FormResult(code, note, typed=typed, second_operator=second)
+    def result(self, code: str | None, note: str, typed: str | None = None) -> FormResult:
+        return FormResult(code, note, typed=typed)
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -111,8 +102,8 @@ class FormScreen(CockpitModal[FormResult]):
 
 
 class SkipScreen(FormScreen):
-    """Skipping takes what confirming takes: the typed id of a critical step and the second
-    operator of a two-person step (the gates are checked before this opens)."""
+    """Skipping takes what confirming takes: the typed id of a critical step, and for a
+    two-person step a second person's approval (the gates are checked before this opens)."""
 
     TITLE = "Skip step"
     SUBMIT = "Skip step"
@@ -122,8 +113,6 @@ class SkipScreen(FormScreen):
         self.step = step
         if step.critical:
             self.typed_word = step.id
-        if step.two_person:
-            self.second_operator = True
         super().__init__(self.explain_now(gates or {}), reason_codes)
 
     def explain_now(self, gates: dict) -> Text:
@@ -134,7 +123,8 @@ class SkipScreen(FormScreen):
         if step.critical:
             explain.append(f"\nCRITICAL step: type {step.id} to skip it", style="bold red")
         if step.two_person:
-            explain.append("\nTwo-person step: the second operator's name is recorded")
+            explain.append("\nTwo-person step: skipping asks for a second person's approval, "
+                           "from their own cockpit", style="bold")
         explain.append_text(gate_lines(step.requires, gates))
         return explain
 
@@ -169,9 +159,12 @@ class RollbackScreen(FormScreen):
     needs_reason = True
     typed_word = "ROLLBACK"
 
-    def __init__(self, state, reason_codes, rollback_steps):
+    def __init__(self, state, reason_codes, rollback_steps, two_person: bool = False):
         explain = Text(end="")
         explain.append("Start the rollback runbook now.", style="bold red")
+        if two_person:
+            explain.append("\nThis plan asks for a second person's approval first, from their "
+                           "own cockpit.", style="bold")
         explain.append(f"\nCurrent phase: {state.phase} · next step: {state.next_step or '-'}")
         explain.append(f"\nThe runbook panel switches to {len(rollback_steps)} rollback steps.")
         super().__init__(explain, reason_codes)
@@ -203,7 +196,7 @@ class OverrideScreen(FormScreen):
         explain.append("\nThe gate snapshot, your reason and note are journalled.", style="dim")
         return explain
 
-    def result(self, code, note, typed=None, second=None) -> FormResult:
+    def result(self, code, note, typed=None) -> FormResult:
         return FormResult(code, note, self.gate_id)
 
 
