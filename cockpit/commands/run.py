@@ -117,7 +117,7 @@ def launch(verb: str, plan, journal_path: Path, operator: str | None, *,
             except JournalError as exc:  # e.g. another rehearsal wrote the journal first
                 return fail(verb, str(exc))
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly,
-                                          "plan": plan_record(plan)})
+                                          "plan": plan_record(plan), "identity": me.mode})
         app = CockpitApp.of(cockpit, layout=layout, rehearsal=rehearsal)
         ending = _SessionEnd(cockpit)
         app.on_terminal_lost = ending.arm_watchdog
