@@ -83,6 +83,8 @@ def _help(verb: str) -> str:
     return VERBS[verb] + (NOT_BUILT_MARK if verb in NOT_BUILT else "")
 
 
+OPERATOR_HELP = ("the person of the plan to act as (default: $COCKPIT_OPERATOR, else the person "
+                 "your login maps to in operators.people[].logins, else your login name)")
 CONFIG_HELP = "the cutover plan (YAML)"
 JSON_HELP = "print JSON instead of text"
 JOURNAL_OR_PLAN_HELP = ("a journal file, or a plan (.yaml, .yml): its shared journal table "
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("run")
     p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
-    p.add_argument("--operator", metavar="NAME", help="operator name from the plan (default: $COCKPIT_OPERATOR or $USER)")
+    p.add_argument("--operator", metavar="NAME", help=OPERATOR_HELP)
     p.add_argument("--layout", metavar="NAME", help="layout name (default: chosen by terminal size)")
     p.add_argument("--readonly", action="store_true", help="watch only: open the journal read-only")
 
@@ -175,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--journal", metavar="PATH",
                    help="rehearsal journal (default: beside the plan's journal, named "
                         "<journal>.rehearsal-<scenario>.jsonl; resumed if present)")
-    p.add_argument("--operator", metavar="NAME", help="operator name from the plan (default: $COCKPIT_OPERATOR or $USER)")
+    p.add_argument("--operator", metavar="NAME", help=OPERATOR_HELP)
     p.add_argument("--layout", metavar="NAME", help="layout name (default: chosen by terminal size)")
 
     p = verb("timings")

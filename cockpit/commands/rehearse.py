@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import shlex
 import time
 from dataclasses import dataclass
@@ -20,11 +19,11 @@ from pathlib import Path
 
 from cockpit.clock import ScaledClock
 from cockpit.commands.common import emit, fail
+from cockpit.commands.run import identity_of
 from cockpit.config.loader import load_plan
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError
 from cockpit.journal import Actor, JournalError
-from cockpit.journal.entry import _os_user
 from cockpit.rehearsal.faults import record_faults
 from cockpit.rehearsal.journal import first_entry, refuse_for_rehearsal, start_data, write_start
 from cockpit.rehearsal.plan import load_rehearsal_plan, on_rehearsal_clock
@@ -114,7 +113,7 @@ def prepare(args, *, env=None, now: float | None = None) -> Prepared | int:
         plan_sha = hashlib.sha256(plan.path.read_bytes()).hexdigest() if plan.path else ""
     except OSError as exc:
         return fail(VERB, f"cannot read the plan {plan.path}: {exc.strerror or exc}")
-    operator = getattr(args, "operator", None) or os.environ.get("COCKPIT_OPERATOR") or _os_user()
+    operator = identity_of(plan, getattr(args, "operator", None)).operator
     return assemble(plan, loaded, journal, args.speed, operator, plan_sha, now=now)
 
 
@@ -193,7 +192,8 @@ def main(args) -> int:
         return prepared
     from cockpit.commands.run import launch, refusal
 
-    why = refusal(prepared.plan, prepared.operator, args.layout)
+    asked = getattr(args, "operator", None)
+    why = refusal(prepared.plan, asked, args.layout)
     if why:  # said again by launch; here so nothing below is printed for nothing
         return fail(VERB, why)
     r = prepared.rehearsal
@@ -203,7 +203,7 @@ def main(args) -> int:
     parts = ["cockpit", VERB, args.config, "--scenario", args.scenario, "--speed", f"{args.speed:g}",
              "--journal", str(prepared.journal)]
     resume = " ".join(shlex.quote(p) for p in parts)
-    code = launch(VERB, prepared.plan, prepared.journal, prepared.operator, layout=args.layout,
+    code = launch(VERB, prepared.plan, prepared.journal, asked, layout=args.layout,
                   before_start=lambda cockpit: begin(cockpit, prepared), resume=resume,
                   watch=f"cockpit status {shlex.quote(str(prepared.journal))}",
                   clock=prepared.clock, sources=prepared.sources, rehearsal=r,

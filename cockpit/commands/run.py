@@ -1,7 +1,12 @@
-"""``cockpit run CONFIG [--operator NAME] [--layout NAME] [--readonly]``: the cockpit on a plan."""
+"""``cockpit run CONFIG [--operator NAME] [--layout NAME] [--readonly]``: the cockpit on a plan.
+
+Who the session acts as comes from the session (``cockpit.identity``): ``launch`` resolves it
+once from the OS login (``session_login``) and ``--operator``; nothing in the running cockpit
+changes it."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shlex
@@ -10,7 +15,8 @@ import threading
 from pathlib import Path
 
 from cockpit.commands.common import emit, fail, load_or_report
-from cockpit.journal import JournalError, JournalLocked
+from cockpit.identity import Identity, resolve
+from cockpit.journal import Actor, JournalError, JournalLocked
 from cockpit.journal.entry import _os_user
 
 
@@ -18,7 +24,6 @@ def main(args) -> int:
     plan = load_or_report(args.config, verb="run", for_run=True)
     if plan is None:
         return 2
-    operator = args.operator or os.environ.get("COCKPIT_OPERATOR") or _os_user()
     from cockpit.rehearsal.journal import refuse_for_run
 
     why = refuse_for_run(plan.journal_path)
@@ -28,18 +33,24 @@ def main(args) -> int:
     from cockpit.journal.shared import local_copy_path
 
     # With a shared journal the table is the record and this is the login's local copy.
-    return launch("run", plan, local_copy_path(plan, _os_user()), operator, layout=args.layout,
+    return launch("run", plan, local_copy_path(plan, session_login()), args.operator,
+                  layout=args.layout,
                   readonly=bool(args.readonly),
                   resume=f"cockpit run {config}" + (" --readonly" if args.readonly else ""),
                   watch=f"cockpit run {config} --readonly, or: cockpit status {config}")
 
 
-def check_operator(plan, operator: str) -> str | None:
-    if plan.operators.people and plan.role_of(operator) is None:
-        names = ", ".join(p.name for p in plan.operators.people)
-        return (f"operator '{operator}' is not in this plan's operators.people ({names}); "
-                "use --operator NAME or $COCKPIT_OPERATOR")
-    return None
+def session_login() -> str:
+    """The session's OS login: the real uid's user name, never ``$USER``/``$LOGNAME`` (anyone
+    can set those). The one place the cockpit verbs take it from, so a test can give a
+    session another login in-process (no second OS user is created)."""
+    return _os_user()
+
+
+def identity_of(plan, requested: str | None) -> Identity:
+    """Who this session is on ``plan`` (``cockpit.identity.resolve``): ``requested`` is
+    ``--operator`` (None: ``$COCKPIT_OPERATOR``, else the person the login maps to)."""
+    return resolve(plan, requested, session_login(), os.environ)
 
 
 def check_layout(layout: str | None) -> str | None:
@@ -51,9 +62,10 @@ def check_layout(layout: str | None) -> str | None:
     return None
 
 
-def refusal(plan, operator: str, layout: str | None) -> str | None:
-    """Why the cockpit cannot start here (checked before anything is created), or None."""
-    why = check_operator(plan, operator) or check_layout(layout)
+def refusal(plan, operator: str | None, layout: str | None) -> str | None:
+    """Why the cockpit cannot start here (checked before anything is created), or None;
+    ``operator`` as asked (``--operator``, or None: see ``identity_of``)."""
+    why = identity_of(plan, operator).refusal or check_layout(layout)
     if why:
         return why
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -61,7 +73,8 @@ def refusal(plan, operator: str, layout: str | None) -> str | None:
     return None
 
 
-def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | None = None,
+def launch(verb: str, plan, journal_path: Path, operator: str | None, *,
+           layout: str | None = None,
            readonly: bool = False, before_start=None, resume: str | None = None,
            watch: str | None = None, clock=None, sources=None, rehearsal=None,
            before_end=None) -> int:
@@ -72,24 +85,35 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
     A rehearsal (``cockpit rehearse``) passes its ``clock``, its ``sources`` (scripted ones for
     the replaced sources) and the ``rehearsal`` object the view reads
     (``cockpit.rehearsal.running.Rehearsal``); ``before_end(session)`` runs when the app has
-    ended, before ``session.end`` (the rehearsal's summary)."""
+    ended, before ``session.end`` (the rehearsal's summary).
+
+    ``operator``: the name asked for (``--operator``; None: ``$COCKPIT_OPERATOR``, else the
+    person the login maps to); the session acts as ``identity_of`` decides, once: a login
+    mapped to nobody gets a read-only cockpit, told why in one line here and in the header."""
     why = refusal(plan, operator, layout)
     if why:
         return fail(verb, why)
+    me = identity_of(plan, operator)
+    if not me.may_write:
+        readonly = True
+        emit(f"cockpit {verb}: read-only: {me.why}", err=True)
     resume = resume or f"cockpit {verb}"
     watch = watch or f"cockpit status {shlex.quote(str(journal_path))}"
     from cockpit.session import open_cockpit
     from cockpit.tui.app import CockpitApp
 
+    actor = dataclasses.replace(Actor.current(me.operator), os_user=me.login)
     try:
-        cockpit = open_cockpit(plan, journal_path, operator, readonly=readonly, clock=clock,
-                               sources=sources)
+        cockpit = open_cockpit(plan, journal_path, me.operator, readonly=readonly, clock=clock,
+                               sources=sources, actor=actor)
     except JournalLocked as exc:
         who = exc.holder or "it holds the write lock; who is not recorded"
         return fail(verb, f"journal {journal_path} is in use by another cockpit ({who}); "
                           f"to watch it without writing: {watch}")
     except JournalError as exc:
         return fail(verb, str(exc))
+    if not me.may_write:  # what every refused action says
+        cockpit.journal.readonly_reason = me.why
     try:
         if before_start is not None and not cockpit.readonly:
             try:
@@ -97,7 +121,7 @@ def launch(verb: str, plan, journal_path: Path, operator: str, *, layout: str | 
             except JournalError as exc:  # e.g. another rehearsal wrote the journal first
                 return fail(verb, str(exc))
         cockpit.session("session.start", {"layout": layout, "readonly": cockpit.readonly,
-                                          "plan": plan_record(plan)})
+                                          "plan": plan_record(plan), "identity": me.mode})
         app = CockpitApp.of(cockpit, layout=layout, rehearsal=rehearsal)
         ending = _SessionEnd(cockpit)
         app.on_terminal_lost = ending.arm_watchdog

@@ -126,6 +126,10 @@ class Role(Strict):
     override: bool = False
     rollback: bool = False
     triage: bool = False
+    approve_clinical: bool = False
+    """May triage an exception that waits for clinical approval (category
+    ``needs_clinical_approval``, from reconciliation or an earlier triage): the clinical
+    sign-off. Routing an exception to clinical approval needs only ``triage``."""
 
 
 class Operators(Strict):

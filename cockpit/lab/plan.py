@@ -304,7 +304,8 @@ OPERATORS = {
         "infra": {},
         "app": {"confirm": ["app"]},
         "analyst": {"triage": True},
-        "clinical": {"confirm": ["clinical"], "triage": True, "decide": True},
+        "clinical": {"confirm": ["clinical"], "triage": True, "decide": True,
+                     "approve_clinical": True},
         "compliance": {},
     },
     "people": [

@@ -10,9 +10,13 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
 - Permissions come from ``plan.operators``: an operator's role may confirm, skip or fail steps
   it owns or lists in ``confirm`` (``"*"`` = any); critical steps also need ``approve_critical``
   (for a ``two_person`` step it is enough that either person's role has it);
-  decisions need ``decide``, overrides ``override``, rollback ``rollback``, triage ``triage``.
-  A name not in ``operators.people`` is refused, unless the plan lists no people at all (demo
-  and rehearsal plans), in which case every action is allowed to anyone.
+  decisions need ``decide``, overrides ``override``, rollback ``rollback``, triage ``triage``;
+  triaging an exception that waits for clinical approval (``needs_clinical_approval``) also
+  needs ``approve_clinical``. A name not in ``operators.people`` is refused, unless the plan
+  lists no people at all (demo and rehearsal plans), in which case every action is allowed to
+  anyone. When identities are checked (a person lists ``logins``), the actor's login must be
+  one of its person's (``cockpit.identity``). ``authority`` asks all this without journalling;
+  a refusal for lack of a permission is journalled as ``access.refused`` (``refuse``).
 - Critical steps (and critical decisions) need ``typed`` equal to the step id.
 - ``two_person`` steps (and the rollback when ``runbook.rollback.two_person``) take two
   people, each from their own cockpit: the first's confirm / skip / start_rollback, with
@@ -47,10 +51,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+from cockpit import identity
 from cockpit.clock import Clock, RealClock
 from cockpit.config.plan import Plan
 from cockpit.durations import format_duration
@@ -61,9 +67,22 @@ from cockpit.runbook.replay import ROLLBACK, Replayer
 from cockpit.runbook.state import ApprovalRequest, RunbookState, StepStatus
 from cockpit.text import clean
 
+CLINICAL = "needs_clinical_approval"
 TRIAGE_CATEGORIES = ("manual_review", "auto_correct_safe", "needs_clinical_approval", "defer")
 CALLS = ("GO", "NO-GO")
 NOTE_LIMIT = 2000
+
+# The role permission each journal action needs beyond being this plan's operator (the step
+# actions need the step's owner, ``confirm``, and ``approve_critical`` for critical steps).
+ACTION_PERMISSIONS = {"decision.record": "decide", "gate.override": "override",
+                      "rollback.start": "rollback", "exception.triage": "triage"}
+PERMISSION_WORDS = {"decide": "record decisions", "override": "override gates",
+                    "rollback": "start the rollback", "triage": "triage exceptions"}
+# The journal action a refusal for lack of a permission is recorded under (``access.refused``).
+PERMISSION_ACTIONS = {**{p: a for a, p in ACTION_PERMISSIONS.items()},
+                      "approve_clinical": "exception.triage"}
+
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -149,21 +168,38 @@ class Operations:
     # -- checks ----------------------------------------------------------------------------
 
     def _role(self, name: str | None = None):
-        """(role name, Role) of an operator; (None, None) when the plan lists no people."""
+        """(role name, Role) of an operator; (None, None) when the plan lists no people. For
+        this session's own operator, when identities are checked, its login must be one of
+        that person's (``cockpit.identity.standing``)."""
         name = self.actor.operator if name is None else name
         if not self.plan.operators.people:
             return None, None
+        if name == self.actor.operator:
+            me = identity.standing(self.plan, name, self.actor.os_user)
+            if not me.may_write:
+                raise Refused(me.why or "this session may not act")
         role_name = self.plan.role_of(name)
         if role_name is None:
             raise Refused(f"'{clean(name, 64, single_line=True)}' is not an operator of this plan "
                           "(operators.people)")
         return role_name, self.plan.operators.roles.get(role_name)
 
-    def _need(self, permission: str, what: str) -> None:
-        role_name, role = self._role()
+    def _lacks(self, permission: str, what: str) -> str | None:
+        """Why this operator may not ``what`` (its role lacks ``permission``), or None."""
+        try:
+            role_name, role = self._role()
+        except Refused as exc:
+            return str(exc)
         if role_name is not None and not (role is not None and getattr(role, permission)):
-            raise Refused(f"{self.actor.operator} ({role_name}) may not {what}: the role lacks "
-                          f"'{permission}'")
+            return (f"{self.actor.operator} ({role_name}) may not {what}: the role lacks "
+                    f"'{permission}'")
+        return None
+
+    def _need(self, permission: str, what: str, target: str | None = None) -> None:
+        """Raise (and journal, ``refuse``) when this operator lacks ``permission``."""
+        why = self._lacks(permission, what)
+        if why:
+            raise self.refuse(PERMISSION_ACTIONS.get(permission, permission), target, why)
 
     def _may_work(self, step) -> str | None:
         role_name, role = self._role()
@@ -177,6 +213,53 @@ class Operations:
     def _approves_critical(self, name: str) -> bool:
         role_name, role = self._role(name)
         return role_name is None or (role is not None and role.approve_critical)
+
+    def authority(self, action: str, target: str | None = None) -> str | None:
+        """Why this operator may not do ``action`` (a journal action name: ``step.confirm``,
+        ``decision.record``, ``gate.override``, ``rollback.start``, ``exception.triage``, ...)
+        on ``target`` (a step id for the step actions), by authority alone: who this session
+        is (listed person, login) and what the role permits; None if it may. Order, phases,
+        gates and state are not asked (they are "not now", this is "not you"). Never journals:
+        the view asks it on every redraw; ``refuse`` records a refusal when one is pressed."""
+        permission = ACTION_PERMISSIONS.get(action)
+        if permission is not None:
+            return self._lacks(permission, PERMISSION_WORDS[permission])
+        try:
+            step = self.plan.runbook.step(target) if target and action.startswith("step.") else None
+            if step is None:
+                self._role()
+                return None
+            why = self._may_work(step)
+            if why:
+                return why
+            if (action in ("step.confirm", "step.skip") and step.critical and not step.two_person
+                    and not self._approves_critical(self.actor.operator)):
+                return (f"{step.id} is critical: {self.actor.operator}'s role may not approve "
+                        "critical steps")
+            return None
+        except Refused as exc:
+            return str(exc)
+
+    def refuse(self, action: str, target: str | None, why: str) -> Refused:
+        """Journal a refusal of authority (``access.refused``: actor = who tried, subject =
+        the action, data.target, note = the one-line reason) and return the ``Refused`` to
+        raise. Only for authority (role, login), never for "not possible now"; once per
+        attempt (a key pressed, an action called), never from a check the view redraws.
+        A read-only or failing journal cannot record it: the refusal stands all the same."""
+        refused = Refused(why)
+        if self.journal.readonly:
+            return refused
+        note = clean(self.plan.redact(why), NOTE_LIMIT, single_line=True)
+        data = {"target": None if target is None else clean(target, 64, single_line=True)}
+        try:
+            self._record_refusal(clean(action, 64, single_line=True), note, data)
+        except Refused as exc:
+            log.warning("access.refused not journalled: %s", exc)
+        return refused
+
+    @_serialized
+    def _record_refusal(self, action: str, note: str, data: dict) -> None:
+        self._append("access.refused", subject=action, note=note, data=data)
 
     def _reason(self, code: str | None, what: str) -> str:
         if not code:
@@ -533,7 +616,7 @@ class Operations:
             raise Refused(f"{step.id} is not a decision step: confirm it instead")
         if call not in CALLS:
             raise Refused(f"a decision is GO or NO-GO, not '{clean(call, 20, single_line=True)}'")
-        self._need("decide", f"record the decision {step.id}")
+        self._need("decide", f"record the decision {step.id}", step.id)
         state = self.state
         why = self._workable(step, state)
         if why:
@@ -557,7 +640,7 @@ class Operations:
             raise Refused(f"no gate '{clean(gate_id, 64, single_line=True)}' in this plan")
         if gate_id not in step.requires:
             raise Refused(f"{step.id} does not require gate {gate_id}")
-        self._need("override", f"override gate {gate_id}")
+        self._need("override", f"override gate {gate_id}", gate_id)
         state = self.state
         if state.steps[step.id].status.finished:
             raise Refused(self.finished_words(step.id, state))
@@ -602,6 +685,9 @@ class Operations:
         exc = self.state.exceptions.get(exception_id)
         if exc is None or exc.status != "open":
             raise Refused(f"no open exception '{clean(exception_id, 64, single_line=True)}'")
+        if exc.category == CLINICAL:  # its sign-off is the clinical role's
+            self._need("approve_clinical", f"triage {exc.id}, which waits for clinical approval",
+                       exc.id)
         code = self._reason(reason_code, "triage")
         return self._append("exception.triage", subject=exception_id, reason_code=code,
                             note=self._text(note, "triage", required=False),

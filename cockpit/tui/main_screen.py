@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from cockpit.durations import format_duration
+from cockpit.identity import Identity, standing
 from cockpit.journal import JournalError
 from cockpit.recon.queue import titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
@@ -73,6 +74,13 @@ for _row in keymap.KEYS:
         _BY_KEY.setdefault(_key, []).append(_row.name)
 
 
+# The journal action each writing key asks for (``Operations.authority``, ``access.refused``).
+_ASKS = {"confirm": "step.confirm", "skip": "step.skip", "fail": "step.fail", "run": "step.run",
+         "override": "gate.override", "rollback": "rollback.start",
+         "triage": "exception.triage", "note": "note", "reconcile": "recon.run",
+         "ack_quarantine": "journal.quarantine_ack"}
+
+
 def _hhmm(wall: float | None) -> str:
     return datetime.fromtimestamp(wall, tz=UTC).strftime("%H:%M UTC") if wall else "?"
 
@@ -105,6 +113,7 @@ class MainScreen(Screen):
         self.recon_cancel: asyncio.Event | None = None
         self._bindings_shown: tuple | None = None
         self._taking = False  # the approval spool is being taken on the writer thread
+        self._identity: Identity | None = None
         self.ready = False
 
     # -- what the screen reads ---------------------------------------------------------
@@ -118,6 +127,15 @@ class MainScreen(Screen):
 
     def gate_statuses(self) -> dict:
         return self.app.gate_statuses()
+
+    @property
+    def identity(self) -> Identity:
+        """Who this cockpit acts as (fixed for the session: from the actor its journal
+        entries carry, never from anything typed here)."""
+        if self._identity is None:
+            actor = self.ops.actor
+            self._identity = standing(self.plan, actor.operator, actor.os_user)
+        return self._identity
 
     def forecast(self, now: float) -> Forecast | None:
         """The finish forecast at ``now``: the journal's new entries folded in once each.
@@ -175,7 +193,8 @@ class MainScreen(Screen):
                                        app.writes.recording_shown, len(app.quarantined),
                                        app.journal.path, forecast=fc,
                                        rehearsal=app.rehearsal.marker if app.rehearsal else None,
-                                       pending=len(state.pending(now)))
+                                       pending=len(state.pending(now)),
+                                       identity=self.identity)
         self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)
@@ -298,7 +317,12 @@ class MainScreen(Screen):
                 return "a reconciliation is already running (R cancels it)"
         if action in keymap.WRITES:
             if app.readonly or app.journal.readonly:
+                if not self.identity.may_write:
+                    return f"this cockpit is read-only: {self.identity.why}"
                 return "this cockpit is read-only: it watches the journal and writes nothing"
+            authority = self.authority(action)
+            if authority:
+                return authority
             if app.writes.pending:
                 return "waiting for the journal to record the last action"
         if action == "rollback" and state.rollback_active:
@@ -342,12 +366,36 @@ class MainScreen(Screen):
         names = _BY_KEY.get(event.key)
         if not names or any(self.possible(n) for n in names):
             return
-        reasons = [self.why_not(n) for n in names if self.possible(n) is None]
-        if reasons and reasons[0]:
+        reasons = [(n, self.why_not(n)) for n in names if self.possible(n) is None]
+        name, why = reasons[0] if reasons else ("", None)
+        if why:
             event.stop()
             event.prevent_default()
-            self.app.notify(reasons[0], title=f"{event.key}: not now", markup=False,
+            self.app.notify(why, title=f"{event.key}: not now", markup=False,
                             severity="warning", timeout=5)
+            if why == self.authority(name):
+                # Refused for who this is, not for "not now": journalled, once per press.
+                asked = self._asked(name)
+                self.app.writer.fire("access.refused", self.ops.refuse, *asked, why)
+
+    def _asked(self, action: str) -> tuple[str, str | None]:
+        """The journal action a key asks for, and its target (the selected step, or the gate
+        an override would be for)."""
+        step = self.selected_step()
+        if action == "confirm" and step is not None and step.kind == "decision":
+            return "decision.record", step.id
+        if action == "override":
+            blocking = self.blocking_gates(step) if step is not None else []
+            return "gate.override", blocking[0] if blocking else None
+        asked = _ASKS.get(action, action)
+        return asked, step.id if step is not None and asked.startswith("step.") else None
+
+    def authority(self, action: str) -> str | None:
+        """Why this operator may never do ``action`` here, by authority (who this session is,
+        what its role permits: ``Operations.authority``), or None."""
+        if action not in keymap.WRITES:
+            return None
+        return self.ops.authority(*self._asked(action))
 
     def on_worker_state_changed(self, event) -> None:
         self.app.on_worker_state_changed(event)  # the app's one policy for a failed worker

@@ -12,10 +12,11 @@ Line one: REHEARSAL (and its speed) in reverse video when this is a rehearsal, t
 (in reverse video); the T+ clock (before the window: when it opens), then the window's end
 time follow when the line has room for them. Line two: the
 last step action, who and how long ago, the journal's length and head (8 hash characters, to
-read out on the bridge), the operator, and the journal file when the line has room for
-all of it (the audit panel's border always names it). "recording…" shows while an action waits on a slow journal (plain text, no
-animation); set-aside journal lines come first, so nothing hides them; then the two-person
-requests waiting for a second person ("⧗ 2 AWAITING APPROVAL (a)"), on every cockpit.
+read out on the bridge), who you are ("you: m.okafor (lead) · identities checked", as much
+as fits; ``cockpit.identity``), and the journal file when the line has room for all of it (the audit panel's border always names it). "recording…" shows while an action waits on a slow journal (plain text, no
+animation); set-aside journal lines come first, so nothing hides them. A session that may
+not write (a login mapped to nobody) starts line two with why, in reverse video. Then the
+two-person requests waiting for a second person ("⧗ 2 AWAITING APPROVAL (a)"), on every cockpit.
 """
 
 from __future__ import annotations
@@ -145,13 +146,29 @@ def approvals_part(pending: int) -> Text:
     return Text(f" ⧗ {pending} AWAITING APPROVAL (a) ", style="bold reverse", end="")
 
 
+def identity_part(identity, room: int | None = None) -> Text:
+    """Who this cockpit acts as and which identity rule holds, the longest wording that fits
+    ``room`` cells (None: the longest): "m.okafor (lead) · identities checked", "demo.lead ·
+    anyone may act (no operators.people)"; a session that may not write says why instead
+    ("read-only: login bob maps to nobody in operators.people (logins)")."""
+    if not identity.may_write:
+        return safe(identity.summary()[0], 120, style="bold reverse")
+    options = identity.summary()
+    parts = [safe(o, 120) for o in options]
+    words = next((p for p in parts if room is None or len("you: ") + p.cell_len <= room),
+                 parts[-1])
+    return Text("you: ", end="") + words
+
+
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
                 recording: bool = False, quarantined: int = 0, journal_path=None,
                 width: int = 0, forecast=None, rehearsal: str | None = None,
-                pending: int = 0) -> Text:
+                pending: int = 0, identity=None) -> Text:
     """``forecast``: a ``cockpit.runbook.forecast.Forecast`` or None; ``rehearsal``: the
     words shown first in reverse video whenever given (e.g. "REHEARSAL 10x"); ``pending``:
-    how many two-person requests wait for a second person (``RunbookState.pending(now)``)."""
+    how many two-person requests wait for a second person (``RunbookState.pending(now)``);
+    ``identity``: the session's ``cockpit.identity.Identity`` (None: just the operator's
+    name). A session that may not write starts line two with why, so it is never cut off."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if rehearsal:
         text.append(" ")
@@ -183,11 +200,18 @@ def header_text(plan, state, operator: str, now: float, readonly: bool = False,
     text.append_text(safe(plan.cutover.name, 80, style="dim"))
 
     second = Text(no_wrap=True, overflow="ellipsis", end="")
+    if identity is not None and not identity.may_write:
+        second.append_text(identity_part(identity))
+        second.append("  ")
     second.append_text(last_action(state, now))
     second.append("  ")
     second.append(journal_head(state), style="bold")
-    second.append("  you: ")
-    second.append_text(safe(operator, 24))
+    if identity is None:
+        second.append("  you: ")
+        second.append_text(safe(operator, 24))
+    elif identity.may_write:
+        second.append("  ")
+        second.append_text(identity_part(identity, max(0, width - second.cell_len) if width else None))
     if journal_path is not None:
         path = Text("  journal file ", end="") + safe(journal_path, 300)
         if width and second.cell_len + path.cell_len <= width:  # whole, or not at all
@@ -202,7 +226,8 @@ class HeaderBar(Static):
 
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
              recording: bool = False, quarantined: int = 0, journal_path=None,
-             forecast=None, rehearsal: str | None = None, pending: int = 0) -> None:
+             forecast=None, rehearsal: str | None = None, pending: int = 0,
+             identity=None) -> None:
         width = self.content_size.width or self.size.width
         self.update(header_text(plan, state, operator, now, readonly, recording, quarantined,
-                                journal_path, width, forecast, rehearsal, pending))
+                                journal_path, width, forecast, rehearsal, pending, identity))
