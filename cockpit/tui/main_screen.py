@@ -442,9 +442,9 @@ class MainScreen(Screen):
                 step.id, choice.call, gates, choice.note, typed=choice.typed))
         else:
             self._do("confirm", lambda: self.ops.confirm(step.id, gates, typed=choice.typed),
-                     then=self._asked if step.two_person else None)
+                     then=self._approval_asked if step.two_person else None)
 
-    def _asked(self) -> None:
+    def _approval_asked(self) -> None:
         """After a two-person request was journalled: say what happens next."""
         self.app.notify("asked for a second person's approval: they answer from their own "
                         "cockpit (a); the step is done once they approve", markup=False,
@@ -471,7 +471,7 @@ class MainScreen(Screen):
             gates = self.gate_statuses()
             self._do("skip", lambda: self.ops.skip(step.id, r.reason_code, r.note, gates,
                                                    typed=r.typed),
-                     then=self._asked if step.two_person else None)
+                     then=self._approval_asked if step.two_person else None)
 
     @work(group="flow", exit_on_error=False)
     async def action_fail(self) -> None:
@@ -511,7 +511,7 @@ class MainScreen(Screen):
             return
         if two:
             self._do("rollback", lambda: self.ops.start_rollback(r.reason_code, r.note),
-                     then=self._asked)
+                     then=self._approval_asked)
             return
 
         def reselect() -> None:
