@@ -7,7 +7,10 @@ hears the NOTIFY on its follower thread, reads the row, checks it, appends it to
 copy (write + fsync) and re-folds its replayed state (``ops.state``) in the ``on_entries``
 callback. Measured: action start on A -> B's state holding the entry; and A's own round trip.
 
-    python bench/shared_journal.py [--actions 500]
+    python bench/shared_journal.py [--actions 500] [--open 100000]
+
+``--open N`` also times opening a shared journal of N entries: from a full local copy (the
+witness check and nothing to catch up) and from none (every row read from the table).
 
 The test cluster runs with fsync off (tests/fixtures/pg.py): the database's flush is not in
 these figures; the local copies' fsyncs are.
@@ -37,9 +40,43 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def time_open(factory, folder: Path, n: int) -> tuple[float, float]:
+    from cockpit.journal import Actor, Journal
+    from cockpit.journal.shared import SharedJournal
+
+    cluster = factory.create("bench_open")
+    db = cluster.create_database()
+    for stmt in table.create_sql("cockpit_journal"):
+        cluster.execute(stmt, dbname=db)
+    plan = make_shared_plan(folder / "open", cluster.dsn(db))
+    copy = folder / "open" / "full.jsonl"
+    j = Journal.open(copy, cutover_id=plan.cutover.id)
+    who = Actor.current("lead1")
+    for start in range(0, n, 1000):
+        j.append_many(who, [dict(action="note", note=f"entry {i}") for i in range(start, min(n, start + 1000))])
+    j.close()
+    entries = Journal.open(copy, cutover_id=plan.cutover.id, readonly=True).entries
+    copy_sql = "COPY cockpit_journal (cutover, seq, prev, hash, line) FROM STDIN"
+    with cluster.connect(db) as conn, conn.cursor() as cur, cur.copy(copy_sql) as cp:
+        for e, raw in zip(entries, copy.read_bytes().splitlines(), strict=True):
+            cp.write_row((e.cutover, e.seq, e.prev, e.hash, raw.decode()))
+    t0 = time.perf_counter()
+    sj = SharedJournal.open(plan, copy)
+    full = time.perf_counter() - t0
+    assert len(sj.entries) == n and not sj.readonly, sj.readonly_reason
+    sj.close()
+    t0 = time.perf_counter()
+    sj = SharedJournal.open(plan, folder / "open" / "empty.jsonl")
+    empty = time.perf_counter() - t0
+    assert len(sj.entries) == n and not sj.readonly, sj.readonly_reason
+    sj.close()
+    return full, empty
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--actions", type=int, default=500)
+    ap.add_argument("--open", type=int, default=0, metavar="N")
     args = ap.parse_args()
     with PgFactory() as factory, tempfile.TemporaryDirectory() as tmp:
         cluster = factory.create("bench")
@@ -77,7 +114,12 @@ def main() -> int:
         finally:
             a.close()
             b.close()
+        opened = time_open(factory, Path(tmp), args.open) if args.open else None
     ms = 1000.0
+    if opened is not None:
+        full, empty = opened
+        print(f"open a {args.open}-entry shared journal: from its local copy {full:.2f} s, "
+              f"with no local copy (all rows from the table) {empty:.2f} s")
     print(f"shared journal, {args.actions} actions, loopback, 2 cockpits")
     print(f"  action on A -> refreshed state on B: p50 {statistics.median(to_other) * ms:.1f} ms, "
           f"p95 {pct(to_other, 95) * ms:.1f} ms, max {max(to_other) * ms:.1f} ms")

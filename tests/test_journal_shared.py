@@ -167,3 +167,17 @@ def test_a_cockpit_opens_from_its_local_copy_read_only_when_the_database_is_down
         assert [e.note for e in s.journal.entries] == ["before the outage", "after the outage"]
     finally:
         s.close()
+
+
+def test_a_rehearsal_of_a_shared_plan_journals_to_its_own_file(tmp_path, pg_db):
+    from cockpit.rehearsal.plan import on_rehearsal_clock
+
+    plan = make_shared_plan(tmp_path, pg_db.dsn)
+    rehearsed = on_rehearsal_clock(plan, 1_800_000_000.0)
+    assert plan.cutover.shared_journal is not None
+    assert rehearsed.cutover.shared_journal is None
+    j = open_plan_journal(rehearsed, tmp_path / "rehearsal.jsonl")
+    try:
+        assert isinstance(j, Journal) and not j.shared
+    finally:
+        j.close()

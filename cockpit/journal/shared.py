@@ -252,11 +252,10 @@ class SharedJournal:
 
     def refresh(self) -> list[Entry]:
         """The entries added since the last call (the follower thread reads the table: this
-        never waits for the database)."""
-        with self._lock:
-            new = self.entries[self._refreshed:]
-            self._refreshed = len(self.entries)
-            return new
+        never waits, not even for an append in progress)."""
+        new = self.entries[self._refreshed:]
+        self._refreshed += len(new)
+        return new
 
     def _query(self, conn: psycopg.Connection, template: str, params: tuple) -> list[tuple]:
         try:
@@ -408,7 +407,9 @@ class SharedJournal:
                 self._unnotified.extend(new)
                 raise JournalConflict(f"another cockpit appended to the shared journal first; "
                                       f"{first} was not recorded") from None
-            # Nothing new: not a race but a row the database refuses.
+            # Nothing new: not a race but a row the database refuses (is our head its head?).
+            with contextlib.suppress(psycopg.Error, UnicodeError, ValueError):
+                self._witness(conn)
             raise JournalWriteFailed(f"the shared journal refused the entry ({why}); the {what} "
                                      "NOT recorded") from None
         if isinstance(exc, psycopg.OperationalError) or conn.closed or conn.broken:

@@ -60,5 +60,7 @@ def on_rehearsal_clock(plan: Plan, origin: float, opens_at: float = 0.0,
     start = datetime.fromtimestamp(origin + opens_at, UTC).replace(microsecond=0)
     length = w.end - w.start if length_s is None else timedelta(seconds=length_s)
     window = Window(start=start, end=start + length)
-    # model_copy keeps the private attributes: the plan's path and its secrets.
-    return plan.model_copy(update={"cutover": plan.cutover.model_copy(update={"window": window})})
+    # model_copy keeps the private attributes: the plan's path and its secrets. A rehearsal
+    # journals to its own file, never into the night's shared journal (its table).
+    return plan.model_copy(update={"cutover": plan.cutover.model_copy(
+        update={"window": window, "shared_journal": None})})
