@@ -9,7 +9,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,6 +176,7 @@ class Journal:
         self._qcache: dict = {}
         self._acks: tuple[int, set] = (-1, set())
         self._holder_written = False
+        self._callbacks: list[Callable[[], None]] = []
         # The writer's verified prefix: sha256 state of its bytes, their length, and the length
         # the checkpoint on disk last said (see cockpit.journal.checkpoint). None: not kept.
         self._verified: hashlib._Hash | None = None
@@ -415,7 +416,21 @@ class Journal:
         self._size += parsed.good_bytes
         if parsed.damage is not None:
             self._mark_damaged(parsed.damage)
+        if parsed.entries:
+            for callback in list(self._callbacks):
+                callback()
         return parsed.entries
+
+    def on_entries(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """``callback()`` after ``refresh`` added entries another process appended (the
+        same hook a shared journal has); returns the unsubscribe."""
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._callbacks.remove(callback)
+
+        return unsubscribe
 
     def _mark_damaged(self, damage: lines.Damage) -> None:
         self.damage = damage

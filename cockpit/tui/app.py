@@ -82,7 +82,7 @@ class CockpitApp(App):
         # the header and the runbook.* signals); else the app's own.
         self.forecaster = forecaster or Forecaster(plan)
         self.forced_layout = layout
-        self.readonly = readonly or journal.readonly
+        self._readonly_asked = readonly
         self.runs_dir = runs_dir or Path(journal.path).parent / "runs"
         self.start_engine = start_engine
         self.operator = operations.actor.operator
@@ -103,8 +103,16 @@ class CockpitApp(App):
         # A file journal's approval spool (cockpit.runbook.approvals): a watching cockpit
         # hands its answers to two-person requests to the writing one through it. A shared
         # journal needs none (every cockpit writes it).
-        self.approvals: Spool | None = (None if getattr(journal, "shared", False)
-                                        else Spool(journal.path))
+        self.approvals: Spool | None = None if journal.shared else Spool(journal.path)
+        self._entries_loop: asyncio.AbstractEventLoop | None = None
+        self._entries_due = False
+        self._unsubscribe_entries: Callable[[], None] | None = None
+
+    @property
+    def readonly(self) -> bool:
+        """Watching only: asked for, or the journal cannot be written now (damaged, or a
+        shared journal's database out of reach: that one comes back by itself)."""
+        return self._readonly_asked or self.journal.readonly
 
     @classmethod
     def of(cls, session, **kwargs) -> CockpitApp:
@@ -183,11 +191,29 @@ class CockpitApp(App):
         if self.start_engine:
             await self.engine.start()
         self.set_interval(REFRESH_S, self._tick, name="refresh")
+        # Another cockpit's action shows as soon as the journal has it, not at the next tick.
+        self._entries_loop = asyncio.get_running_loop()
+        self._unsubscribe_entries = self.journal.on_entries(self._entries_arrived)
         if not self.is_headless:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost)
 
+    def _entries_arrived(self) -> None:
+        # From the journal's follower thread (or the loop): drawn on the loop, once per burst.
+        loop = self._entries_loop
+        if loop is None or self._entries_due:
+            return
+        self._entries_due = True
+        with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to draw on
+            loop.call_soon_threadsafe(self._draw_entries)
+
+    def _draw_entries(self) -> None:
+        self._entries_due = False
+        self.refresh_panels()
+
     async def on_unmount(self) -> None:
+        if self._unsubscribe_entries is not None:
+            self._unsubscribe_entries()
         self.main.stop_run("the cockpit ended")
         worker = self.main._run_worker
         if worker is not None and not worker.is_finished:

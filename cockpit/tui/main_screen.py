@@ -194,7 +194,7 @@ class MainScreen(Screen):
                                        app.journal.path, forecast=fc,
                                        rehearsal=app.rehearsal.marker if app.rehearsal else None,
                                        pending=len(state.pending(now)),
-                                       identity=self.identity)
+                                       identity=self.identity, link=app.journal.link())
         self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)

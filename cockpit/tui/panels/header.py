@@ -163,13 +163,18 @@ def identity_part(identity, room: int | None = None) -> Text:
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
                 recording: bool = False, quarantined: int = 0, journal_path=None,
                 width: int = 0, forecast=None, rehearsal: str | None = None,
-                pending: int = 0, identity=None) -> Text:
+                pending: int = 0, identity=None, link: str | None = None) -> Text:
     """``forecast``: a ``cockpit.runbook.forecast.Forecast`` or None; ``rehearsal``: the
     words shown first in reverse video whenever given (e.g. "REHEARSAL 10x"); ``pending``:
     how many two-person requests wait for a second person (``RunbookState.pending(now)``);
     ``identity``: the session's ``cockpit.identity.Identity`` (None: just the operator's
-    name). A session that may not write starts line two with why, so it is never cut off."""
+    name). A session that may not write starts line two with why, so it is never cut off.
+    ``link``: why the shared journal's database cannot be reached (``journal.link()``), first
+    of all in reverse video: every action is refused until it is back."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if link:
+        text.append_text(safe(f" {link} ", 200, style="bold reverse"))
+        text.append(" ")
     if rehearsal:
         text.append(" ")
         text.append_text(safe(rehearsal, 40, style="bold reverse"))
@@ -227,7 +232,8 @@ class HeaderBar(Static):
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
              recording: bool = False, quarantined: int = 0, journal_path=None,
              forecast=None, rehearsal: str | None = None, pending: int = 0,
-             identity=None) -> None:
+             identity=None, link: str | None = None) -> None:
         width = self.content_size.width or self.size.width
         self.update(header_text(plan, state, operator, now, readonly, recording, quarantined,
-                                journal_path, width, forecast, rehearsal, pending, identity))
+                                journal_path, width, forecast, rehearsal, pending, identity,
+                                link))
