@@ -125,10 +125,12 @@ def test_a_login_mapped_to_nobody_is_read_only(checked, tmp_path):
                     call(ops)
             assert ops.authority("note") is not None
             assert ops.authority("rollback.start", None).startswith(f"login {login} ")
-        # Nothing was done; what was refused for authority (rollback, decision) is on record.
+        # Nothing was done; what was refused for authority (confirm, rollback, decision) is on
+        # record.
         kinds = {e.action for e in journal.entries}
         assert kinds == {"access.refused"}, kinds
-        assert {e.subject for e in journal.entries} == {"rollback.start", "decision.record"}
+        assert {e.subject for e in journal.entries} == {"step.confirm", "rollback.start",
+                                                        "decision.record"}
         assert all(e.note.startswith("login ") for e in journal.entries)
         # The person's own login acts.
         ops_as(checked, "bob", "robert", journal).confirm("S1", gates())

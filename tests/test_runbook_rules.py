@@ -295,7 +295,8 @@ def test_rollback_switches_to_the_rollback_runbook(ck):
     assert s.phase == "back" and s.next_step == "R1" and s.steps["S2"].status is StepStatus.PENDING
     _refused(ck().start_rollback, "DATA_MISMATCH", match="already active")
     _refused(ck("dba1").confirm, "S3", gates(), match="rollback is active: S3 is not a rollback step")
-    _refused(ck("dba1").confirm, "R2", gates(), typed="R2", match="do R1 first")
+    _refused(ck("dba1").confirm, "R2", gates(), typed="R2", match="may not approve critical steps")
+    _refused(ck().confirm, "R2", gates(), typed="R2", match="do R1 first")
     ck().confirm("R1", gates())
     ck().skip("R2", "NOT_APPLICABLE", typed="R2")
     s = ck().state

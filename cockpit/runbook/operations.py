@@ -234,7 +234,8 @@ class Operations:
                 return why
             if (action in ("step.confirm", "step.skip") and step.critical and not step.two_person
                     and not self._approves_critical(self.actor.operator)):
-                return (f"{step.id} is critical: {self.actor.operator}'s role may not approve "
+                verb = "skip" if action == "step.skip" else "approve"
+                return (f"{step.id} is critical: {self.actor.operator}'s role may not {verb} "
                         "critical steps")
             return None
         except Refused as exc:
@@ -429,6 +430,9 @@ class Operations:
                 typed: str | None = None) -> Entry:
         """Confirm the step; a two-person step gets an ``approval.request`` instead (the step
         waits for a second person's :meth:`approve`)."""
+        why = self.authority("step.confirm", step_id)
+        if why:
+            raise self.refuse("step.confirm", step_id, why)
         why = self.can_confirm(step_id, gates)
         if why:
             raise Refused(why)
@@ -448,6 +452,9 @@ class Operations:
         two-person step gets an ``approval.request`` instead."""
         step = self._step(step_id)
         self._writable()
+        why = self.authority("step.skip", step_id)
+        if why:
+            raise self.refuse("step.skip", step_id, why)
         why = self.can_skip(step_id, gates or {})
         if why:
             raise Refused(why)
@@ -467,8 +474,8 @@ class Operations:
     # -- two people --------------------------------------------------------------------
 
     def identities_checked(self) -> bool:
-        """Whether the plan ties people to OS logins (any person lists ``logins``)."""
-        return any(p.logins for p in self.plan.operators.people)
+        """Whether the plan ties people to OS logins (``cockpit.identity.mode``)."""
+        return identity.mode(self.plan) == "checked"
 
     def same_person(self, a: Actor, b: Actor) -> bool:
         """The two-person rule's "same person": the same name always; when the plan ties
