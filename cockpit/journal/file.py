@@ -655,11 +655,8 @@ class Journal:
 
     def acknowledge_quarantine(self, q: Quarantine, *, actor: Actor, note: str | None = None) -> Entry:
         """Record that an operator saw ``q`` (as listed: its name, size and sha256)."""
-        if q.path.parent != self.path.parent or not q.name.startswith(
-                quarantine.quarantine_prefix(self.path)):
-            raise JournalError(f"{q.path} is not a quarantine file of {self.path}")
-        return self.append(QUARANTINE_ACK, actor=actor, subject=q.name, note=note,
-                           data=q.ack_data())
+        return self.append(QUARANTINE_ACK, actor=actor, note=note,
+                           **quarantine.ack_fields(q, self.path))
 
     def close(self) -> None:
         if self._fd is not None:

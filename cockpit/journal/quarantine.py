@@ -220,3 +220,11 @@ def unacknowledged_quarantines(journal: str | os.PathLike, *,
                                cutover_id: str | None = None) -> list[Quarantine]:
     """Those of :func:`quarantines` no intact ``journal.quarantine_ack`` entry acknowledges."""
     return [q for q in quarantines(journal, cutover_id=cutover_id) if not q.acknowledged]
+
+
+def ack_fields(q: Quarantine, journal: Path) -> dict:
+    """The ``journal.quarantine_ack`` entry's subject and data for ``q`` (as listed: its name,
+    size and sha256); ``JournalError`` when ``q`` is not a quarantine file of ``journal``."""
+    if q.path.parent != journal.parent or not q.name.startswith(quarantine_prefix(journal)):
+        raise JournalError(f"{q.path} is not a quarantine file of {journal}")
+    return {"subject": q.name, "data": q.ack_data()}
