@@ -215,3 +215,28 @@ async def test_two_writers_through_operations_see_each_others_request(tmp_path):
         assert (last.action, last.actor.operator) == ("step.confirm", "demo.lead")
         assert last.data["approval"]["request"] == request.seq
         assert "✔ D01" in plain(lead_app.query_one(RunbookPanel))
+
+
+async def test_the_list_of_requests_ages_with_the_clock(tmp_path):
+    lead, lead_app = await start(tmp_path, _plan(tmp_path))
+    await _to_d01(lead)
+    watch, app_app = await _watcher(lead)
+    async with lead_app.run_test(size=SIZE) as lp, app_app.run_test(size=SIZE) as ap:
+        await _request_d01(lead_app, lp)
+        tick(app_app)
+        await ap.pause()
+        await ap.press("a")
+        await ap.pause()
+        assert isinstance(app_app.screen, ApprovalsScreen)
+
+        def line() -> str:
+            picker = app_app.screen.query_one("#requests")
+            return str(picker.get_option_at_index(0).prompt)
+
+        assert "expires in 10m" in line(), line()
+        await watch.clock.advance(180.0)
+        tick(app_app)
+        await ap.pause()
+        assert "3m ago" in line() and "expires in 7m" in line(), line()
+        assert "3m ago" in plain(app_app.screen.query_one("#detail"))
+    watch.close()

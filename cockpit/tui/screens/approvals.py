@@ -169,6 +169,11 @@ class ApprovalsScreen(CockpitModal[ApprovalChoice]):
 
     def show_gates(self, gates: dict) -> None:
         self.gates = gates
+        if self.query("#requests"):
+            # The list's ages and time left move on with the tick, as the detail's do.
+            picker, now = self.query_one("#requests", OptionList), self.now()
+            for i, r in enumerate(self.requests):
+                picker.replace_option_prompt_at_index(i, request_line(r, now))
         req = self.selected() if self.query("#requests") else None
         if req is None:
             self.redraw("#detail", Text("no request waits for approval", style="dim", end=""))
