@@ -64,3 +64,9 @@ def test_shared_journal_needs_a_postgres_source(tmp_path, capsys):
                            "  journal: journal.jsonl\n  shared_journal: {source: sim, table: 'Bad-Name'}\n")
     code, err = _check(tmp_path, text, capsys)
     assert code == 2 and "is not a table name" in err, err
+
+
+def test_two_person_on_a_decision_is_refused_not_ignored(tmp_path, capsys):
+    text = MINIMAL.replace("critical: true}", "critical: true, kind: decision, two_person: true}")
+    code, err = _check(tmp_path, text, capsys)
+    assert code == 2 and "two_person applies to task steps" in err, err

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from cockpit.config.base import Duration, Ident, Strict, within
 
@@ -58,6 +58,15 @@ class Step(Strict):
     parallel: bool = False
     two_person: bool = False
     """A second person approves the step (confirm or skip) from their own cockpit."""
+
+    @model_validator(mode="after")
+    def _two_person_is_for_tasks(self) -> Step:
+        # A decision is recorded by one person with the decide permission; a flag the cockpit
+        # would not enforce must not be written as if it were.
+        if self.two_person and self.kind == "decision":
+            raise ValueError(f"{self.id}: two_person applies to task steps; a decision is "
+                             "recorded by one person whose role may decide")
+        return self
 
 
 class Phase(Strict):
