@@ -39,6 +39,14 @@ ACTIONS = frozenset({
 })
 
 
+def head_of(entries: list[Entry]) -> tuple[int, str]:
+    """(seq, hash) of the last entry; (0, GENESIS) for none: the head every journal shows."""
+    if not entries:
+        return (0, GENESIS)
+    last = entries[-1]
+    return (last.seq, last.hash)
+
+
 def canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.journal import checkpoint, disk, lines, quarantine
-from cockpit.journal.entry import ACTIONS, GENESIS, Actor, Entry, build, jsonable
+from cockpit.journal.entry import ACTIONS, Actor, Entry, build, head_of, jsonable
 from cockpit.journal.errors import (
     JournalCorrupt,
     JournalError,
@@ -372,10 +372,7 @@ class Journal:
 
     @property
     def head(self) -> tuple[int, str]:
-        if not self.entries:
-            return (0, GENESIS)
-        last = self.entries[-1]
-        return (last.seq, last.hash)
+        return head_of(self.entries)
 
     def refresh(self) -> list[Entry]:
         """New whole entries (single ones, complete batches) another process appended."""

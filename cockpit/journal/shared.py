@@ -45,7 +45,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from cockpit.journal import lines, quarantine, table
-from cockpit.journal.entry import GENESIS, Actor, Entry
+from cockpit.journal.entry import Actor, Entry, head_of
 from cockpit.journal.errors import (
     JournalConflict,
     JournalCorrupt,
@@ -209,10 +209,7 @@ class SharedJournal:
 
     @property
     def head(self) -> tuple[int, str]:
-        if not self.entries:
-            return (0, GENESIS)
-        last = self.entries[-1]
-        return (last.seq, last.hash)
+        return head_of(self.entries)
 
     @property
     def readonly(self) -> bool:
