@@ -32,7 +32,6 @@ VERBS = {
 # Listed (the contract names them) but not built: their help says so, and running one is the
 # same one line and the same exit code whatever flags it was given (checked before parsing).
 NOT_BUILT = {
-    "report": "the evidence pack",
     "notify": "notifications",
 }
 NOT_BUILT_MARK = " (not built yet)"
@@ -166,7 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("report")
     p.add_argument("source", metavar="JOURNAL|CONFIG", help="a journal file or a plan")
-    p.add_argument("--out", metavar="DIR", required=True, help="folder to write the evidence pack into")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="folder to write the evidence pack into: new, empty, or a previous pack "
+                        "(its MANIFEST.sha256 lists exactly its files), replaced whole")
+    p.add_argument("--expect-head", metavar="HASH",
+                   help="the head recorded elsewhere (as for cockpit journal verify)")
+    p.epilog = ("Exit codes: 0 pack written, the journal verifies; 1 pack written, the journal "
+                "does NOT verify (said at the top of every file); 2 bad input, nothing written.")
 
     p = verb("rehearse")
     p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
