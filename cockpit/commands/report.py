@@ -27,9 +27,9 @@ from cockpit.commands import journal_source
 from cockpit.commands.common import emit, fail, one_line
 from cockpit.commands.timings import recorded_plan
 from cockpit.config import PlanError, load_plan
-from cockpit.journal import JournalError, read_journal, verify
-from cockpit.journal.verify import parse_expect_head, verify_data
-from cockpit.report import render
+from cockpit.journal import JournalError, read_journal
+from cockpit.journal.verify import parse_expect_head
+from cockpit.report import render, source
 from cockpit.report.pack import OutError, check_out
 
 VERB = "report"
@@ -102,22 +102,17 @@ def main(args) -> int:
     try:
         if named.table is not None and named.plan is not None:
             data = journal_source.read_table(named.plan)
-            result = verify_data(data, expect)
-            beside = named.plan.journal_path
+            beside, path = named.plan.journal_path, None
         else:
             assert named.path is not None
             raw = read_journal(named.path)
             if raw is None:
                 return fail(VERB, f"cannot read {one_line(named.path, 300)}: no such file")
-            data = raw
-            result = verify(named.path, expect)
-            beside = named.path
+            data, beside, path = raw, named.path, named.path
+        result, read = source.verify_and_read(data, expect, path)
     except (JournalError, ValueError, journal_source.SourceError) as exc:
         return fail(VERB, one_line(exc, 500))
     plan = named.plan
-    from cockpit.report import source
-
-    read = source.read(data, result)
     if plan is None:
         plan = _plan_for(read.entries, Path(beside), warnings)
     rehearsed = _baseline(plan, warnings)
