@@ -98,3 +98,21 @@ def markup(page: str) -> Markup:
     p.feed(page)
     p.close()
     return p
+
+
+def write_history(journal_path: Path, t0: float, minutes: int = 75) -> Path:
+    """A signal history beside the journal, written by the real store: replication lag that
+    spikes past its gate's threshold and settles, an exceptions count, gate changes."""
+    from cockpit.history.store import History, history_path
+
+    h = History.open(history_path(journal_path))
+    for m in range(minutes):
+        wall = t0 + 60 * m + 5
+        h.record_reading("replication.lag_s", wall, 9.0 if 8 <= m < 20 else 1.5 + (m % 3) * 0.5,
+                         False)
+        h.record_reading("exceptions.open", wall, 2 if 8 <= m < 30 else 0, m == 40)
+    for m, state in ((0, "GO"), (9, "NO-GO"), (21, "HOLD"), (31, "GO")):
+        h.record_gate("g1", t0 + 60 * m, state, f"g1 is {state}")
+    h.flush()
+    h.close()
+    return history_path(journal_path)

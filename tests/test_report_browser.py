@@ -25,7 +25,8 @@ import pytest
 import websockets
 
 from cockpit.cli import main
-from tests.timings_night import rehearse, write_plan
+from tests.report_support import write_history
+from tests.timings_night import T0, rehearse, write_plan
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium")
                                         else None)
@@ -162,6 +163,7 @@ def test_the_pack_loads_in_chromium_with_charts_and_no_error_or_request(tmp_path
     plan_path = write_plan(tmp_path)
     journal = tmp_path / "night.jsonl"
     rehearse(plan_path, journal)
+    write_history(journal, T0)
     out = tmp_path / "pack"
     assert main(["report", str(journal), "--out", str(out)]) == 0
     page = out / "index.html"
@@ -170,7 +172,7 @@ def test_the_pack_loads_in_chromium_with_charts_and_no_error_or_request(tmp_path
     assert errors == [] and requests == []
     assert result["title"] == "Evidence pack: timings cutover"
     in_file = page.read_text().count("<svg")
-    assert result["svgs"] >= 2 and result["svgs"] == in_file  # gantt and gate bands at least
+    assert result["svgs"] == in_file == 4  # steps, gate bands, two signals
     assert result["details"] >= 1  # the timeline, collapsible
     shot = artifacts() / "evidence-pack.png"
     shot.write_bytes(result["png"])

@@ -17,23 +17,21 @@ pack), one line, nothing written.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from cockpit.commands import journal_source
 from cockpit.commands.common import emit, fail, one_line
 from cockpit.commands.timings import recorded_plan
 from cockpit.config import PlanError, load_plan
+from cockpit.history.store import History, HistoryError, history_path
 from cockpit.journal import JournalError, read_journal
 from cockpit.journal.verify import parse_expect_head
 from cockpit.report import render, source
 from cockpit.report.pack import OutError, check_out
 
 VERB = "report"
-HISTORY_SUFFIX = ".history.sqlite"  # cockpit.history.store.HISTORY_SUFFIX
 
 
 def _plan_for(entries, journal: Path, warnings: list[str]):
@@ -68,20 +66,15 @@ def _baseline(plan, warnings: list[str]) -> dict[str, float]:
         return {}
 
 
-def _history(journal_path: Path | None, warnings: list[str]) -> Any:
+def _history(journal_path: Path | None, warnings: list[str]) -> History | None:
     if journal_path is None:
         return None
-    path = Path(str(journal_path) + HISTORY_SUFFIX)
+    path = history_path(journal_path)
     if not path.exists():
         return None
     try:
-        store = importlib.import_module("cockpit.history.store")
-    except ImportError:
-        warnings.append("a signal history is beside the journal but this cockpit cannot read it")
-        return None
-    try:
-        return store.History.open(path, readonly=True)
-    except store.HistoryError as exc:
+        return History.open(path, readonly=True)
+    except HistoryError as exc:
         warnings.append(f"signal history not used: {one_line(exc, 300)}")
         return None
 
