@@ -156,7 +156,7 @@ def test_hostile_notes_and_titles_are_text_in_html_and_markdown(night):
     assert set(m.tags) <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p",
                            "span", "section", "table", "thead", "tbody", "tr", "th", "td", "ul",
                            "li", "strong", "br", "details", "summary", "div", "svg", "rect",
-                           "line", "text", "g", "path", "polyline", "polygon", "circle", "tspan", "desc"}
+                           "line", "text", "g", "path", "polyline", "polygon", "circle", "tspan", "desc", "defs", "pattern"}
     text = "".join(m.text)
     assert HOSTILE in text and "bob.obrien" in text
     md = (out / "evidence.md").read_text()

@@ -89,3 +89,54 @@ def test_arbitrary_notes_never_become_markup_in_html_or_markdown(note, who, subj
     assert blocks == PLAIN_MD[0]  # no list, quote, heading or table row made by the text
     notes = [t["note"] for t in ev["timeline"] if t["action"] == "note"]
     assert notes == [clean(note, 500, single_line=True)]
+
+
+def _night() -> tuple[object, bytes]:
+    import tempfile
+    from pathlib import Path
+
+    from tests.timings_night import rehearse, write_plan
+
+    folder = Path(tempfile.mkdtemp(prefix="report-night-"))
+    plan, _ = rehearse(write_plan(folder), folder / "night.jsonl")
+    return plan, (folder / "night.jsonl").read_bytes()
+
+
+NIGHT_PLAN, NIGHT = _night()
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(at=st.integers(0, 15), mode=st.sampled_from(["bytes", "field", "drop", "dup"]),
+       junk=st.binary(max_size=200), field=st.sampled_from(
+           ["data", "subject", "note", "actor", "action", "seq", "ts", "reason_code"]),
+       value=json_values)
+def test_any_damage_to_the_journal_still_gives_a_report_never_a_traceback(at, mode, junk, field,
+                                                                          value):
+    lines = NIGHT.splitlines(keepends=True)
+    if mode == "bytes":
+        lines[at] = junk + b"\n"
+    elif mode == "field":
+        doc = json.loads(lines[at])
+        doc[field] = value
+        lines[at] = json.dumps(doc).encode() + b"\n"
+    elif mode == "drop":
+        del lines[at]
+    else:
+        lines.insert(at, lines[at])
+    data = b"".join(lines)
+    result, read = source.verify_and_read(data, None)
+    facts = facts_of(read, result, plan=NIGHT_PLAN, generated=T0)  # type: ignore[arg-type]
+    page, md, ev = html.render(facts), markdown.render(facts), json.loads(jsonout.render(facts))
+    v = ev["summary"]["verification"]
+    if data != NIGHT and not (mode == "drop" and at == 15):
+        # only a no-op edit still verifies; a cut last entry does too, without --expect-head
+        # (test_report_damage.py: the recorded head catches it)
+        assert not v["ok"] or v["entries"] == 16
+    if not v["ok"]:
+        assert page.index("verdict bad") < page.index("<section") and "DOES NOT VERIFY" in md
+        assert all(not t["verified"] for t in ev["timeline"][v["verified_entries"]:])
+    assert len(ev["timeline"]) == v["entries"]

@@ -231,9 +231,9 @@ def _signals(f: Facts) -> str:
     if not c.signals:
         return ("<section><h2>Signals</h2><p>No signal history beside the journal.</p>"
                 "</section>")
-    rows = [_tr(h(sg.signal), h(sg.unit), _n(sg.lo), _n(sg.hi), _n(sg.last), sg.minutes,
-                sg.errors, h("; ".join(t.label for t in sg.thresholds)),
-                "yes" if sg.drawn else "no") for sg in c.signals]
+    rows = [_tr(h(sg.signal), h(sg.unit), _n(sg.lo), _n(sg.hi), _n(sg.last),
+                sg.minutes if sg.drawn else "", sg.errors if sg.drawn else "", h("; ".join(t.label for t in sg.thresholds)),
+                "yes" if sg.drawn else "no (not read)") for sg in c.signals]
     return ("<section><h2>Signals (from the signal history)</h2>"
             + _table(["Signal", "Unit", "Min", "Max", "Last", "Minutes", "Errors",
                       "Gate thresholds", "Charted"], rows) + "</section>")

@@ -119,12 +119,12 @@ def render(f: Facts) -> str:
                 _row(*["---"] * 8)]
         for sig in c.signals:
             out.append(_row(md(sig.signal), md(sig.unit), _n(sig.lo), _n(sig.hi), _n(sig.last),
-                            sig.minutes, sig.errors, md("; ".join(t.label for t in sig.thresholds))))
+                            sig.minutes if sig.drawn else "", sig.errors if sig.drawn else "", md("; ".join(t.label for t in sig.thresholds))))
     out += ["", "## Timeline", "", f"{len(f.timeline)} entries.", "",
             _row("#", "Time", "Who", "Action", "Subject", "Reason", "Note"), _row(*["---"] * 7)]
-    for t in f.timeline:
-        out.append(_row(f"{t.seq}{_v(t.verified)}", md(t.ts), md(t.who), md(t.action), md(t.subject),
-                        md(t.reason_code or ""), md(t.note)))
+    mark = f" **{UNVERIFIED}**"
+    out += [f"| {t.seq}{'' if t.verified else mark} | {md(t.ts)} | {md(t.who)} | {md(t.action)} | "
+            f"{md(t.subject)} | {md(t.reason_code or '')} | {md(t.note)} |" for t in f.timeline]
     return "\n".join(out) + "\n"
 
 

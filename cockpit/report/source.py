@@ -24,6 +24,25 @@ class Read:
     unreadable: int  # lines after the damage that could not be read at all
 
 
+_OPTIONAL_TEXT = ("subject", "reason_code", "note")
+_ACTOR_TEXT = ("operator", "os_user", "host", "session")
+
+
+def _shaped(e: Entry) -> bool:
+    """The types every reader of an entry relies on (the one rule checks them for the verified
+    entries; a leniently read one must have them too, or it is counted unreadable)."""
+    if type(e.seq) is not int or not isinstance(e.action, str) or not isinstance(e.ts, str):
+        return False
+    if not isinstance(e.cutover, str) or not isinstance(e.prev, str) or not isinstance(e.hash, str):
+        return False
+    if any(getattr(e, f) is not None and not isinstance(getattr(e, f), str)
+           for f in _OPTIONAL_TEXT):
+        return False
+    a = e.actor
+    return (all(isinstance(getattr(a, f), str) for f in _ACTOR_TEXT)
+            and (a.ssh_client is None or isinstance(a.ssh_client, str)) and type(a.pid) is int)
+
+
 def verified_count(result: VerifyResult, intact_entries: int) -> int:
     """How many leading entries the verification vouches for."""
     if result.ok or result.intact:
@@ -72,7 +91,7 @@ def read(data: bytes, result: VerifyResult, parsed: lines.Parsed | None = None) 
         try:
             doc = json.loads(raw)
             e = Entry.from_json(doc, actors)  # type: ignore[arg-type]
-            if not isinstance(e.seq, int) or not isinstance(e.action, str):
+            if not _shaped(e):
                 raise ValueError("not an entry")
         except Exception:  # anything at all: a damaged line is counted, never fatal
             unreadable += 1
