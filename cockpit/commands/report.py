@@ -27,6 +27,8 @@ from cockpit.commands.timings import recorded_plan
 from cockpit.config import PlanError, load_plan
 from cockpit.history.store import History, HistoryError, history_path
 from cockpit.journal import JournalError, read_journal
+from cockpit.journal.entry import _os_user
+from cockpit.journal.shared import local_copy_path
 from cockpit.journal.verify import parse_expect_head
 from cockpit.report import render, source
 from cockpit.report.pack import OutError, check_out
@@ -95,7 +97,8 @@ def main(args) -> int:
     try:
         if named.table is not None and named.plan is not None:
             data = journal_source.read_table(named.plan)
-            beside, path = named.plan.journal_path, None
+            # The history is beside the local copy (``journal.path``): this login's.
+            beside, path = local_copy_path(named.plan, _os_user()), None
         else:
             assert named.path is not None
             raw = read_journal(named.path)
