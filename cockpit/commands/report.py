@@ -17,6 +17,7 @@ pack), one line, nothing written.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from pathlib import Path
@@ -113,11 +114,13 @@ def main(args) -> int:
         plan = _plan_for(read.entries, Path(beside), warnings)
     rehearsed = _baseline(plan, warnings)
     history = _history(Path(beside), warnings)
+    gc.disable()  # 100,000 entries make millions of small objects and no cycles: no GC passes
     try:
         files, facts = render.pack(read, result, data, plan=plan, history=history,
                                    baseline=rehearsed, journal_label=named.label,
                                    expect_head=expect, generated=time.time(), warnings=warnings)
     finally:
+        gc.enable()
         if history is not None:
             history.close()
     try:
