@@ -36,7 +36,7 @@ details{margin:.2em 0}summary{cursor:pointer;font-weight:bold}
 @media print{
  body{max-width:none;color:#000}th,.hl td,.verdict.bad{background:none}
  section{break-before:page}section.first{break-before:auto}
- details>*{display:block}tr{break-inside:avoid}
+ details::details-content{content-visibility:visible;display:block}tr{break-inside:avoid}
  .verdict{border-color:#000}
 }
 """
