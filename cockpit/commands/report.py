@@ -115,10 +115,17 @@ def main(args) -> int:
     rehearsed = _baseline(plan, warnings)
     history = _history(Path(beside), warnings)
     gc.disable()  # 100,000 entries make millions of small objects and no cycles: no GC passes
+    now = time.time()
     try:
-        files, facts = render.pack(read, result, data, plan=plan, history=history,
-                                   baseline=rehearsed, journal_label=named.label,
-                                   expect_head=expect, generated=time.time(), warnings=warnings)
+        try:
+            files, facts = render.pack(read, result, data, plan=plan, history=history,
+                                       baseline=rehearsed, journal_label=named.label,
+                                       expect_head=expect, generated=now, warnings=warnings)
+        except HistoryError as exc:  # damage found while reading it: the pack goes without
+            warnings.append(f"signal history not used: {one_line(exc, 300)}")
+            files, facts = render.pack(read, result, data, plan=plan, history=None,
+                                       baseline=rehearsed, journal_label=named.label,
+                                       expect_head=expect, generated=now, warnings=warnings)
     finally:
         gc.enable()
         if history is not None:
