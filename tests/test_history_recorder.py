@@ -8,6 +8,8 @@ import asyncio
 import itertools
 import time
 
+import pytest
+
 from cockpit.clock import ManualClock
 from cockpit.commands.rehearse import prepare
 from cockpit.gates import GateState
@@ -16,6 +18,7 @@ from cockpit.journal import Journal
 from cockpit.session import open_session
 from tests.fixtures.httpserver import Reply
 from tests.scenario_support import plan_copy
+from tests.test_cli_newcomer import _demo, _demo_journal, launched  # noqa: F401 - a fixture
 from tests.test_hostile_readings import http_plan, until
 from tests.test_rehearse_journal import _args, _start
 
@@ -192,3 +195,17 @@ async def test_a_rehearsal_records_on_its_accelerated_clock(tmp_path):
     span = h.span()
     assert span is not None and span[0] >= T0 - 1 and span[1] >= T0 + 60
     assert max(len(h.series(s)) for s in h.signals()) >= 2  # minutes of the rehearsal clock
+
+
+@pytest.mark.usefixtures("launched")  # `cockpit demo` up to its launch (test_cli_newcomer)
+def test_demo_new_sets_the_history_aside_with_its_journal(tmp_path):
+    stable = tmp_path / "state" / "cutover-cockpit" / "demo-journal.jsonl"
+    stable.parent.mkdir(parents=True)
+    _demo_journal(stable)
+    h = History.open(history_path(stable))
+    h.record_reading("lag", T0, 1.5, False)
+    h.close()
+    assert _demo("--new") == 0
+    assert not history_path(stable).exists()  # the new demo journal starts with no history
+    (kept,) = [p for p in stable.parent.iterdir() if p.name.endswith(".jsonl") and p != stable]
+    assert History.open(history_path(kept), readonly=True).series("lag")[0].last == 1.5
