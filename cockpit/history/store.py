@@ -17,7 +17,8 @@ Writes are batched: ``record_*`` only updates memory; ``flush`` writes everythin
 previous flush in one transaction (the recorder flushes every ``FLUSH_S`` seconds of the
 session clock and at close). **A crash loses what was recorded since the last flush** (at most
 that many seconds of readings and gate changes; the gate changes are in the journal anyway);
-a flush cut by a crash is rolled back whole by SQLite, never half-written.
+a flush cut by a crash is rolled back whole by SQLite, never half-written (a read-only reader
+refuses the file in one line until the next writer's open has rolled it back).
 
 Retention: signal minutes and gate changes older than ``RETENTION_S`` (48 hours) before the
 newest minute recorded are deleted at flush, on the recorder's clock (a rehearsal's
@@ -282,12 +283,6 @@ class History:
             except OSError as exc:
                 raise HistoryError(f"history {p.name}: cannot be created ({exc.strerror})") \
                     from None
-        elif not readonly and stat.S_IMODE(st.st_mode) & 0o077:
-            try:
-                os.chmod(p, 0o600)
-            except OSError as exc:
-                raise HistoryError(f"history {p.name}: cannot be protected ({exc.strerror})") \
-                    from None
         try:
             if readonly:
                 conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True,
@@ -302,11 +297,17 @@ class History:
         try:
             history._check_or_create()
             history._load_names()
+            if not readonly and st is not None and stat.S_IMODE(st.st_mode) & 0o077:
+                os.chmod(p, 0o600)  # ours (checked above): as private as the journal
         except HistoryError:
             conn.close()
             raise
         except (sqlite3.Error, OSError, ValueError, OverflowError, MemoryError) as exc:
             conn.close()
+            if readonly and p.with_name(p.name + "-journal").exists():
+                # SQLite's hot journal: only a writer may roll the cut write back.
+                raise HistoryError(f"history {p.name}: a write was cut short (a crash); the "
+                                   f"next cockpit on this journal rolls it back") from None
             raise HistoryError(f"history {p.name}: not a readable signal history "
                                f"({_why(exc)})") from None
         return history
