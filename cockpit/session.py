@@ -38,6 +38,7 @@ from cockpit.config.plan import Plan
 from cockpit.engine import TICK_S, Engine
 from cockpit.flaps import Damper, Summary
 from cockpit.gates import GateStatus
+from cockpit.history.recorder import Recorder, start_recorder
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.shared import SharedJournal, open_plan_journal
 from cockpit.journal.writer import JournalWriter
@@ -72,6 +73,8 @@ class Session:
     # The one finish forecast of the session: the built-in runbook.* signals and the view
     # read it, so the journal is folded into spans once, not once per reader.
     forecaster: Forecaster | None = None
+    # The signal history beside the journal, for a session that writes it (cockpit.history).
+    recorder: Recorder | None = None
 
     def listen(self, listener: GateListener) -> None:
         """``listener(new, old)`` on each gate change, on the engine's loop (``gates --watch``
@@ -91,6 +94,7 @@ class Session:
             self.writer.drain()
         if action == "session.end":
             self.writer.shutdown(wait=not _on_loop())
+            self._close_history()
 
     async def writes_settled(self) -> None:
         """Until every journal write handed to the writer so far has returned (tests)."""
@@ -98,7 +102,12 @@ class Session:
 
     def close(self) -> None:
         self.writer.shutdown(wait=not _on_loop())
+        self._close_history()
         self.journal.close()
+
+    def _close_history(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
 
 
 def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: str = "write",
@@ -214,8 +223,13 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
     # A shared journal that is only disconnected becomes writable again once reconnected: the
     # session is not read-only for it (each action asks the journal).
     readonly = mode == "readonly" or (journal.readonly and journal.link() is None)
-    return Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
-                   writer, warnings, listeners, forecaster)
+    session = Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
+                      writer, warnings, listeners, forecaster)
+    if not readonly:
+        session.recorder = start_recorder(journal.path, engine, clock, warnings.append)
+        if session.recorder is not None:
+            session.listen(session.recorder.gate_changed)
+    return session
 
 
 def open_cockpit(plan: Plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -267,3 +269,29 @@ def test_a_failed_flush_keeps_what_it_had_for_the_next(tmp_path):
     r = History.open(p, readonly=True)
     assert r.series("s") == [Bucket(T0, 1.0, 1.0, 1.0, 1, 0)]
     assert r.gate_changes() == [GateChange(T0, "g", "GO", "x")]
+
+
+def test_a_flush_cut_by_a_crash_is_refused_read_only_then_rolled_back_whole(tmp_path):
+    p = tmp_path / "h.sqlite"
+    script = f"""
+import os
+from cockpit.history.store import History
+h = History.open({str(p)!r})
+for i in range(2000):
+    h.record_reading(f"s{{i % 50}}", {T0} + i, i, False)
+h.flush()
+c = h._conn
+c.execute("PRAGMA cache_size = 1")  # spill the open transaction to the file
+c.execute("BEGIN IMMEDIATE")
+c.execute("DELETE FROM hours")
+for i in range(300):
+    c.execute("INSERT INTO names(id, kind, name) VALUES (?, 0, ?)", (1000 + i, b"x%d" % i * 1000))
+os._exit(0)  # a crash in the middle of the transaction
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert (tmp_path / "h.sqlite-journal").exists()
+    with pytest.raises(HistoryError, match="a write was cut short"):
+        History.open(p, readonly=True)
+    History.open(p).close()  # the next writer rolls it back
+    r = History.open(p, readonly=True)
+    assert len(r.signals()) == 50 and sum(b.count for b in r.series("s1")) == 40

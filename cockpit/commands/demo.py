@@ -24,6 +24,7 @@ from pathlib import Path
 from cockpit.commands.common import emit, fail, load_or_report
 from cockpit.commands.rehearse import assemble, begin, summarise
 from cockpit.commands.run import launch, refusal
+from cockpit.history.store import history_path
 from cockpit.journal import Actor, JournalError, JournalLocked, checkpoint, lines, read_journal
 from cockpit.journal.file import read_holder
 from cockpit.rehearsal.journal import refuse_for_rehearsal
@@ -134,6 +135,9 @@ def _rename_aside(path: Path, now: datetime) -> Path:
     # The checkpoint vouched for the journal now renamed; without it the kept one is still read
     # in full, and nothing is left beside the new one.
     checkpoint.checkpoint_path(path).unlink(missing_ok=True)
+    # The signal history goes with its journal, so the new one starts with none of it.
+    if history_path(path).exists():
+        history_path(path).rename(history_path(old))
     return old
 
 

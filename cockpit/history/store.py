@@ -17,7 +17,8 @@ Writes are batched: ``record_*`` only updates memory; ``flush`` writes everythin
 previous flush in one transaction (the recorder flushes every ``FLUSH_S`` seconds of the
 session clock and at close). **A crash loses what was recorded since the last flush** (at most
 that many seconds of readings and gate changes; the gate changes are in the journal anyway);
-a flush cut by a crash is rolled back whole by SQLite, never half-written.
+a flush cut by a crash is rolled back whole by SQLite, never half-written (a read-only reader
+refuses the file in one line until the next writer's open has rolled it back).
 
 Retention: signal minutes and gate changes older than ``RETENTION_S`` (48 hours) before the
 newest minute recorded are deleted at flush, on the recorder's clock (a rehearsal's
@@ -167,6 +168,10 @@ def _short(v: float | None) -> float | int | None:
     return v
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number")
+
+
 def _decode_hour(blob: object) -> dict[int, _Minute]:
     """An hour's buckets from the stored blob; HistoryError when it is not one of ours."""
     if not isinstance(blob, bytes):
@@ -176,7 +181,7 @@ def _decode_hour(blob: object) -> dict[int, _Minute]:
         raw = inflate.decompress(blob, MAX_HOUR_BYTES)
         if inflate.unconsumed_tail or not inflate.eof:
             raise ValueError("too large or cut short")
-        rows = json.loads(raw)
+        rows = json.loads(raw, parse_constant=_no_constant)
     except (zlib.error, ValueError, RecursionError) as exc:
         raise HistoryError(f"damaged history: an hour record does not decode ({_why(exc)})") \
             from None
@@ -195,29 +200,38 @@ def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _stored_number(v: object) -> float | None:
+    """A stored lo/hi/last number as a float; None when it is not a finite, exact number."""
+    if type(v) is float:
+        return v if math.isfinite(v) else None
+    if type(v) is int and -MAX_EXACT_INT <= v <= MAX_EXACT_INT:
+        return float(v)
+    return None
+
+
 def _minute(row: object) -> _Minute | None:
-    if not isinstance(row, list) or len(row) not in (4, 6):
+    """One stored bucket, checked (a read-back file is untrusted); None when malformed."""
+    if type(row) is not list or len(row) not in (4, 6):
         return None
-    minute, count, errors, last = row[:4]
-    if not (_is_int(minute) and 0 <= minute < 60 and _is_int(count) and _is_int(errors)
-            and 0 <= errors <= count and 1 <= count < 2**53):
+    minute, count, errors, last = row[0], row[1], row[2], row[3]
+    if not (type(minute) is int and type(count) is int and type(errors) is int
+            and 0 <= minute < 60 and 0 <= errors <= count and 1 <= count < MAX_EXACT_INT):
         return None
-    last_v = _number(last)
-    if last is not None and last_v is None:
+    if last is None:
+        if errors != count or (len(row) == 6 and (row[4] is not None or row[5] is not None)):
+            return None
+        return _Minute(count, errors)
+    if errors >= count:
+        return None
+    last_v: float | bool | None = last if type(last) is bool else _stored_number(last)
+    if last_v is None:
         return None
     if len(row) == 4:
-        if last_v is None:
-            return _Minute(count, errors) if errors == count else None
         return _Minute(count, errors, float(last_v), float(last_v), last_v)
-    lo, hi = row[4], row[5]
-    if lo is None and hi is None and last_v is None and errors == count:
-        return _Minute(count, errors)
-    if isinstance(lo, bool) or isinstance(hi, bool) or last_v is None:
+    lo, hi = _stored_number(row[4]), _stored_number(row[5])
+    if lo is None or hi is None or not lo <= float(last_v) <= hi:
         return None
-    lo_v, hi_v = _number(lo), _number(hi)
-    if lo_v is None or hi_v is None or not (lo_v <= float(last_v) <= hi_v) or errors >= count:
-        return None
-    return _Minute(count, errors, float(lo_v), float(hi_v), last_v)
+    return _Minute(count, errors, lo, hi, last_v)
 
 
 def _why(exc: BaseException) -> str:
@@ -226,7 +240,8 @@ def _why(exc: BaseException) -> str:
 
 
 class History:
-    """One history file. A writable one has a single writer (the session's recorder)."""
+    """One history file. A writable one has a single writer (the session's recorder). Not
+    thread-safe: used from one thread at a time (the recorder hands it to its own thread)."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool, retain_s: float):
         self.path, self._conn, self.readonly, self.retain_s = path, conn, readonly, retain_s
@@ -268,29 +283,31 @@ class History:
             except OSError as exc:
                 raise HistoryError(f"history {p.name}: cannot be created ({exc.strerror})") \
                     from None
-        elif not readonly and stat.S_IMODE(st.st_mode) & 0o077:
-            try:
-                os.chmod(p, 0o600)
-            except OSError as exc:
-                raise HistoryError(f"history {p.name}: cannot be protected ({exc.strerror})") \
-                    from None
         try:
             if readonly:
                 conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=2.0, isolation_level=None)
+                                       timeout=2.0, isolation_level=None,
+                                       check_same_thread=False)
             else:
-                conn = sqlite3.connect(p, timeout=2.0, isolation_level=None)
+                conn = sqlite3.connect(p, timeout=2.0, isolation_level=None,
+                                       check_same_thread=False)
         except (sqlite3.Error, OSError, ValueError) as exc:
             raise HistoryError(f"history {p.name}: cannot be opened ({_why(exc)})") from None
         history = cls(p, conn, readonly, retain_s)
         try:
             history._check_or_create()
             history._load_names()
+            if not readonly and st is not None and stat.S_IMODE(st.st_mode) & 0o077:
+                os.chmod(p, 0o600)  # ours (checked above): as private as the journal
         except HistoryError:
             conn.close()
             raise
         except (sqlite3.Error, OSError, ValueError, OverflowError, MemoryError) as exc:
             conn.close()
+            if readonly and p.with_name(p.name + "-journal").exists():
+                # SQLite's hot journal: only a writer may roll the cut write back.
+                raise HistoryError(f"history {p.name}: a write was cut short (a crash); the "
+                                   f"next cockpit on this journal rolls it back") from None
             raise HistoryError(f"history {p.name}: not a readable signal history "
                                f"({_why(exc)})") from None
         return history
