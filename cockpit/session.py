@@ -41,6 +41,7 @@ from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.shared import SharedJournal, open_plan_journal
 from cockpit.journal.writer import JournalWriter
+from cockpit.notify import Notifier, OutboxError
 from cockpit.runbook import Operations, Refused, builtin_readings
 from cockpit.runbook.ages import Ages
 from cockpit.runbook.builtin import forecast_readings
@@ -72,6 +73,8 @@ class Session:
     # The one finish forecast of the session: the built-in runbook.* signals and the view
     # read it, so the journal is folded into spans once, not once per reader.
     forecaster: Forecaster | None = None
+    # Comms (plan ``notify``): a session that writes the journal delivers its events.
+    notifier: Notifier | None = None
 
     def listen(self, listener: GateListener) -> None:
         """``listener(new, old)`` on each gate change, on the engine's loop (``gates --watch``
@@ -98,6 +101,8 @@ class Session:
 
     def close(self) -> None:
         self.writer.shutdown(wait=not _on_loop())
+        if self.notifier is not None:
+            self.notifier.stop()
         self.journal.close()
 
 
@@ -214,8 +219,19 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
     # A shared journal that is only disconnected becomes writable again once reconnected: the
     # session is not read-only for it (each action asks the journal).
     readonly = mode == "readonly" or (journal.readonly and journal.link() is None)
+    notifier = _notifier(plan, journal, clock, warnings) if mode == "write" else None
     return Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
-                   writer, warnings, listeners, forecaster)
+                   writer, warnings, listeners, forecaster, notifier)
+
+
+def _notifier(plan: Plan, journal, clock: Clock, warnings: list[str]) -> Notifier | None:
+    if plan.notify is None or journal.readonly:
+        return None
+    try:
+        return Notifier(plan, journal, clock).start()
+    except OutboxError as exc:
+        warnings.append(f"notifications are not sent: {exc}")
+        return None
 
 
 def open_cockpit(plan: Plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,
