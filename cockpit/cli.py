@@ -33,7 +33,6 @@ VERBS = {
 # same one line and the same exit code whatever flags it was given (checked before parsing).
 NOT_BUILT = {
     "report": "the evidence pack",
-    "notify": "notifications",
 }
 NOT_BUILT_MARK = " (not built yet)"
 EXIT_NOT_BUILT = 2  # PRODUCT.md: 2 is "the input was wrong"; a verb that does not exist yet is

@@ -54,6 +54,8 @@ MODES = ("write", "watch", "readonly")
 CLOCK_STEP_S = 2.0
 # How often a session that follows another writer re-reads the journal, on the session clock.
 FOLLOW_S = 1.0
+# At session.end, how long (real seconds) messages already due may still be delivered.
+NOTIFY_DRAIN_S = 3.0
 
 GateListener = Callable[[GateStatus, GateStatus | None], None]
 
@@ -94,6 +96,8 @@ class Session:
             self.writer.drain()
         if action == "session.end":
             self.writer.shutdown(wait=not _on_loop())
+            if self.notifier is not None:  # what is due still goes out, for a moment
+                self.notifier.stop(drain=NOTIFY_DRAIN_S, wait=not _on_loop())
 
     async def writes_settled(self) -> None:
         """Until every journal write handed to the writer so far has returned (tests)."""
@@ -102,7 +106,7 @@ class Session:
     def close(self) -> None:
         self.writer.shutdown(wait=not _on_loop())
         if self.notifier is not None:
-            self.notifier.stop()
+            self.notifier.stop(wait=not _on_loop())
         self.journal.close()
 
 

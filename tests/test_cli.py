@@ -31,7 +31,6 @@ def test_each_verb_has_help(verb, capsys):
 
 @pytest.mark.parametrize(("argv", "word"), [
     (["report", "j.jsonl", "--out", "x"], "report"),
-    (["notify", "test", "p.yaml"], "notify"),
 ])
 def test_unbuilt_verbs_say_so_in_one_line(argv, word, capsys):
     assert word in NOT_BUILT

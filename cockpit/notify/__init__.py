@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +58,8 @@ class Notifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.attempts = 0  # delivery attempts made by this notifier (tests, bench)
+        self._drain_until = 0.0
+        self._closed = False
 
     # -- the API of the view ---------------------------------------------------------------
 
@@ -94,25 +97,44 @@ class Notifier:
             self._thread.start()
         return self
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop after the attempt in flight (bounded by its target's timeout)."""
+    def stop(self, *, drain: float = 0.0, wait: bool = True) -> None:
+        """Stop the thread: messages already due may still go out for ``drain`` seconds (real
+        time), then it ends after the attempt in flight (bounded by its target's timeout).
+        ``wait`` joins it. Idempotent."""
+        self._drain_until = time.monotonic() + drain
         self._stop.set()
         self._wake.set()
         thread = self._thread
-        if thread is not None:
+        if thread is None:
+            self._close()
+            return
+        if wait:
             longest = max(t.timeout for t in self.plan.notify.targets.values())  # type: ignore[union-attr]
-            thread.join(timeout if timeout is not None else longest + 5.0)
-        if thread is None or not thread.is_alive():
-            self._outbox.close()
+            thread.join(longest + drain + 5.0)
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() and time.monotonic() >= self._drain_until
+
+    def _close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._outbox.close()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except Exception:  # noqa: BLE001 - the thread must outlive one bad turn
-                log.exception("notify: delivery turn failed")
-            self._wake.wait(POLL_S)
-            self._wake.clear()
+        try:
+            while not self._stopping():
+                try:
+                    made = self.step()
+                except Exception:  # noqa: BLE001 - the thread must outlive one bad turn
+                    log.exception("notify: delivery turn failed")
+                    made = 0
+                if self._stop.is_set() and not made:
+                    break  # draining, and nothing more was due
+                self._wake.wait(POLL_S)
+                self._wake.clear()
+        finally:
+            self._close()
 
     def step(self) -> int:
         """One turn: read new journal entries into the outbox, then attempt what is due.
@@ -120,7 +142,7 @@ class Notifier:
         changed = self._outbox.scan(list(self.journal.entries), self.clock.now())
         made = 0
         for due in self._outbox.due(self.clock.now()):
-            if self._stop.is_set():
+            if self._stopping():
                 break
             outcome = send(self.plan, due.target, due.message, due.key)
             made += 1

@@ -96,8 +96,9 @@ def send_webhook(plan: Plan, target: WebhookTarget, message: Message, key: str) 
         return Outcome(True)
     words = f"HTTP {status}"
     if status in RETRYABLE or status >= 500:
+        dates = resp.headers.get_list("date")
         return Outcome(False, error=words, retry_after=retry_after(
-            resp.headers.get("retry-after"), resp.headers.get("date")))
+            resp.headers.get("retry-after"), dates[0] if dates else None))
     return Outcome(False, permanent=True, error=f"{words}: refused (not retried)")
 
 
