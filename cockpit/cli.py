@@ -29,30 +29,6 @@ VERBS = {
     "notify": "send a test message to each comms target",
 }
 
-# Listed (the contract names them) but not built: their help says so, and running one is the
-# same one line and the same exit code whatever flags it was given (checked before parsing).
-NOT_BUILT = {
-    "notify": "notifications",
-}
-NOT_BUILT_MARK = " (not built yet)"
-EXIT_NOT_BUILT = 2  # PRODUCT.md: 2 is "the input was wrong"; a verb that does not exist yet is
-
-
-def not_built(verb: str) -> str:
-    """The one refusal of an unbuilt verb."""
-    return f"cockpit {verb}: not built yet ({NOT_BUILT[verb]} arrives in a later release)"
-
-
-def _unbuilt_verb(argv: list[str]) -> str | None:
-    """The unbuilt verb ``argv`` asks for (``report``, ``journal init``...), unless it asks for
-    help (``--help`` shows the flags, marked "not built yet")."""
-    words = [a for a in argv if not a.startswith("-")]
-    if any(a in ("-h", "--help") for a in argv) or not words:
-        return None
-    verb = words[0] if words[0] in NOT_BUILT else " ".join(words[:2])
-    return verb if verb in NOT_BUILT else None
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -79,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _help(verb: str) -> str:
-    return VERBS[verb] + (NOT_BUILT_MARK if verb in NOT_BUILT else "")
+    return VERBS[verb]
 
 
 OPERATOR_HELP = ("the person of the plan to act as (default: $COCKPIT_OPERATOR, else the person "
@@ -94,8 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cockpit",
         description="cutover cockpit: gates, reconciliation, runbook and audit journal for an EHR cutover.",
-        epilog="Exit codes: 0 ok, 1 not GO / differences / journal not intact, 2 bad input "
-               "(and verbs marked \"not built yet\").",
+        epilog="Exit codes: 0 ok, 1 not GO / differences / journal not intact, 2 bad input.",
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
@@ -254,10 +229,6 @@ def _python_handles_sigint() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    unbuilt = _unbuilt_verb(argv)
-    if unbuilt is not None:  # before parsing: one answer, whatever flags came with it
-        print(not_built(unbuilt), file=sys.stderr)
-        return EXIT_NOT_BUILT
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # said by the verb's own parser, so the line names the verb
@@ -288,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         except ModuleNotFoundError as exc:
             if exc.name != f"cockpit.commands.{module_name}":
                 raise
-            print(f"cockpit {args.verb}: not built yet", file=sys.stderr)  # a VERBS entry without a module
-            return EXIT_NOT_BUILT
+            # A VERBS entry without its module: a packaging fault, said in one line.
+            print(f"cockpit {args.verb}: this installation lacks {module_name}", file=sys.stderr)
+            return 2
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
         print(f"cockpit {args.verb}: interrupted", file=sys.stderr)

@@ -42,6 +42,7 @@ from cockpit.history.recorder import Recorder, start_recorder
 from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.shared import SharedJournal, open_plan_journal
 from cockpit.journal.writer import JournalWriter
+from cockpit.notify import Notifier, OutboxError
 from cockpit.runbook import Operations, Refused, builtin_readings
 from cockpit.runbook.ages import Ages
 from cockpit.runbook.builtin import forecast_readings
@@ -54,6 +55,8 @@ MODES = ("write", "watch", "readonly")
 CLOCK_STEP_S = 2.0
 # How often a session that follows another writer re-reads the journal, on the session clock.
 FOLLOW_S = 1.0
+# At session.end, how long (real seconds) messages already due may still be delivered.
+NOTIFY_DRAIN_S = 3.0
 
 GateListener = Callable[[GateStatus, GateStatus | None], None]
 
@@ -75,6 +78,8 @@ class Session:
     forecaster: Forecaster | None = None
     # The signal history beside the journal, for a session that writes it (cockpit.history).
     recorder: Recorder | None = None
+    # Comms (plan ``notify``): a session that writes the journal delivers its events.
+    notifier: Notifier | None = None
 
     def listen(self, listener: GateListener) -> None:
         """``listener(new, old)`` on each gate change, on the engine's loop (``gates --watch``
@@ -94,6 +99,8 @@ class Session:
             self.writer.drain()
         if action == "session.end":
             self.writer.shutdown(wait=not _on_loop())
+            if self.notifier is not None:  # what is due still goes out, for a moment
+                self.notifier.stop(drain=NOTIFY_DRAIN_S, wait=not _on_loop())
             self._close_history()
 
     async def writes_settled(self) -> None:
@@ -102,6 +109,8 @@ class Session:
 
     def close(self) -> None:
         self.writer.shutdown(wait=not _on_loop())
+        if self.notifier is not None:
+            self.notifier.stop(wait=not _on_loop())
         self._close_history()
         self.journal.close()
 
@@ -223,13 +232,24 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
     # A shared journal that is only disconnected becomes writable again once reconnected: the
     # session is not read-only for it (each action asks the journal).
     readonly = mode == "readonly" or (journal.readonly and journal.link() is None)
+    notifier = _notifier(plan, journal, clock, warnings) if mode == "write" else None
     session = Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
-                      writer, warnings, listeners, forecaster)
+                      writer, warnings, listeners, forecaster, notifier=notifier)
     if not readonly:
         session.recorder = start_recorder(journal.path, engine, clock, warnings.append)
         if session.recorder is not None:
             session.listen(session.recorder.gate_changed)
     return session
+
+
+def _notifier(plan: Plan, journal, clock: Clock, warnings: list[str]) -> Notifier | None:
+    if plan.notify is None or journal.readonly:
+        return None
+    try:
+        return Notifier(plan, journal, clock).start()
+    except OutboxError as exc:
+        warnings.append(f"notifications are not sent: {exc}")
+        return None
 
 
 def open_cockpit(plan: Plan, journal_path: str | Path, operator: str, *, clock: Clock | None = None,

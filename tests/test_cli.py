@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cockpit.cli import NOT_BUILT, VERBS, main
+from cockpit.cli import VERBS, main
 
 
 def test_help_lists_every_verb(capsys):
@@ -27,16 +27,6 @@ def test_each_verb_has_help(verb, capsys):
         main([verb, "--help"])
     assert exc.value.code == 0
     assert "usage: cockpit " + verb in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(("argv", "word"), [
-    (["notify", "test", "p.yaml"], "notify"),
-])
-def test_unbuilt_verbs_say_so_in_one_line(argv, word, capsys):
-    assert word in NOT_BUILT
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not built yet" in err and word in err
 
 
 def test_bad_flag_exits_2_with_one_line():

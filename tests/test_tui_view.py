@@ -32,7 +32,7 @@ def test_bindings_help_palette_and_writes_come_from_the_one_table():
     assert {k for k, _ in HELP} >= {k.key_text for k in keymap.KEYS if k.help}
     assert [t for t, _, _ in PALETTE] == [k.palette for k in keymap.KEYS if k.palette]
     assert {"confirm", "skip", "fail", "override", "run", "rollback", "triage",
-                             "note", "reconcile", "ack_quarantine"} == keymap.WRITES
+                             "note", "reconcile", "ack_quarantine", "letters"} == keymap.WRITES
     # The footer's must-haves come first, so a narrow footer never cuts them.
     assert [b.key for b in MainScreen.BINDINGS[:3]] == ["question_mark", "q", "g"]
 

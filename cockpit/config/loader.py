@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 
 from cockpit.config import plan as plan_mod
 from cockpit.config.checks import cross_check
+from cockpit.config.notify import check_notify
 from cockpit.config.plan import Plan
 from cockpit.config.problems import PlanError, Problem, dotted
 from cockpit.config.runbook import env_declarations
@@ -50,7 +51,7 @@ def load_plan(path: str | os.PathLike, *, for_run: bool = True,
     ]
     if not isinstance(data, dict):
         raise PlanError([f"{name}:1:1: (top): a plan is a mapping with 'cutover', 'operators', 'runbook', ... at the top"])
-    problems += check_secrets(data)
+    problems += check_secrets(data) + check_notify(data)
     data, secrets, origins, env_problems = _substitute(data, env, for_run)
     env_problems += _passed_env(data, env, for_run, secrets)
     _anchor_paths(data, fs_path.resolve().parent)

@@ -7,10 +7,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
 
 from cockpit.config.base import Duration, Ident, PathText, SignalName, Strict, within
+from cockpit.config.notify import Notify
 from cockpit.config.recon import Reconciliation
 from cockpit.config.runbook import Runbook
 from cockpit.config.sources import Signal, Source
@@ -84,6 +86,14 @@ class SharedJournal(Strict):
     """``table`` or ``schema.table``."""
 
 
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value[:60]!r} is not an IANA time zone (e.g. Europe/Stockholm)") from None
+    return value
+
+
 class Cutover(Strict):
     id: Ident
     name: str
@@ -96,6 +106,8 @@ class Cutover(Strict):
     # durations feed the finish forecast: read and verified when the plan is loaded
     # (cockpit.runbook.baseline).
     baseline: list[PathText] = []
+    timezone: Annotated[str, AfterValidator(_zone)] | None = None
+    """The site's IANA time zone (``Europe/Stockholm``): messages give UTC and this local time."""
 
 
 _LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?")
@@ -163,6 +175,7 @@ class Plan(Strict):
     gates: dict[Ident, Gate] = {}
     reconciliation: Reconciliation | None = None
     runbook: Runbook
+    notify: Notify | None = None
 
     _path: Path = PrivateAttr(default=Path("plan.yaml"))
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())

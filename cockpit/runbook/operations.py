@@ -17,6 +17,9 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
   anyone. When identities are checked (a person lists ``logins``), the actor's login must be
   one of its person's (``cockpit.identity``). ``authority`` asks all this without journalling;
   a refusal for lack of a permission is journalled as ``access.refused`` (``refuse``).
+  Retrying or dismissing a notification's dead letter (``notify.retry`` / ``notify.dismiss``)
+  takes any operator of the plan and a note: it changes what the channel is told, not the
+  cutover.
 - Critical steps (and critical decisions) need ``typed`` equal to the step id.
 - ``two_person`` steps (and the rollback when ``runbook.rollback.two_person``) take two
   people, each from their own cockpit: the first's confirm / skip / start_rollback, with
@@ -791,6 +794,30 @@ class Operations:
         return self._append("clock.warning", actor=Actor.system(),
                             note=f"wall clock stepped {direction} by {abs(step_s):.1f}s",
                             data={"step_s": round(float(step_s), 3)})
+
+    @_serialized
+    def notify_retry(self, key: str, note: str) -> Entry:
+        """Send a dead letter again (``notify.retry``, subject = its key, note = why): any
+        operator of the plan may, with a note; the outbox re-queues it when it reads the entry."""
+        return self._notify("notify.retry", key, note)
+
+    @_serialized
+    def notify_dismiss(self, key: str, note: str) -> Entry:
+        """Give up on a dead letter (``notify.dismiss``, subject = its key, note = why): any
+        operator of the plan may, with a note; the outbox ends it when it reads the entry."""
+        return self._notify("notify.dismiss", key, note)
+
+    def _notify(self, action: str, key: str, note: str) -> Entry:
+        self._writable()
+        self._role()
+        targets = self.plan.notify.targets if self.plan.notify is not None else {}
+        cutover, _, rest = str(key).partition(":")
+        seq, _, target = rest.partition(":")
+        if cutover != self.plan.cutover.id or not seq.isdigit() or target not in targets:
+            raise Refused(f"'{clean(key, 120, single_line=True)}' is not a message key of this "
+                          "plan (cutover:seq:target)")
+        text = self._text(note, "retrying or dismissing a message", required=True)
+        return self._append(action, subject=f"{cutover}:{int(seq)}:{target}", note=text)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from cockpit.gates import as_of as gates_as_of
 from cockpit.journal.writer import JournalWriter
+from cockpit.notify import DeadLetter, Notifier
 from cockpit.runbook import Refused
 from cockpit.runbook.approvals import Spool
 from cockpit.runbook.forecast import Forecaster
@@ -62,7 +63,8 @@ class CockpitApp(App):
                  clock: Clock, *, layout: str | None = None,
                  readonly: bool = False, runs_dir: Path | None = None, start_engine: bool = True,
                  layouts_dir: Path | None = None, writer: JournalWriter | None = None,
-                 rehearsal=None, forecaster: Forecaster | None = None):
+                 rehearsal=None, forecaster: Forecaster | None = None,
+                 notifier: Notifier | None = None):
         files: list[str | PurePath] = list(layouts.css_files(layouts_dir))
         self.layout_names = set(layouts.available(layouts_dir))
         if not files:
@@ -107,6 +109,11 @@ class CockpitApp(App):
         self._entries_loop: asyncio.AbstractEventLoop | None = None
         self._entries_due = False
         self._unsubscribe_entries: Callable[[], None] | None = None
+        # Comms (cockpit.notify): the session's deliverer, whose dead letters the header
+        # counts and ``m`` lists. None: the plan has no notify section, or another cockpit
+        # delivers.
+        self.notifier = notifier
+        self._unsubscribe_letters: Callable[[], None] | None = None
 
     @property
     def readonly(self) -> bool:
@@ -114,12 +121,15 @@ class CockpitApp(App):
         shared journal's database out of reach: that one comes back by itself)."""
         return self._readonly_asked or self.journal.readonly
 
+    def dead_letters(self) -> list[DeadLetter]:
+        return self.notifier.dead_letters() if self.notifier is not None else []
+
     @classmethod
     def of(cls, session, **kwargs) -> CockpitApp:
         """The cockpit on an open ``cockpit.session.Session`` (sharing its writer thread)."""
         return cls(session.plan, session.journal, session.ops, session.engine, session.clock,
                    readonly=session.readonly, writer=session.writer,
-                   forecaster=session.forecaster, **kwargs)
+                   forecaster=session.forecaster, notifier=session.notifier, **kwargs)
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -194,6 +204,8 @@ class CockpitApp(App):
         # Another cockpit's action shows as soon as the journal has it, not at the next tick.
         self._entries_loop = asyncio.get_running_loop()
         self._unsubscribe_entries = self.journal.on_entries(self._entries_arrived)
+        if self.notifier is not None:  # a new dead letter shows at once, as an entry does
+            self._unsubscribe_letters = self.notifier.on_change(self._entries_arrived)
         if not self.is_headless:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost)
@@ -214,6 +226,8 @@ class CockpitApp(App):
     async def on_unmount(self) -> None:
         if self._unsubscribe_entries is not None:
             self._unsubscribe_entries()
+        if self._unsubscribe_letters is not None:
+            self._unsubscribe_letters()
         self.main.stop_run("the cockpit ended")
         worker = self.main._run_worker
         if worker is not None and not worker.is_finished:

@@ -76,6 +76,8 @@ KEYS: tuple[Key, ...] = (
     # (cockpit.runbook.approvals), so the key works there too.
     Key("a", "approvals", "Approvals", "two-person requests: approve, reject, withdraw",
         "Pending approvals", footer=FOOTER_ROOM),
+    Key("m", "letters", "Undelivered", "messages the command channel never received "
+        "(dead letters): retry or dismiss, with a note", "Undelivered messages", writes=True),
     # One key starts a reconciliation and, while it runs, asks to cancel it (escape too):
     # check_action hides whichever of the two does not apply now.
     Key("R", "reconcile", "Recon", "run reconciliation (compare source and target, with "

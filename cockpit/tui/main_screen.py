@@ -55,6 +55,7 @@ from cockpit.tui.screens.forms import (
     SkipScreen,
 )
 from cockpit.tui.screens.info import GateDetailsScreen, HelpScreen, gate_detail_text
+from cockpit.tui.screens.letters import LettersScreen
 from cockpit.tui.screens.recon import cancel_screen, simulated_start_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageScreen
@@ -78,7 +79,7 @@ for _row in keymap.KEYS:
 _ASKS = {"confirm": "step.confirm", "skip": "step.skip", "fail": "step.fail", "run": "step.run",
          "override": "gate.override", "rollback": "rollback.start",
          "triage": "exception.triage", "note": "note", "reconcile": "recon.run",
-         "ack_quarantine": "journal.quarantine_ack"}
+         "ack_quarantine": "journal.quarantine_ack", "letters": "notify.retry"}
 
 
 def _hhmm(wall: float | None) -> str:
@@ -194,7 +195,8 @@ class MainScreen(Screen):
                                        app.journal.path, forecast=fc,
                                        rehearsal=app.rehearsal.marker if app.rehearsal else None,
                                        pending=len(state.pending(now)),
-                                       identity=self.identity, link=app.journal.link())
+                                       identity=self.identity, link=app.journal.link(),
+                                       undelivered=len(app.dead_letters()))
         self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)
@@ -337,6 +339,11 @@ class MainScreen(Screen):
                         "that writes the journal")
             if app.writes.pending:
                 return "waiting for the journal to record the last action"
+        if action == "letters":
+            if app.notifier is None:
+                return "the plan has no notify section (or this cockpit does not deliver it)"
+            if not app.dead_letters():
+                return "every message to the command channel was delivered or is on its way"
         if action == "triage" and not state.open_exceptions():
             return "no open exceptions to triage"
         if action == "ack_quarantine" and not app.quarantined:
@@ -550,6 +557,17 @@ class MainScreen(Screen):
             self._do("reject", lambda: ops.reject(c.request, c.note))
         else:
             self._do("withdraw", lambda: ops.withdraw(c.request, c.note))
+
+    @work(group="flow", exit_on_error=False)
+    async def action_letters(self) -> None:
+        app = self.app
+        c = await app.push_screen_wait(LettersScreen(app.dead_letters(), app.clock.now))
+        if c is None:
+            return
+        if c.kind == "retry":
+            self._do("retry message", lambda: self.ops.notify_retry(c.key, c.note))
+        else:
+            self._do("dismiss message", lambda: self.ops.notify_dismiss(c.key, c.note))
 
     def hand_over(self, c, gates: dict) -> None:
         """A watching cockpit's answer, as a spool file for the cockpit that writes."""

@@ -16,7 +16,8 @@ read out on the bridge), who you are ("you: m.okafor (lead) · identities checke
 as fits; ``cockpit.identity``), and the journal file when the line has room for all of it (the audit panel's border always names it). "recording…" shows while an action waits on a slow journal (plain text, no
 animation); set-aside journal lines come first, so nothing hides them. A session that may
 not write (a login mapped to nobody) starts line two with why, in reverse video. Then the
-two-person requests waiting for a second person ("⧗ 2 AWAITING APPROVAL (a)"), on every cockpit.
+two-person requests waiting for a second person ("⧗ 2 AWAITING APPROVAL (a)"), on every cockpit,
+and the messages the command channel never received ("✉ 1 UNDELIVERED (m)").
 """
 
 from __future__ import annotations
@@ -146,6 +147,14 @@ def approvals_part(pending: int) -> Text:
     return Text(f" ⧗ {pending} AWAITING APPROVAL (a) ", style="bold reverse", end="")
 
 
+def undelivered_part(count: int) -> Text:
+    """Messages the command channel never received (notify dead letters), in reverse video:
+    the people following the channel do not know what it failed to say."""
+    if count <= 0:
+        return Text(end="")
+    return Text(f" ✉ {count} UNDELIVERED (m) ", style="bold reverse", end="")
+
+
 def identity_part(identity, room: int | None = None) -> Text:
     """Who this cockpit acts as and which identity rule holds, the longest wording that fits
     ``room`` cells (None: the longest): "m.okafor (lead) · identities checked", "demo.lead ·
@@ -163,14 +172,16 @@ def identity_part(identity, room: int | None = None) -> Text:
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
                 recording: bool = False, quarantined: int = 0, journal_path=None,
                 width: int = 0, forecast=None, rehearsal: str | None = None,
-                pending: int = 0, identity=None, link: str | None = None) -> Text:
+                pending: int = 0, identity=None, link: str | None = None,
+                undelivered: int = 0) -> Text:
     """``forecast``: a ``cockpit.runbook.forecast.Forecast`` or None; ``rehearsal``: the
     words shown first in reverse video whenever given (e.g. "REHEARSAL 10x"); ``pending``:
     how many two-person requests wait for a second person (``RunbookState.pending(now)``);
     ``identity``: the session's ``cockpit.identity.Identity`` (None: just the operator's
     name). A session that may not write starts line two with why, so it is never cut off.
     ``link``: why the shared journal's database cannot be reached (``journal.link()``), first
-    of all in reverse video: every action is refused until it is back."""
+    of all in reverse video: every action is refused until it is back. ``undelivered``: the
+    notify outbox's dead letters (``Notifier.dead_letters()``)."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if link:
         text.append_text(safe(f" {link} ", 200, style="bold reverse"))
@@ -184,6 +195,7 @@ def header_text(plan, state, operator: str, now: float, readonly: bool = False,
         text.append(f" ⚠ {quarantined} SET-ASIDE LINE{'S' if quarantined > 1 else ''} "
                     "(ctrl+p: acknowledge) ", style="bold reverse")
     text.append_text(approvals_part(pending))
+    text.append_text(undelivered_part(undelivered))
     if state.rollback_active:
         text.append(" ROLLBACK ", style="bold reverse")
     else:
@@ -232,8 +244,8 @@ class HeaderBar(Static):
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
              recording: bool = False, quarantined: int = 0, journal_path=None,
              forecast=None, rehearsal: str | None = None, pending: int = 0,
-             identity=None, link: str | None = None) -> None:
+             identity=None, link: str | None = None, undelivered: int = 0) -> None:
         width = self.content_size.width or self.size.width
         self.update(header_text(plan, state, operator, now, readonly, recording, quarantined,
                                 journal_path, width, forecast, rehearsal, pending, identity,
-                                link))
+                                link, undelivered))
