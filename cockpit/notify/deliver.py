@@ -132,4 +132,6 @@ def send(plan: Plan, name: str, message: Message, key: str) -> Outcome:
     target = plan.notify.targets[name]
     if isinstance(target, EmailTarget):
         return send_email(plan, target, message, key)
-    return send_webhook(plan, target, message, key)
+    if isinstance(target, WebhookTarget):
+        return send_webhook(plan, target, message, key)
+    return Outcome(False, permanent=True, error="unknown target type")  # refused at load
