@@ -293,3 +293,42 @@ def test_no_message_holds_a_patient_name_a_plan_token_or_live_markup(tmp_path, h
     assert any("reconciliation finished: 3 mismatched rows, 1 failed checks, 1 exceptions opened"
                in t for t in texts)
     assert any("source.lost" in t and "lag_s" in t for t in texts)
+
+
+def test_a_journal_replaced_at_the_same_path_gets_its_own_messages(tmp_path, http_server, caplog):
+    recorder = Recorder(then=Reply(500))
+    plan, c, first = _setup(tmp_path, http_server, recorder)
+    for step in ("S1", "S2"):
+        c("dba1").confirm(step, {})
+    first.step()
+    first.stop()
+    c.journal.close()
+    plan.journal_path.rename(tmp_path / "journal.old.jsonl")  # as `demo --new` keeps the old one
+    recorder.then = Reply(200, b"ok")
+    fresh = Cockpit(plan)
+    second = Notifier(plan, fresh.journal, fresh.clock)
+    assert "kept for another journal" in caplog.text and "(2 messages" in caplog.text
+    assert second.counts()["pending"] == 0
+    e = fresh("dba1").confirm("S1", {})  # seq 1 again, in another journal: not skipped
+    assert second.step() == 1
+    assert recorder.keys() == [f"t-cut:{e.seq}:chat"]
+    second.stop()
+
+
+def test_a_writing_session_delivers_and_a_watching_one_does_not(tmp_path, http_server):
+    recorder = Recorder()
+    http_server.route(f"/hook/{TOKEN}", recorder)
+    plan = notify_plan(tmp_path, hook_target(), {"HOOK_CHAT": f"{http_server.url}/hook/{TOKEN}"})
+    session = open_session(plan, plan.journal_path, "dba1", clock=ManualClock())
+    watcher = None
+    try:
+        watcher = open_session(plan, plan.journal_path, "dba1", mode="readonly")
+        assert watcher.notifier is None and session.notifier is not None
+        e = session.ops.confirm("S1", {})
+        wait_for(lambda: recorder.keys() == [f"t-cut:{e.seq}:chat"], what="the delivery")
+        session.session("session.end", {"reason": "quit"})
+        assert not session.notifier._thread.is_alive()  # stopped at session.end
+    finally:
+        if watcher is not None:
+            watcher.close()
+        session.close()

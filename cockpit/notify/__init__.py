@@ -48,7 +48,14 @@ class Notifier:
         self.plan, self.journal, self.clock = plan, journal, clock
         self.path = path or outbox_path(journal.path)
         self._outbox = Outbox(self.path, plan)  # OutboxError: one line
-        self._outbox.start_at(self.journal.entries[-1].seq if self.journal.entries else 0)
+        entries = list(self.journal.entries)
+        head = (entries[-1].seq, entries[-1].hash) if entries else (0, "0" * 64)
+        self._outbox.start_at(*head)
+        if not self._outbox.belongs_to(entries):
+            dropped = self._outbox.restart_at(*head)
+            log.warning("notify: %s was kept for another journal at this path; starting at "
+                        "this journal's head (%d messages of the other one dropped)",
+                        self.path.name, dropped)
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._dead: list[DeadLetter] = self._outbox.dead_letters()
