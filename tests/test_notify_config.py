@@ -93,6 +93,22 @@ def test_an_inline_smtp_password_is_refused_like_any_secret(tmp_path):
     assert not any("hunter2" in x for x in lines)
 
 
+def test_a_password_is_never_sent_without_starttls(tmp_path):
+    lines = _errors(tmp_path, """    mail:
+      type: email
+      host: smtp.example.org
+      port: 25
+      from: cockpit@example.org
+      to: [bridge@example.org]
+      user: cockpit
+      password: "${SMTP_PASSWORD}"
+      starttls: false
+      events: [step.fail]
+""", {"SMTP_PASSWORD": "pw-123456"})
+    assert any("a password is sent only over STARTTLS" in x for x in lines), lines
+    assert not any("pw-123456" in x for x in lines)
+
+
 def test_the_time_zone_is_an_iana_name(tmp_path):
     good = PLAN.replace("  name: test cutover\n", "  name: test cutover\n  timezone: Europe/Stockholm\n")
     plan = notify_plan(tmp_path, "    chat: {type: webhook, url: \"${HOOK}\", events: [decision]}\n",

@@ -137,6 +137,8 @@ class EmailTarget(_Target):
                 raise ValueError(f"{addr[:60]!r} is not a plain e-mail address (name@host)")
         if self.password is not None and self.user is None:
             raise ValueError("a password needs a user")
+        if self.password is not None and not self.starttls:
+            raise ValueError("a password is sent only over STARTTLS: remove starttls: false")
         return self
 
 
