@@ -232,7 +232,7 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
     # A shared journal that is only disconnected becomes writable again once reconnected: the
     # session is not read-only for it (each action asks the journal).
     readonly = mode == "readonly" or (journal.readonly and journal.link() is None)
-    notifier = _notifier(plan, journal, clock, warnings) if mode == "write" else None
+    notifier = _notifier(plan, journal, clock, warnings) if mode == "write" and not readonly else None
     session = Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
                       writer, warnings, listeners, forecaster, notifier=notifier)
     if not readonly:
@@ -243,7 +243,7 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
 
 
 def _notifier(plan: Plan, journal, clock: Clock, warnings: list[str]) -> Notifier | None:
-    if plan.notify is None or journal.readonly:
+    if plan.notify is None:
         return None
     try:
         return Notifier(plan, journal, clock).start()

@@ -252,3 +252,83 @@ def test_the_outbox_file_is_private_like_the_journal(tmp_path, http_server):
     plan, c, notifier = _setup(tmp_path, http_server, Recorder())
     notifier.stop()
     assert outbox_path(plan.journal_path).stat().st_mode & 0o777 == 0o600
+
+
+PATIENT = "Ingrid Vasquez-Holm"
+
+
+def test_no_message_holds_a_patient_name_a_plan_token_or_live_markup(tmp_path, http_server):
+    """Hostile titles and notes, a fake patient name in reconciliation data and a token of the
+    plan's environment: what reaches Slack and Mattermost targets holds none of them live."""
+    slack, mm = Recorder(), Recorder()
+    http_server.route(f"/s/{TOKEN}", slack)
+    http_server.route(f"/m/{TOKEN}", mm)
+    events = "[step.fail, recon.finished, exception.clinical, gate.change, source.lost]"
+    plan = notify_plan(tmp_path, hook_target("chat", "slack", events) + hook_target("mm", "mattermost", events),
+                       {"HOOK_CHAT": f"{http_server.url}/s/{TOKEN}", "HOOK_MM": f"{http_server.url}/m/{TOKEN}"})
+    c = Cockpit(plan)
+    notifier = Notifier(plan, c.journal, c.clock)
+    system = Actor.system()
+    hostile = "@channel <!here> [click](http://evil.example) *now* <@U0123>"
+    c("dba1").fail("S1", f"{hostile} pasted {TOKEN}")
+    c.journal.append("exception.open", actor=system, subject="X-1", data={
+        "category": "needs_clinical_approval", "title": f"{hostile} {PATIENT}",
+        "sample": {"patient_name": PATIENT, "mrn": "000123"}})
+    c.journal.append("recon.run", actor=system, data={
+        "mismatched_rows": 3, "failed_checks": 1, "opened": ["X-1"], "closed": [],
+        "tables": {"patients": {"sample": [PATIENT]}}, "units": {"u": {"note": PATIENT}}})
+    c.journal.append("gate.change", actor=system, subject="g1", data={
+        "state": "UNKNOWN", "old_state": "GO", "status": {"readings": {
+            "lag_s": {"value": None, "error": f"connection refused for {PATIENT}"}}}})
+    assert notifier.step() == 8
+    bodies = [r.body.decode() for r in slack.accepted + mm.accepted]
+    texts = [json.loads(b)["text"] for b in bodies]
+    for body in bodies:
+        assert PATIENT not in body and TOKEN not in body and "000123" not in body
+    for text in texts:
+        assert "@" not in text and "<" not in text
+    # Slack shows [text](url) as typed; Mattermost renders Markdown: there it is escaped.
+    assert all("](" not in json.loads(r.body)["text"] for r in mm.accepted)
+    assert any("\\[click\\]\\(http" in json.loads(r.body)["text"] for r in mm.accepted)
+    assert any("reconciliation finished: 3 mismatched rows, 1 failed checks, 1 exceptions opened"
+               in t for t in texts)
+    assert any("source.lost" in t and "lag_s" in t for t in texts)
+
+
+def test_a_journal_replaced_at_the_same_path_gets_its_own_messages(tmp_path, http_server, caplog):
+    recorder = Recorder(then=Reply(500))
+    plan, c, first = _setup(tmp_path, http_server, recorder)
+    for step in ("S1", "S2"):
+        c("dba1").confirm(step, {})
+    first.step()
+    first.stop()
+    c.journal.close()
+    plan.journal_path.rename(tmp_path / "journal.old.jsonl")  # as `demo --new` keeps the old one
+    recorder.then = Reply(200, b"ok")
+    fresh = Cockpit(plan)
+    second = Notifier(plan, fresh.journal, fresh.clock)
+    assert "kept for another journal" in caplog.text and "(2 messages" in caplog.text
+    assert second.counts()["pending"] == 0
+    e = fresh("dba1").confirm("S1", {})  # seq 1 again, in another journal: not skipped
+    assert second.step() == 1
+    assert recorder.keys() == [f"t-cut:{e.seq}:chat"]
+    second.stop()
+
+
+def test_a_writing_session_delivers_and_a_watching_one_does_not(tmp_path, http_server):
+    recorder = Recorder()
+    http_server.route(f"/hook/{TOKEN}", recorder)
+    plan = notify_plan(tmp_path, hook_target(), {"HOOK_CHAT": f"{http_server.url}/hook/{TOKEN}"})
+    session = open_session(plan, plan.journal_path, "dba1", clock=ManualClock())
+    watcher = None
+    try:
+        watcher = open_session(plan, plan.journal_path, "dba1", mode="readonly")
+        assert watcher.notifier is None and session.notifier is not None
+        e = session.ops.confirm("S1", {})
+        wait_for(lambda: recorder.keys() == [f"t-cut:{e.seq}:chat"], what="the delivery")
+        session.session("session.end", {"reason": "quit"})
+        assert not session.notifier._thread.is_alive()  # stopped at session.end
+    finally:
+        if watcher is not None:
+            watcher.close()
+        session.close()

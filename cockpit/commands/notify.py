@@ -14,7 +14,7 @@ import time
 
 from cockpit.commands.common import emit, fail, load_or_report, one_line
 from cockpit.notify.deliver import send
-from cockpit.notify.events import test_message
+from cockpit.notify.events import probe_message
 
 VERB = "notify test"
 
@@ -35,7 +35,7 @@ def main(args) -> int:
         names = [args.target]
     who = os.environ.get("COCKPIT_OPERATOR") or _login()
     now = time.time()
-    message = test_message(plan, now, who)
+    message = probe_message(plan, now, who)
     failed = 0
     for name in names:
         key = f"{plan.cutover.id}:test-{int(now)}:{name}"

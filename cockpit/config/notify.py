@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from cockpit.config.base import Duration, Ident, PathText, Strict, within
 from cockpit.config.problems import Problem
@@ -137,17 +137,26 @@ class EmailTarget(_Target):
                 raise ValueError(f"{addr[:60]!r} is not a plain e-mail address (name@host)")
         if self.password is not None and self.user is None:
             raise ValueError("a password needs a user")
+        if self.password is not None and not self.starttls:
+            raise ValueError("a password is sent only over STARTTLS: remove starttls: false")
         return self
 
 
-def _known_type(value: Any) -> Any:
-    if isinstance(value, dict) and value.get("type") not in TYPES:
-        raise ValueError(f"a target's type is one of {', '.join(TYPES)}")
-    return value
+class UnknownTarget(_Target):
+    """A target whose ``type`` is none of :data:`TYPES`: :func:`check_notify` refuses it at its
+    ``type`` (one line there, instead of a union's errors); this only lets the rest validate."""
+
+    model_config = ConfigDict(**{**Strict.model_config, "extra": "allow"})
+    type: str | None = None
 
 
-Target = Annotated[WebhookTarget | EmailTarget, Field(discriminator="type"),
-                   BeforeValidator(_known_type)]
+def _kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "email" if kind == "email" else "hook" if kind in TYPES else "unknown"
+
+
+Target = Annotated[Annotated[WebhookTarget, Tag("hook")] | Annotated[EmailTarget, Tag("email")]
+                   | Annotated[UnknownTarget, Tag("unknown")], Discriminator(_kind)]
 
 
 class Notify(Strict):
@@ -156,7 +165,7 @@ class Notify(Strict):
 
 def check_notify(data: Any) -> list[Problem]:
     """On the raw plan (before ``${VAR}`` is filled in): a webhook URL written into the plan
-    is refused (it is a secret)."""
+    is refused (it is a secret), and a target's type must be one of :data:`TYPES`."""
     notify = data.get("notify") if isinstance(data, dict) else None
     targets = notify.get("targets") if isinstance(notify, dict) else None
     problems: list[Problem] = []
@@ -164,8 +173,15 @@ def check_notify(data: Any) -> list[Problem]:
         if not isinstance(target, dict):
             continue
         path: Path = ("notify", "targets", name)
+        kind = target.get("type")
+        if kind not in TYPES:
+            problems.append(Problem((*path, "type") if "type" in target else path,
+                                    f"a target's type is one of {', '.join(TYPES)}"
+                                    if "type" in target else f"missing 'type': one of {', '.join(TYPES)}",
+                                    at_key="type" not in target))
+            continue
         url = target.get("url")
-        if target.get("type") in TYPES and target.get("type") != "email" and isinstance(url, str) and "${" not in url:
+        if kind != "email" and isinstance(url, str) and "${" not in url:
             problems.append(Problem((*path, "url"), "a webhook URL is a secret: put it in an "
                                     f"environment variable and write url: \"${{{_env(name)}}}\""))
     return problems

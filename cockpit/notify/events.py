@@ -112,7 +112,7 @@ def head_message(plan: Plan, e: Entry) -> Message:
                    _t(e.actor.operator, 64), f"journal head at seq {e.seq}: {e.hash}")
 
 
-def test_message(plan: Plan, wall: float, who: str) -> Message:
+def probe_message(plan: Plan, wall: float, who: str) -> Message:
     """What ``cockpit notify test`` sends: no entry behind it (seq 0)."""
     return Message(plan.cutover.id, plan.cutover.name, "test", 0, "", wall, _t(who, 64),
                    "test message from the cockpit (no action needed)")

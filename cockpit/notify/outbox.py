@@ -80,6 +80,8 @@ class Outbox:
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            # WAL: one fsync per commit (a delete-mode journal costs several).
+            self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
@@ -94,9 +96,39 @@ class Outbox:
         row = self.db.execute("SELECT v FROM meta WHERE k = 'watermark'").fetchone()
         return None if row is None else int(row[0])
 
-    def start_at(self, seq: int) -> None:
+    def start_at(self, seq: int, digest: str) -> None:
         """A new outbox begins at the journal's head (see the module docstring)."""
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('watermark', ?)", (str(seq),))
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('watermark_hash', ?)", (digest,))
+
+    def watermark_hash(self) -> str | None:
+        row = self.db.execute("SELECT v FROM meta WHERE k = 'watermark_hash'").fetchone()
+        return None if row is None else row[0]
+
+    def belongs_to(self, entries: list[Entry]) -> bool:
+        """Whether the journal still holds the entry the watermark names (same seq, same
+        hash): a journal replaced at the same path (``demo --new``) is another journal."""
+        mark, digest = self.watermark(), self.watermark_hash()
+        if not mark:
+            return True
+        e = entries[mark - 1] if len(entries) >= mark else None
+        if e is None or e.seq != mark:
+            e = next((x for x in entries if x.seq == mark), None)
+        return e is not None and (digest is None or e.hash == digest)
+
+    def restart_at(self, seq: int, digest: str) -> int:
+        """For another journal at the same path: the old one's messages are dropped (their
+        entries are not this journal's, and their keys would be this journal's keys), and
+        scanning starts at this journal's head. Returns how many were still owed."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        cur.execute("SELECT count(*) FROM message WHERE state IN ('pending', 'dead')")
+        dropped = cur.fetchone()[0]
+        cur.execute("DELETE FROM message")
+        cur.execute("INSERT OR REPLACE INTO meta VALUES ('watermark', ?)", (str(seq),))
+        cur.execute("INSERT OR REPLACE INTO meta VALUES ('watermark_hash', ?)", (digest,))
+        cur.execute("COMMIT")
+        return dropped
 
     def scan(self, entries: list[Entry], now: float) -> int:
         """Derive the messages of ``entries`` (those after the watermark, in order) and act on
@@ -112,6 +144,7 @@ class Outbox:
             for e in todo:
                 changed += self._scan_one(cur, e, now)
             cur.execute("INSERT OR REPLACE INTO meta VALUES ('watermark', ?)", (str(todo[-1].seq),))
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('watermark_hash', ?)", (todo[-1].hash,))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
