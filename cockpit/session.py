@@ -43,6 +43,7 @@ from cockpit.journal import Actor, Journal, JournalError, JournalLocked
 from cockpit.journal.shared import SharedJournal, open_plan_journal
 from cockpit.journal.writer import JournalWriter
 from cockpit.notify import Notifier, OutboxError
+from cockpit.notify.lease import SharedDelivery
 from cockpit.runbook import Operations, Refused, builtin_readings
 from cockpit.runbook.ages import Ages
 from cockpit.runbook.builtin import forecast_readings
@@ -246,7 +247,9 @@ def _notifier(plan: Plan, journal, clock: Clock, warnings: list[str]) -> Notifie
     if plan.notify is None:
         return None
     try:
-        return Notifier(plan, journal, clock).start()
+        # A shared journal is written by several cockpits: one of them delivers at a time.
+        lease = SharedDelivery(plan) if journal.shared else None
+        return Notifier(plan, journal, clock, lease=lease).start()
     except OutboxError as exc:
         warnings.append(f"notifications are not sent: {exc}")
         return None

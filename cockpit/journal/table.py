@@ -78,6 +78,14 @@ def function_name(name: str, what: str) -> str:
     return f'"{schema}"."{fn}"' if schema else f'"{fn}"'
 
 
+def notified_name(name: str) -> str:
+    """The table of delivered notifications beside the journal table ``name``
+    (``cockpit.notify.lease``): ``<table>_notified``, in the same schema."""
+    schema, table = split_name(name)
+    bare = f"{table[:63 - len('_notified')]}_notified"
+    return f"{schema}.{bare}" if schema else bare
+
+
 def _sql_array(names) -> str:
     return "ARRAY[" + ", ".join(f"'{n}'" for n in sorted(names, key=lambda k: k.encode())) + "]"
 
@@ -409,6 +417,13 @@ $cockpit$""",
         f"CREATE TRIGGER {bare}_notify AFTER INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION {notify}()",
         f"CREATE CONSTRAINT TRIGGER {bare}_batch_end AFTER INSERT ON {t} DEFERRABLE INITIALLY "
         f"DEFERRED FOR EACH ROW EXECUTE FUNCTION {batch_end}()",
+        # Which notification keys some cockpit delivered (cockpit.notify.lease): a cockpit
+        # that takes over delivering never posts again what another one did.
+        f"""CREATE TABLE {qualified(notified_name(name))} (
+    key text PRIMARY KEY,
+    target text NOT NULL,
+    at timestamptz NOT NULL DEFAULT clock_timestamp()
+)""",
     ]
 
 
@@ -559,7 +574,27 @@ def differences(conn: Any, name: str) -> list[str]:
         if rules and rules[0]:
             problems.append(f"{rules[0]} rule(s) on the table")
         problems += _trigger_differences(cur, oid, name)
+        problems += _notified_differences(cur, name)
     return problems
+
+
+NOTIFIED_COLUMNS = (("key", "text", True), ("target", "text", True),
+                    ("at", "timestamp with time zone", True))
+
+
+def _notified_differences(cur: Any, name: str) -> list[str]:
+    acks = notified_name(name)
+    cur.execute("SELECT to_regclass(%s)", (qualified(acks),))
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return [f"table {acks} (delivered notifications) does not exist"]
+    cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
+                "FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 "
+                "AND NOT a.attisdropped ORDER BY a.attnum", (qualified(acks),))
+    columns = tuple((str(n), str(ty), bool(nn)) for n, ty, nn in cur.fetchall())
+    if columns != NOTIFIED_COLUMNS:
+        return [f"table {acks} has other columns than journal init creates"]
+    return []
 
 
 def _trigger_differences(cur: Any, oid: int, name: str) -> list[str]:
@@ -606,4 +641,5 @@ def grant_sql(name: str, role: str = "<cockpit_role>") -> list[str]:
     table's owner can drop or disable its triggers, so the cockpits must not connect as it)."""
     schema, _ = split_name(name)
     out = [f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'] if schema else []
-    return out + [f"GRANT SELECT, INSERT ON {qualified(name)} TO {role}"]
+    return out + [f"GRANT SELECT, INSERT ON {qualified(name)} TO {role}",
+                  f"GRANT SELECT, INSERT ON {qualified(notified_name(name))} TO {role}"]

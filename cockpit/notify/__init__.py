@@ -24,6 +24,7 @@ from cockpit.clock import Clock
 from cockpit.config.plan import Plan
 from cockpit.journal import Journal
 from cockpit.notify.deliver import Clients, Outcome, backoff, send
+from cockpit.notify.lease import SharedDelivery
 from cockpit.notify.outbox import (
     OUTBOX_SUFFIX,
     DeadLetter,
@@ -42,7 +43,8 @@ POLL_S = 0.05
 
 class Notifier:
     def __init__(self, plan: Plan, journal: Journal, clock: Clock, *,
-                 path: Path | None = None, rng: random.Random | None = None):
+                 path: Path | None = None, rng: random.Random | None = None,
+                 lease: SharedDelivery | None = None):
         if plan.notify is None:
             raise ValueError("the plan has no notify section")
         self.plan, self.journal, self.clock = plan, journal, clock
@@ -69,6 +71,8 @@ class Notifier:
         self._closed = False
         self._index: int | None = None  # journal entries already handed to the outbox
         self._clients = Clients()
+        # A shared journal: only the holder of its lease delivers (cockpit.notify.lease).
+        self.lease = lease
 
     # -- the API of the view ---------------------------------------------------------------
 
@@ -130,6 +134,8 @@ class Notifier:
                 self._closed = True
                 self._outbox.close()
                 self._clients.close()
+                if self.lease is not None:
+                    self.lease.close()
 
     def _run(self) -> None:
         try:
@@ -153,17 +159,38 @@ class Notifier:
         changed = self._outbox.scan(new, self.clock.now())
         self._index = upto  # only once scanned: a failed scan is tried again next turn
         made = 0
-        for due in self._outbox.due(self.clock.now()):
+        due_now, done = self._outbox.due(self.clock.now()), 0
+        if self.lease is not None and due_now:
+            due_now, done = self._not_delivered_elsewhere(due_now)
+            changed += done
+        for due in due_now:
             if self._stopping():
                 break
             outcome = send(self.plan, due.target, due.message, due.key, self._clients)
             made += 1
             self.attempts += 1
+            if outcome.delivered and self.lease is not None:
+                self.lease.acknowledge(due.key, due.target)
             self._record(due.key, due.target, due.attempts + 1, outcome)
             changed += 1
         if changed:
             self._refresh()
         return made
+
+    def _not_delivered_elsewhere(self, due: list) -> tuple[list, int]:
+        """A shared journal's due messages this cockpit may send now: none without the lease;
+        with it, those no cockpit acknowledged yet (the others are marked sent, unsent)."""
+        assert self.lease is not None
+        if not self.lease.held():
+            return [], 0
+        done = self.lease.acknowledged([d.key for d in due])
+        if done is None:
+            return [], 0
+        now = self.clock.now()
+        for d in due:
+            if d.key in done:
+                self._outbox.sent(d.key, now)
+        return [d for d in due if d.key not in done], len(done)
 
     def _new_entries(self) -> tuple[list, int]:
         """The entries after the watermark, found without walking the journal on every turn
