@@ -36,6 +36,7 @@ ACTIONS = frozenset({
     "exception.close", "exception.triage", "recon.run", "note", "clock.warning",
     "journal.quarantine_ack", "rehearsal.start", "rehearsal.fault", "rehearsal.summary",
     "approval.request", "approval.reject", "approval.withdraw", "access.refused",
+    "local.start", "local.end", "local.merge",
 })
 
 
