@@ -273,3 +273,74 @@ def test_local_mode_needs_the_role_permission(rig):
     with pytest.raises(Refused, match="local_mode"):
         a.ops.go_local("KNOWN_ISSUE", "not mine to decide")
     assert not local_path(rig.copy_a).exists()
+
+
+def _merging_child(plan_path: str, copy_path: str, operator: str) -> None:
+    """A cockpit process that resumes a local journal and merges it (the test kills it)."""
+    import time
+    from pathlib import Path
+
+    from cockpit.config import load_plan
+
+    plan, _ = load_plan(Path(plan_path), for_run=False)
+    session = open_session(plan, copy_path, operator)
+    while session.journal.local_mode is not None:
+        time.sleep(0.05)
+    session.close()
+
+
+@pytest.mark.parametrize("commit_survives", [True, False], ids=["committed", "rolled-back"])
+def test_a_cockpit_killed_mid_merge_merges_once_after_restart(rig, commit_survives):
+    import multiprocessing
+    import os
+    import signal
+
+    a = rig.open_a()
+    a.ops.note("shared before")
+    rig.cut_a(a)
+    a.ops.go_local("KNOWN_ISSUE", "db down")
+    for k in range(3):
+        a.ops.note(f"local {k}")
+    a.close()
+    # A deferred trigger holds the merge's COMMIT, so the process is killed during it.
+    rig.db.execute("CREATE FUNCTION slow_merge() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                   "BEGIN IF NEW.line LIKE '%\"local.merge\"%' THEN PERFORM pg_sleep(3); END IF; "
+                   "RETURN NULL; END $$")
+    rig.db.execute(f"CREATE CONSTRAINT TRIGGER slow_merge AFTER INSERT ON {TABLE} "
+                   "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_merge()")
+    rig.let_a_back()
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_merging_child,
+                        args=(str(rig.tmp / "a" / "plan.yaml"), str(rig.copy_a), "lead1"))
+    child.start()
+    sleeping: list = []
+
+    def committing() -> bool:
+        sleeping[:] = rig.db.execute("SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+        return bool(sleeping)
+
+    try:
+        wait_for(committing, "the merge's COMMIT to start")
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.join(30)
+    assert child.exitcode == -signal.SIGKILL
+    if not commit_survives:
+        rig.db.execute("SELECT pg_terminate_backend(%s)", (sleeping[0][0],))
+    wait_for(lambda: not rig.db.execute("SELECT 1 FROM pg_stat_activity WHERE "
+                                        "wait_event = 'PgSleep'"), "the COMMIT to end")
+    in_table = table_lines(rig.db).count(b'"local.merge"')
+    assert in_table == (1 if commit_survives else 0)
+    assert local_path(rig.copy_a).exists()  # never removed before the merge is known committed
+    rig.db.execute(f"DROP TRIGGER slow_merge ON {TABLE}")
+    a2 = rig.open_a()
+    wait_for(lambda: merged(a2), "the restarted cockpit to merge (or find its merge)")
+    exported = table_lines(rig.db)
+    assert exported.count(b'"local.merge"') == 1 and exported.count(b'"local.end"') == 1
+    notes = [e.note for e in a2.journal.entries if e.action == "note"]
+    assert notes == ["shared before", "local 0", "local 1", "local 2"]  # each exactly once
+    assert not local_path(rig.copy_a).exists()
+    seq = next(e.seq for e in a2.journal.entries if e.action == "local.merge")
+    assert merged_path(rig.copy_a, seq).exists()
+    wait_for(lambda: a2.journal.path.read_bytes() == table_lines(rig.db), "the local copy")
+    assert _audit(a2.journal.path) is not None
