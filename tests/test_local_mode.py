@@ -344,3 +344,39 @@ def test_a_cockpit_killed_mid_merge_merges_once_after_restart(rig, commit_surviv
     assert merged_path(rig.copy_a, seq).exists()
     wait_for(lambda: a2.journal.path.read_bytes() == table_lines(rig.db), "the local copy")
     assert _audit(a2.journal.path) is not None
+
+
+def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig, monkeypatch):
+    """The local write holds the journal while its fsync runs; the reconnect waits for it, and
+    the merge takes it. The fsync is held by an event (the one way to pause a real write at
+    that point; the write itself is real)."""
+    import threading
+
+    import cockpit.journal.file as file_mod
+
+    a = rig.open_a()
+    rig.cut_a(a)
+    a.ops.go_local("KNOWN_ISSUE", "db down")
+    release, holding = threading.Event(), threading.Event()
+    real_fsync = file_mod._fsync
+
+    def held_fsync(fd):
+        if threading.current_thread().name == "in-flight":
+            holding.set()
+            release.wait(60)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(file_mod, "_fsync", held_fsync)
+    result: list = []
+    t = threading.Thread(target=lambda: result.append(a.ops.note("in flight")), name="in-flight")
+    t.start()
+    wait_for(holding.is_set, "the local write to be in its fsync")
+    rig.let_a_back()
+    wait_for(lambda: len(rig.db.execute("SELECT 1 FROM pg_stat_activity WHERE usename = "
+                                        "'cockpit_a'")) == 2, "A to reconnect (and wait)")
+    assert a.journal.local_mode is not None  # the merge waits for the write
+    release.set()
+    t.join(60)
+    assert result and result[0].note == "in flight" and result[0].seq == 2  # the local seq
+    wait_for(lambda: merged(a), "A to merge")
+    assert table_lines(rig.db).count(b"in flight") == 1

@@ -217,3 +217,25 @@ class LocalJournal:
 
     def close(self) -> None:
         self.journal.close()
+
+
+def mark(entry: Entry) -> str | None:
+    """How a timeline marks an entry merged from local mode ("LOCAL #3 22:14:05Z", plus
+    "CONFLICT: <why>" when it no longer applied) or a ``local.merge`` ("4 merged, 1
+    conflict"); None for any other entry. Untrusted text: the caller cleans it where shown."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    if entry.action == MERGE:
+        n, k = data.get("count"), data.get("conflicts")
+        n = n if type(n) is int else "?"
+        k = k if type(k) is int else 0
+        return f"LOCAL MODE: {n} merged" + (f", {k} conflict{'s' if k != 1 else ''}" if k else "")
+    local = data.get("local")
+    if not isinstance(local, dict):
+        return None
+    seq, ts = local.get("seq"), local.get("ts")
+    at = ts[11:19] + "Z" if isinstance(ts, str) and len(ts) >= 19 else "?"
+    out = f"LOCAL #{seq if type(seq) is int else '?'} {at}"
+    conflict = local.get("conflict")
+    if conflict:
+        out += f" CONFLICT: {conflict}"
+    return out
