@@ -380,3 +380,36 @@ def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig,
     assert result and result[0].note == "in flight" and result[0].seq == 2  # the local seq
     wait_for(lambda: merged(a), "A to merge")
     assert table_lines(rig.db).count(b"in flight") == 1
+
+
+def test_status_names_a_pending_local_journal_and_journal_show_marks_the_merge(rig):
+    from cockpit.journal.shared import local_copy_path
+    from tests.test_cli_robustness import cockpit
+
+    copy = local_copy_path(rig.plan_a, "lead1")  # where `cockpit run` keeps it
+    a = open_session(rig.plan_a, copy, "lead1")
+    rig.sessions.append(a)
+    rig.cut_a(a)
+    a.ops.go_local("KNOWN_ISSUE", "db down")
+    a.ops.note("while away")
+    a.close()  # quit in local mode: the local journal waits
+    rig.let_a_back()
+    plan_a = str(rig.tmp / "a" / "plan.yaml")
+    out = cockpit("status", plan_a)
+    assert out.returncode == 0, out.stderr
+    assert "warning: a local-mode journal waits to be merged into the shared journal" in out.stdout
+    a2 = open_session(rig.plan_a, copy, "lead1")
+    rig.sessions.append(a2)
+    wait_for(lambda: merged(a2), "the restarted cockpit to merge")
+    out = cockpit("status", plan_a)
+    assert "local-mode journal waits" not in out.stdout
+    shown = cockpit("journal", "show", plan_a)
+    assert shown.returncode == 0, shown.stderr
+    marked = [ln for ln in shown.stdout.splitlines() if "<LOCAL" in ln]
+    assert len(marked) == 2  # the merge, and the note made locally
+    assert "local.merge" in marked[0] and "<LOCAL MODE: 1 merged>" in marked[0]
+    assert "while away" in marked[1] and "<LOCAL #2 " in marked[1]
+    verified = cockpit("journal", "verify", plan_a)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    kept = next((rig.tmp / "a").glob("journal.lead1.jsonl.local.jsonl.merged-*"))
+    assert cockpit("journal", "verify", str(kept)).returncode == 0
