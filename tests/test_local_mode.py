@@ -413,3 +413,25 @@ def test_status_names_a_pending_local_journal_and_journal_show_marks_the_merge(r
     assert verified.returncode == 0, verified.stdout + verified.stderr
     kept = next((rig.tmp / "a").glob("journal.lead1.jsonl.local.jsonl.merged-*"))
     assert cockpit("journal", "verify", str(kept)).returncode == 0
+
+
+def test_an_action_right_after_a_reconnect_is_recorded_after_the_merge_not_refused(rig):
+    """Whichever comes first, the follower's merge or the action (which then merges under the
+    same lock and is checked again against the merged state), the action is recorded after
+    the local entries, once."""
+    a = rig.open_a()
+    rig.cut_a(a)
+    a.ops.go_local("KNOWN_ISSUE", "db down")
+    a.ops.confirm("S1", gates())
+    a.close()
+    rig.let_a_back()
+    a2 = rig.open_a()
+    wait_for(lambda: a2.journal.link() is None or "LOCAL MODE ending" in a2.journal.link(),
+             "A to reconnect")
+    a2.ops.confirm("S2", gates())
+    actions = [e.action for e in a2.journal.entries]
+    assert actions.count("local.merge") == 1 and actions[-1] == "step.confirm"
+    assert actions.index("local.merge") < actions.index("local.end") < len(actions) - 1
+    confirms = [e.subject for e in a2.journal.entries if e.action == "step.confirm"]
+    assert confirms == ["S1", "S2"]
+    assert merged(a2)

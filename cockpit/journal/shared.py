@@ -257,8 +257,11 @@ class SharedJournal:
             return True
         if self._local_problem is not None:
             return True
-        # Disconnected: writable only in local mode; connected: not while a merge is due.
-        return (self._down_since is not None) == (self._localmode is None)
+        if self._localmode is None:
+            return self._down_since is not None
+        # Local mode: writable locally while disconnected; once connected, an append merges
+        # the local journal first (so writable as soon as the merge rule is known).
+        return self._down_since is None and self._merge_rule is None
 
     @property
     def readonly_reason(self) -> str | None:
@@ -270,10 +273,8 @@ class SharedJournal:
             return self._fixed_reason
         if self._local_problem is not None:
             return self._local_problem
-        if self._localmode is not None and self._down_since is None:
-            return self.link()
         if self._localmode is not None:
-            return None
+            return self.link() if self.readonly else None
         return self.link()
 
     def link(self) -> str | None:
@@ -395,8 +396,13 @@ class SharedJournal:
                                                 300, single_line=True)
                 return []
             done = next(e.seq for e in written if e.action == "local.merge")
-        self.merged.append(lm.finish(done))
         self._localmode = None
+        try:
+            self.merged.append(lm.finish(done))
+        except OSError as exc:  # merged all the same: a restart finds the merge and renames it
+            self.warnings.append(clean(f"the local-mode journal was merged at #{done} but could "
+                                       f"not be renamed ({exc.strerror or exc}); it is kept as "
+                                       f"{lm.path.name}", 300, single_line=True))
         log.warning("local-mode journal merged into the shared journal at #%d", done)
         return written
 
@@ -524,12 +530,23 @@ class SharedJournal:
 
     def _append_locked(self, actor: Actor, items: list[dict[str, Any]]) -> list[Entry]:
         first = items[0]["action"] if items else "nothing"
+        if self._merge_due():
+            # Reconnected with a local journal not merged yet: merge it now (this lock is the
+            # follower's too), then have the action checked again against the merged state,
+            # as after a lost race.
+            self._unnotified.extend(self._merge_locked())
+            if self._localmode is None:
+                raise JournalConflict(f"the entries made in local mode were merged first; "
+                                      f"{first} was not recorded")
         self._writable(first)
         if not items:
             return []
         lm = self._localmode
-        if lm is not None:  # writable and local: disconnected in local mode
+        if lm is not None and self._down_since is not None:  # disconnected in local mode
             return lm.journal.append_many(actor, items)
+        if lm is not None:  # connected, and the merge did not go through yet
+            raise JournalReadOnly(f"cannot record {first}: the entries made in local mode are "
+                                  "being merged into the shared journal; try again")
         return self._insert_locked(actor, items)
 
     def _insert_locked(self, actor: Actor, items: list[dict[str, Any]]) -> list[Entry]:
