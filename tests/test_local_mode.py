@@ -435,3 +435,20 @@ def test_an_action_right_after_a_reconnect_is_recorded_after_the_merge_not_refus
     confirms = [e.subject for e in a2.journal.entries if e.action == "step.confirm"]
     assert confirms == ["S1", "S2"]
     assert merged(a2)
+
+
+def test_a_second_outage_is_a_second_local_journal_merged_on_its_own(rig):
+    a, b = rig.open_a(), rig.open_b()
+    for k in range(2):
+        rig.cut_a(a)
+        a.ops.go_local("KNOWN_ISSUE", f"outage {k}")
+        a.ops.note(f"during outage {k}")
+        rig.let_a_back()
+        wait_for(lambda: merged(a), f"merge {k}")
+    wait_for(lambda: b.journal.head == a.journal.head, "B to follow")
+    merges = [e for e in a.journal.entries if e.action == "local.merge"]
+    assert [m.note for m in merges] == ["outage 0", "outage 1"]
+    assert merges[0].data["local_start"] != merges[1].data["local_start"]
+    assert sorted(p.name for p in (rig.tmp / "a").glob("copy.jsonl.local.jsonl.merged-*")) == \
+        sorted(f"copy.jsonl.local.jsonl.merged-{m.seq}" for m in merges)
+    assert [x.note for x in b.ops.state.local_merges] == ["outage 0", "outage 1"]
