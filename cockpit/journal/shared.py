@@ -26,7 +26,8 @@ local copy, :func:`local_copy_path`), so it opens fast and the table's head has 
   ``local_entries`` holds them for ``Operations`` to replay on top of the shared state. Once
   reconnected, the follower merges them in one transaction (``local.merge``, each entry again
   flagged ``data.local``, ``local.end``) with the conflict rule ``Operations`` registered
-  (``set_merge_rule``); until that is committed the journal is read-only ("merging"). A local
+  (``set_merge_rule``). An append that comes first merges under the same lock, then raises
+  ``JournalConflict`` so the action is checked again against the merged state. A local
   journal left by a cockpit that quit is resumed at open, and merged once connected.
 - Rows read from the table are untrusted: each must be one canonical entry line continuing
   the chain, by the one reader rule (:func:`cockpit.journal.lines.parse`); the first bad row
