@@ -346,9 +346,21 @@ def test_a_cockpit_killed_mid_merge_merges_once_after_restart(rig, commit_surviv
     assert _audit(a2.journal.path) is not None
 
 
+def _waits_for_the_journal_lock(journal) -> bool:
+    """The follower thread stands at a ``with self._lock`` line (blocked: the write has it)."""
+    import linecache
+    import sys
+
+    thread = journal._thread
+    frame = sys._current_frames().get(thread.ident) if thread is not None else None
+    if frame is None or frame.f_code.co_name not in ("_follow", "_connect"):
+        return False
+    return "with self._lock" in linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+
+
 def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig, monkeypatch):
-    """The local write holds the journal while its fsync runs; the reconnect waits for it, and
-    the merge takes it. The fsync is held by an event (the one way to pause a real write at
+    """The local write holds the journal while its fsync runs; the reconnecting follower waits
+    for it (seen standing at the journal's lock), and the merge takes it. The fsync is held by an event (the one way to pause a real write at
     that point; the write itself is real)."""
     import threading
 
@@ -357,6 +369,9 @@ def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig,
     a = rig.open_a()
     rig.cut_a(a)
     a.ops.go_local("KNOWN_ISSUE", "db down")
+    # The follower is in its reconnect loop (its old connections dropped) before the write
+    # takes the journal's lock, so what waits for the write below is the reconnect itself.
+    wait_for(lambda: a.journal._tries >= 2, "A's follower to have failed a reconnect")
     release, holding = threading.Event(), threading.Event()
     real_fsync = file_mod._fsync
 
@@ -372,8 +387,8 @@ def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig,
     t.start()
     wait_for(holding.is_set, "the local write to be in its fsync")
     rig.let_a_back()
-    wait_for(lambda: len(rig.db.execute("SELECT 1 FROM pg_stat_activity WHERE usename = "
-                                        "'cockpit_a'")) == 2, "A to reconnect (and wait)")
+    wait_for(lambda: _waits_for_the_journal_lock(a.journal),
+             "A's follower, reconnecting, to wait for the write's lock")
     assert a.journal.local_mode is not None  # the merge waits for the write
     release.set()
     t.join(60)
