@@ -17,6 +17,7 @@ from pathlib import Path
 from cockpit.commands import journal_source
 from cockpit.commands.common import emit, fail, json_text, one_line
 from cockpit.journal import JournalError, lines, quarantine, read_journal
+from cockpit.journal.local import mark
 
 
 def format_entry(e) -> str:
@@ -35,6 +36,9 @@ def format_entry(e) -> str:
         parts.append(one_line(data["call"], 8))
     if e.action == "gate.change" and data.get("state"):
         parts.append(f"{one_line(data.get('old_state'), 10)} -> {one_line(data['state'], 10)}")
+    local = mark(e)
+    if local:
+        parts.append(f"<{one_line(local, 300)}>")
     if e.reason_code:
         parts.append(f"[{one_line(e.reason_code, 40)}]")
     if e.note:

@@ -9,6 +9,7 @@ Exit 0 with the state; 2 for a bad plan or a damaged journal (one line).
 
 from __future__ import annotations
 
+import glob
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +68,7 @@ def show_shared(plan: Plan, args) -> int:
     if parsed.damage is not None:
         return fail("status", f"{label} is damaged at {one_line(parsed.damage, 300)} "
                               "(run: cockpit journal verify)")
-    warnings = [w for w in (parsed.tail_problem(),) if w]
+    warnings = [w for w in (parsed.tail_problem(),) if w] + pending_local(plan)
     state = replay(plan, parsed.entries)
     if getattr(args, "json", False):
         out = state.to_json()
@@ -79,6 +80,26 @@ def show_shared(plan: Plan, args) -> int:
 
 
 looks_like_journal = journal_source.looks_like_journal
+
+
+def pending_local(plan: Plan) -> list[str]:
+    """One line per local-mode journal beside the plan's local copies (any login's) that
+    waits to be merged into the shared journal (``cockpit.journal.local``)."""
+    from cockpit.journal.local import LOCAL_SUFFIX, pending
+
+    path = plan.journal_path
+    try:
+        found = sorted(path.parent.glob(f"{glob.escape(path.stem)}.*{glob.escape(path.suffix)}"
+                                        f"{LOCAL_SUFFIX}"))
+    except OSError:
+        return []
+    out = []
+    for local in found:
+        copy = local.with_name(local.name[:-len(LOCAL_SUFFIX)])
+        line = pending(copy)
+        if line:
+            out.append(line)
+    return out
 
 
 def _journal_only(args, path: Path) -> int:

@@ -142,6 +142,9 @@ class Role(Strict):
     """May triage an exception that waits for clinical approval (category
     ``needs_clinical_approval``, from reconciliation or an earlier triage): the clinical
     sign-off. Routing an exception to clinical approval needs only ``triage``."""
+    local_mode: bool = False
+    """May switch a cockpit whose shared journal is unreachable to local mode (its actions
+    journalled in a local file, merged into the shared journal, flagged, on reconnect)."""
 
 
 class Operators(Strict):

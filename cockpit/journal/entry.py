@@ -37,6 +37,7 @@ ACTIONS = frozenset({
     "journal.quarantine_ack", "rehearsal.start", "rehearsal.fault", "rehearsal.summary",
     "approval.request", "approval.reject", "approval.withdraw", "access.refused",
     "notify.retry", "notify.dismiss",
+    "local.start", "local.end", "local.merge",
 })
 
 

@@ -550,6 +550,8 @@ class Journal:
             raise JournalError(f"refused to record {action}: its data nests deeper than "
                                f"{MAX_DEPTH} levels")
         fields = {f: item.get(f) for f in ("subject", "reason_code", "note")}
+        if item.get("actor") is not None:  # a batch of several people's entries (a local-mode merge)
+            fields["actor"] = item["actor"]
         return dict(action=action, data=data, **fields)
 
     @staticmethod

@@ -21,6 +21,14 @@ local copy, :func:`local_copy_path`), so it opens fast and the table's head has 
 - The witness: at open and at every reconnect, the table's hash at the local head's seq must
   be the local head's hash. A table shorter than the local copy, or a different hash, is
   damage (one line); the journal stays read-only and nothing is repaired.
+- Local mode (:mod:`cockpit.journal.local`): while disconnected, ``go_local`` lets this
+  cockpit journal to ``<local copy>.local.jsonl``; appends go there (fsynced) and
+  ``local_entries`` holds them for ``Operations`` to replay on top of the shared state. Once
+  reconnected, the follower merges them in one transaction (``local.merge``, each entry again
+  flagged ``data.local``, ``local.end``) with the conflict rule ``Operations`` registered
+  (``set_merge_rule``). An append that comes first merges under the same lock, then raises
+  ``JournalConflict`` so the action is checked again against the merged state. A local
+  journal left by a cockpit that quit is resumed at open, and merged once connected.
 - Rows read from the table are untrusted: each must be one canonical entry line continuing
   the chain, by the one reader rule (:func:`cockpit.journal.lines.parse`); the first bad row
   is damage, reported in one line, and nothing after it is taken.
@@ -54,6 +62,7 @@ from cockpit.journal.errors import (
     JournalWriteFailed,
 )
 from cockpit.journal.file import Journal
+from cockpit.journal.local import LocalJournal
 from cockpit.journal.pgconn import JournalDbError, connect, describe
 from cockpit.journal.quarantine import QUARANTINE_ACK, Quarantine
 from cockpit.text import clean
@@ -65,6 +74,11 @@ BACKOFF_START_S = 0.2
 BACKOFF_CAP_S = 5.0
 JOIN_S = 20.0  # a connect or a statement in progress ends within its own timeouts
 RACE_SQLSTATES = frozenset({"23505", table.CHAIN_SQLSTATE})
+MERGE_RETRIES = 20  # races lost while merging a local journal, before the next loop tries again
+
+# Why each entry of a local journal no longer applies to the shared state (None: it applies):
+# ``rule(shared_entries, local_entries)``, registered by Operations (the runbook's rules).
+MergeRule = Callable[[list[Entry], list[Entry]], list[str | None]]
 
 
 class _Down(Exception):
@@ -137,6 +151,11 @@ class SharedJournal:
         self._callbacks: list[Callable[[], None]] = []
         self._refreshed = len(self.entries)
         self._unnotified: list[Entry] = []
+        self._holder: Actor | None = None
+        self._localmode: LocalJournal | None = None
+        self._local_problem: str | None = None  # a local journal that may not be merged
+        self._merge_rule: MergeRule | None = None
+        self.merged: list[Path] = []  # local journals this process merged (kept as .merged-<seq>)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -149,12 +168,34 @@ class SharedJournal:
         local = Journal.open(path, cutover_id=plan.cutover.id, readonly=readonly, clock=clock,
                              holder=holder)
         j = cls(plan, local, clock, follow_only=readonly)
+        j._holder = holder
         try:
+            j._resume_local()
             j._start()
         except BaseException:
             j.close()
             raise
         return j
+
+    def _resume_local(self) -> None:
+        """A local journal left beside the local copy (a cockpit quit or was killed in local
+        mode): resumed, and merged once connected. A watcher only reports it."""
+        if self._follow_only or self.damage is not None:
+            return
+        try:
+            lm = LocalJournal.resume(self.path, cutover_id=self.cutover_id, clock=self._clock,
+                                     holder=self._holder)
+        except JournalError as exc:
+            self._local_problem = clean(f"the local-mode journal cannot be opened: {exc}; it is "
+                                        "NOT merged and is kept as it is", 300, single_line=True)
+            return
+        if lm is None:
+            return
+        if lm.problem is not None:
+            self._local_problem = lm.problem
+            lm.close()
+            return
+        self._localmode = lm
 
     def _start(self) -> None:
         if self.damage is not None:  # a damaged local copy witnesses nothing
@@ -213,8 +254,15 @@ class SharedJournal:
 
     @property
     def readonly(self) -> bool:
-        return (self._closed or self.damage is not None or self._fixed_reason is not None
-                or self._down_since is not None)
+        if self._closed or self.damage is not None or self._fixed_reason is not None:
+            return True
+        if self._local_problem is not None:
+            return True
+        if self._localmode is None:
+            return self._down_since is not None
+        # Local mode: writable locally while disconnected; once connected, an append merges
+        # the local journal first (so writable as soon as the merge rule is known).
+        return self._down_since is None and self._merge_rule is None
 
     @property
     def readonly_reason(self) -> str | None:
@@ -224,17 +272,140 @@ class SharedJournal:
             return "journal is closed"
         if self._fixed_reason is not None:
             return self._fixed_reason
+        if self._local_problem is not None:
+            return self._local_problem
+        if self._localmode is not None:
+            return self.link() if self.readonly else None
         return self.link()
 
     def link(self) -> str | None:
-        """None while connected; else one line for the header saying since when it is not."""
+        """None while connected; else one line for the header saying since when it is not
+        (or that this cockpit works in local mode, or that a local journal is being merged)."""
         since = self._down_since
-        if since is None or self.damage is not None or self._closed:
+        if self.damage is not None or self._closed:
+            return None
+        if self._local_problem is not None:
+            return f"LOCAL MODE journal NOT merged: {self._local_problem}"
+        lm = self._localmode
+        if lm is not None:
+            start = lm.start_entry
+            n = len(lm.actions)
+            who = clean(start.actor.operator, 40, single_line=True)
+            code = clean(start.reason_code or "", 40, single_line=True)
+            count = f"{n} entr{'y' if n == 1 else 'ies'}"
+            if since is None:
+                return f"LOCAL MODE ending: merging {count} made locally into the shared journal"
+            resumed = " (resumed from its file)" if lm.resumed else ""
+            return (f"LOCAL MODE since {start.ts[11:16]}Z{resumed}, {who}: {code}; {count} "
+                    "journalled locally, merged into the shared journal when it is back")
+        if since is None:
             return None
         at = datetime.fromtimestamp(since, UTC).strftime("%H:%MZ")
         why = f" ({self._down_why})" if self._down_why else ""
         return (f"shared journal DISCONNECTED since {at}{why}, reconnecting "
                 f"(try {max(self._tries, 1)}): actions are refused")
+
+    # -- local mode ------------------------------------------------------------------------
+
+    @property
+    def local_mode(self) -> LocalJournal | None:
+        """This cockpit's local journal while in local mode (until its merge is committed)."""
+        return self._localmode
+
+    @property
+    def local_entries(self) -> list[Entry]:
+        """The entries of the local journal (``local.start`` first), to replay on top of
+        ``entries``; empty when not in local mode. Never waits for a lock."""
+        lm = self._localmode
+        return lm.journal.entries if lm is not None else []
+
+    def can_go_local(self) -> str | None:
+        """Why this cockpit cannot switch to local mode now, or None."""
+        if self._localmode is not None:
+            return f"already in local mode since {self._localmode.start_entry.ts[11:16]}Z"
+        if self._local_problem is not None:
+            return self._local_problem
+        if self._closed or self.damage is not None or self._fixed_reason is not None:
+            return f"the journal is read-only: {self.readonly_reason}"
+        if self._down_since is None:
+            return ("the shared journal is connected: local mode is only for while it cannot "
+                    "be reached")
+        if self._local.head != self.head:
+            return "the local copy is behind the shared journal; restart the cockpit"
+        return None
+
+    def go_local(self, actor: Actor, reason_code: str | None, note: str | None) -> Entry:
+        """Start local mode: ``local.start`` fsynced in ``<local copy>.local.jsonl``; from now
+        on appends go there until the merge. Raises ``JournalError`` (one line) when not now."""
+        with self._lock:
+            why = self.can_go_local()
+            if why:
+                raise JournalReadOnly(f"cannot work locally: {why}")
+            lm = LocalJournal.start(self.path, cutover_id=self.cutover_id, clock=self._clock,
+                                    actor=actor, reason_code=reason_code, note=note,
+                                    shared_head=self.head)
+            self._localmode = lm
+            log.warning("shared journal unreachable: local mode started by %s", actor.operator)
+            return lm.start_entry
+
+    def set_merge_rule(self, rule: MergeRule) -> None:
+        """How a local journal's entries are checked against the shared state at the merge
+        (``Operations`` registers the runbook's rule); a pending merge starts now."""
+        self._merge_rule = rule
+        self._wake()
+
+    def _merge_due(self) -> bool:
+        return (self._localmode is not None and self._merge_rule is not None
+                and self._down_since is None and self.damage is None and not self._closed
+                and self._read is not None)
+
+    def _merge_locked(self) -> list[Entry]:
+        """Merge the local journal in one transaction (or find it already merged: a cockpit
+        killed after the COMMIT), then keep its file as ``.merged-<seq>``. The new entries."""
+        lm = self._localmode
+        rule = self._merge_rule
+        assert lm is not None and rule is not None
+        sh_seq, sh_hash = lm.shared_head
+        if sh_seq > len(self.entries) or (sh_seq and self.entries[sh_seq - 1].hash != sh_hash):
+            self._local_problem = (f"the local-mode journal {lm.path.name} started from shared "
+                                   f"entry #{sh_seq}, which the shared journal does not hold: it "
+                                   "is NOT merged; the file is kept as it is")
+            return []
+        written: list[Entry] = []
+        done = lm.merged_in(self.entries)
+        tries = 0
+        while done is None:
+            tries += 1
+            try:
+                conflicts = rule(list(self.entries), list(lm.actions))
+            except Exception as exc:  # noqa: BLE001 - one line, and nothing merged
+                log.exception("shared journal: the merge rule failed")
+                self._local_problem = clean(f"merging the local-mode journal failed "
+                                            f"({type(exc).__name__}): it is NOT merged; the file "
+                                            "is kept as it is", 300, single_line=True)
+                return []
+            try:
+                written = self._insert_locked(Actor.system(), lm.merge_items(conflicts))
+            except JournalConflict:
+                if tries >= MERGE_RETRIES:
+                    return []  # the follower's next loop tries again
+                continue
+            except JournalError as exc:
+                if not self._broken:  # refused for good (not a lost connection)
+                    self._local_problem = clean(f"the shared journal refused the local-mode "
+                                                f"merge ({exc}): the file is kept as it is",
+                                                300, single_line=True)
+                return []
+            done = next(e.seq for e in written if e.action == "local.merge")
+        self._localmode = None
+        try:
+            self.merged.append(lm.finish(done))
+        except OSError as exc:  # merged all the same: a restart finds the merge and renames it
+            self.warnings.append(clean(f"the local-mode journal was merged at #{done} but could "
+                                       f"not be renamed ({exc.strerror or exc}); it is kept as "
+                                       f"{lm.path.name}", 300, single_line=True))
+        log.warning("local-mode journal merged into the shared journal at #%d", done)
+        return written
 
     def on_entries(self, callback: Callable[[], None]) -> Callable[[], None]:
         """``callback()`` after entries other cockpits wrote were added to ``entries`` (from the
@@ -360,9 +531,30 @@ class SharedJournal:
 
     def _append_locked(self, actor: Actor, items: list[dict[str, Any]]) -> list[Entry]:
         first = items[0]["action"] if items else "nothing"
+        if self._merge_due():
+            # Reconnected with a local journal not merged yet: merge it now (this lock is the
+            # follower's too), then have the action checked again against the merged state,
+            # as after a lost race.
+            self._unnotified.extend(self._merge_locked())
+            if self._localmode is None:
+                raise JournalConflict(f"the entries made in local mode were merged first; "
+                                      f"{first} was not recorded")
         self._writable(first)
         if not items:
             return []
+        lm = self._localmode
+        if lm is not None and self._down_since is not None:  # disconnected in local mode
+            return lm.journal.append_many(actor, items)
+        if lm is not None:  # connected, and the merge did not go through yet
+            raise JournalReadOnly(f"cannot record {first}: the entries made in local mode are "
+                                  "being merged into the shared journal; try again")
+        return self._insert_locked(actor, items)
+
+    def _insert_locked(self, actor: Actor, items: list[dict[str, Any]]) -> list[Entry]:
+        first = items[0]["action"]
+        if self._local.head != self.head:
+            raise JournalReadOnly(f"cannot record {first}: the local copy is behind the shared "
+                                  "journal; restart the cockpit")
         written, blob = self._local.build_batch(actor, items)
         texts = blob.decode("utf-8").split("\n")[:-1]
         rows = [(self.cutover_id, e.seq, e.prev, e.hash, text)
@@ -466,6 +658,14 @@ class SharedJournal:
                     break
                 continue
             try:
+                if self._merge_due():
+                    with self._lock:
+                        merged = self._merge_locked() if self._merge_due() else []
+                        new, self._unnotified = self._unnotified, []
+                    self._notify(new + merged)
+                    if self._localmode is not None and self._local_problem is None:
+                        self._stop.wait(BACKOFF_START_S)  # lost races: try again shortly
+                        continue
                 self._wait_for_notification(POLL_S)
                 if self._stop.is_set() or self._broken:
                     continue
@@ -563,6 +763,8 @@ class SharedJournal:
             self._drop_connections()
             self._closed = True
             self._local.close()
+            if self._localmode is not None:
+                self._localmode.close()
         if thread is None or not thread.is_alive():
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):

@@ -48,6 +48,13 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
   rollback.
 - Rollback may start any time (once); afterwards only rollback steps are confirmed or skipped,
   in order.
+- Local mode (``cockpit.journal.local``): while the shared journal cannot be reached, an
+  operator whose role has ``local_mode`` (anyone, in a plan without people) may switch this
+  cockpit to local mode with a reason code and a note (:meth:`Operations.go_local`); its
+  actions are then journalled in a local file and replayed on top of the shared state, and
+  merged, flagged, on reconnect (conflicts by :func:`cockpit.runbook.replay.local_conflicts`).
+  A cockpit in local mode cannot reach a second person: every two-person action (request,
+  approve, reject, withdraw) is refused locally, and says so.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ from cockpit.durations import format_duration
 from cockpit.gates import GateStatus
 from cockpit.journal import Actor, Entry, Journal, JournalConflict, JournalError
 from cockpit.redact import find_secret, redact
-from cockpit.runbook.replay import ROLLBACK, Replayer
+from cockpit.runbook.replay import ROLLBACK, Replayer, local_conflicts
 from cockpit.runbook.state import ApprovalRequest, RunbookState, StepStatus
 from cockpit.text import clean
 
@@ -78,9 +85,15 @@ NOTE_LIMIT = 2000
 # The role permission each journal action needs beyond being this plan's operator (the step
 # actions need the step's owner, ``confirm``, and ``approve_critical`` for critical steps).
 ACTION_PERMISSIONS = {"decision.record": "decide", "gate.override": "override",
-                      "rollback.start": "rollback", "exception.triage": "triage"}
+                      "rollback.start": "rollback", "exception.triage": "triage",
+                      "local.start": "local_mode"}
 PERMISSION_WORDS = {"decide": "record decisions", "override": "override gates",
-                    "rollback": "start the rollback", "triage": "triage exceptions"}
+                    "rollback": "start the rollback", "triage": "triage exceptions",
+                    "local_mode": "switch to local mode"}
+# Said when a two-person action is tried in local mode.
+LOCAL_TWO_PERSON = ("this cockpit is in LOCAL MODE: a two-person action needs a second person, "
+                    "whom a cockpit cut off from the shared journal cannot reach; it waits until "
+                    "the shared journal is back")
 # The journal action a refusal for lack of a permission is recorded under (``access.refused``).
 PERMISSION_ACTIONS = {**{p: a for a, p in ACTION_PERMISSIONS.items()},
                       "approve_clinical": "exception.triage"}
@@ -139,6 +152,12 @@ class Operations:
         self._replayer = Replayer(plan)
         self._applied = 0
         self._origin: Operations | None = None
+        # Local mode: the shared state with this cockpit's local entries on top, keyed by the
+        # local journal's first hash (a new local journal, or none, starts it again).
+        self._overlay: tuple[str, int, Replayer] | None = None
+        set_rule = getattr(journal, "set_merge_rule", None)
+        if set_rule is not None:
+            set_rule(functools.partial(local_conflicts, plan))
 
     def acting_as(self, actor: Actor) -> Operations:
         """The same operations (one journal, one replayed state, one write lock) as ``actor``:
@@ -166,7 +185,65 @@ class Operations:
             for e in new:
                 self._replayer.apply(e)
             self._applied += len(new)
-            return self._replayer.state()
+            local = getattr(self.journal, "local_entries", None)
+            if not local:
+                self._overlay = None
+                return self._replayer.state()
+            return self._local_state(local)
+
+    def _local_state(self, local: list[Entry]) -> RunbookState:
+        """The shared state with the local journal's entries replayed on top. The shared
+        entries do not move while in local mode (disconnected); the overlay is built once from
+        them (a fresh fold: the live replayer is never shared) and extended."""
+        key = local[0].hash
+        if self._overlay is None or self._overlay[0] != key:
+            r = Replayer(self.plan)
+            for e in self.journal.entries[:self._applied]:
+                r.apply(e)
+            self._overlay = (key, 0, r)
+        _, done, r = self._overlay
+        new = local[done:]
+        for e in new:
+            r.apply(e)
+        self._overlay = (key, done + len(new), r)
+        return r.state()
+
+    # -- local mode ------------------------------------------------------------------------
+
+    def in_local_mode(self) -> bool:
+        return getattr(self.journal, "local_mode", None) is not None
+
+    def can_go_local(self) -> str | None:
+        """Why this operator cannot switch this cockpit to local mode now, or None (the view
+        greys the action with it)."""
+        can = getattr(self.journal, "can_go_local", None)
+        if can is None:
+            return "local mode is for a shared journal: this cockpit journals to a file"
+        return self._lacks("local_mode", PERMISSION_WORDS["local_mode"]) or can()
+
+    @_serialized
+    def go_local(self, reason_code: str, note: str) -> Entry:
+        """Switch this disconnected cockpit to local mode: ``local.start`` (reason code, note,
+        the last shared head seen) fsynced in the local journal before this returns."""
+        can = getattr(self.journal, "can_go_local", None)
+        if can is None:
+            raise Refused("local mode is for a shared journal: this cockpit journals to a file")
+        self._need("local_mode", PERMISSION_WORDS["local_mode"])
+        why = can()
+        if why:
+            raise Refused(f"cannot work locally: {why}")
+        code = self._reason(reason_code, "local mode")
+        text = self._text(note, "local mode", required=True)
+        try:
+            entry = self.journal.go_local(self.actor, code, text)  # type: ignore[attr-defined]
+        except JournalError as exc:
+            raise Refused(str(exc)) from exc
+        self.state  # noqa: B018 -- fold it in now
+        return entry
+
+    def _not_local(self) -> None:
+        if self.in_local_mode():
+            raise Refused(LOCAL_TWO_PERSON)
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -370,6 +447,8 @@ class Operations:
                 return why
             if step.critical and not step.two_person and not self._approves_critical(self.actor.operator):
                 return f"{step.id} is critical: {self.actor.operator}'s role may not approve critical steps"
+            if step.two_person and self.in_local_mode():
+                return LOCAL_TWO_PERSON
             return self._gate_check(step, gates, state)[0] or self._already_asked(step.id, state)
         except Refused as exc:
             return str(exc)
@@ -419,6 +498,8 @@ class Operations:
             if problem:
                 return (f"cannot skip {step.id}: {problem}; skipping past a gate is an override: "
                         "override the gate first")
+            if step.two_person and self.in_local_mode():
+                return LOCAL_TWO_PERSON
             return self._already_asked(step.id, state)
         except Refused as exc:
             return str(exc)
@@ -501,6 +582,7 @@ class Operations:
 
     def _request(self, subject: str, kind: str, data: dict) -> Entry:
         """The first person's half: everything checked, an ``approval.request``."""
+        self._not_local()
         why = self._already_asked(subject, self.state)
         if why:
             raise Refused(why)
@@ -524,7 +606,9 @@ class Operations:
         raise Refused(f"no pending request #{clean(str(request_seq), 20, single_line=True)}")
 
     def _answerable(self, req: ApprovalRequest) -> None:
-        """Anyone answering ``req`` must be an operator of the plan, in a writable journal."""
+        """Anyone answering ``req`` must be an operator of the plan, in a writable journal
+        connected to the others (never in local mode)."""
+        self._not_local()
         self._writable()
         self._role()
 

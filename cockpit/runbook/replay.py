@@ -19,19 +19,28 @@ derives from those facts:
   ends the requests of main-runbook steps). Expiry is the request's wall time plus its
   ``expires_s``: derived from time by the reader (``ApprovalRequest.expired(now)``), never
   journalled, so replay stays pure.
+- Local mode (``cockpit.journal.local``): an entry merged from a local journal carries
+  ``data.local = {seq, hash, ts}``; it is replayed at its local time (``ts``: when it was
+  done), and one flagged ``data.local.conflict`` (it no longer applied to the shared state
+  that moved meanwhile, :func:`local_conflicts`) is evidence only: recorded, never applied,
+  so nothing is counted twice. ``local.merge`` is listed in ``RunbookState.local_merges``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from cockpit.config.plan import Plan
 from cockpit.journal import GENESIS, Entry
+from cockpit.journal.entry import parse_ts
 from cockpit.recon.evidence import ReconEvidence
 from cockpit.runbook.state import (
     ApprovalEnd,
     ApprovalRequest,
     ExceptionState,
+    LocalMerge,
     NoteRecord,
     Override,
     RunbookState,
@@ -75,15 +84,37 @@ class Replayer:
         self._approvals: dict[int, ApprovalRequest] = {}
         self._ended: dict[int, ApprovalEnd] = {}
         self._cached: RunbookState | None = None
+        self._merges: list[LocalMerge] = []
 
     def apply(self, e: Entry) -> None:
         self._cached = None
         self._last = e
+        if type(e.data) is dict and "local" in e.data:
+            local = e.data["local"]
+            if not isinstance(local, dict) or local.get("conflict"):
+                return  # no longer applied when merged: evidence only, never counted twice
+            e = _at_local_time(e, local.get("ts"))
         # Most of a night's entries (gate changes, notes, session markers) change little or
         # nothing: one lookup finds what an action does, instead of a test per kind.
         handler = _BY_ACTION.get(e.action)
         if handler is not None:
             handler(self, e)
+
+    def _merge_entry(self, e: Entry) -> None:
+        d = e.data if isinstance(e.data, dict) else {}
+
+        def count(key: str) -> int:
+            v = d.get(key)
+            return v if type(v) is int and v >= 0 else 0
+
+        def ts(key: str) -> str:
+            v = d.get(key)
+            return v if isinstance(v, str) and len(v) >= 16 else e.ts
+
+        who = d.get("who")
+        self._merges.append(LocalMerge(e.seq, e.wall, who if isinstance(who, str) else "?",
+                                       e.reason_code, e.note, ts("since"), ts("until"),
+                                       count("count"), count("conflicts")))
 
     def _override_entry(self, e: Entry) -> None:
         data = e.data if isinstance(e.data, dict) else {}
@@ -267,8 +298,18 @@ class Replayer:
             recon_evidence=self._recon_evidence,
             approvals=dict(self._approvals),
             approvals_ended=dict(self._ended),
+            local_merges=tuple(self._merges),
         )
         return self._cached
+
+
+def _at_local_time(e: Entry, ts) -> Entry:
+    """A merged entry as of when it was done in local mode (its ``data.local.ts``)."""
+    try:
+        wall = parse_ts(ts) if isinstance(ts, str) else None
+    except ValueError:
+        wall = None
+    return e if wall is None else dataclasses.replace(e, wall=wall)
 
 
 def _str_or_none(value) -> str | None:
@@ -288,6 +329,7 @@ _BY_ACTION = {
     "rollback.start": Replayer._completing_rollback_entry,
     "recon.run": Replayer._recon_entry,
     "note": Replayer._note_entry,
+    "local.merge": Replayer._merge_entry,
 }
 
 
@@ -303,3 +345,57 @@ def replay(plan: Plan, entries: Iterable[Entry]) -> RunbookState:
     for e in entries:
         r.apply(e)
     return r.state()
+
+
+def _hhmmss(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).strftime("%H:%M:%SZ")
+
+
+def _no_longer(state: RunbookState, plan: Plan, e: Entry) -> str | None:
+    """Why ``e``, done in local mode, no longer applies to ``state`` (someone else did the
+    same meanwhile), or None. Only what would count twice or contradict: notes, runs, gate
+    changes and refusals always apply."""
+    data = e.data if isinstance(e.data, dict) else {}
+    subject = e.subject or ""
+    if e.action in ("step.confirm", "step.skip", "step.fail", "decision.record"):
+        st = state.steps.get(subject)
+        if st is None:
+            return None
+        if st.status in _FINISHED:
+            by = f" by {st.actor}" if st.actor else ""
+            at = f" at {_hhmmss(st.at)}" if st.at is not None else ""
+            word = "decided" if st.decision is not None else st.status.value
+            return f"{subject} was already {word}{by}{at} in the shared journal"
+        is_rollback = subject in {s.id for s in plan.runbook.rollback_steps()}
+        if state.rollback_active and not is_rollback:
+            return f"the rollback was started meanwhile: {subject} is not a rollback step"
+        return None
+    if e.action == "gate.override":
+        step = str(data.get("step"))
+        if any(o.gate == subject and o.step == step for o in state.overrides):
+            return f"gate {subject} was already overridden for {step} in the shared journal"
+        return None
+    if e.action == "rollback.start" and state.rollback_active:
+        by = f" by {state.rollback_by}" if state.rollback_by else ""
+        return f"the rollback was already started{by} in the shared journal"
+    if e.action == "exception.triage":
+        exc = state.exceptions.get(subject)
+        if exc is None or exc.status != "open":
+            return f"exception {subject} is no longer open in the shared journal"
+    return None
+
+
+def local_conflicts(plan: Plan, shared: Iterable[Entry], local: Iterable[Entry]) -> list[str | None]:
+    """For each entry made in local mode (in order), why it no longer applies to the shared
+    state with the entries before it merged (one line), or None: the merge rule
+    (``SharedJournal.set_merge_rule``). Pure, like ``replay``."""
+    r = Replayer(plan)
+    for e in shared:
+        r.apply(e)
+    out: list[str | None] = []
+    for e in local:
+        why = _no_longer(r.state(), plan, e)
+        out.append(why)
+        if why is None:
+            r.apply(e)
+    return out

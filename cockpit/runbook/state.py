@@ -108,6 +108,33 @@ class ApprovalEnd:
 
 
 @dataclass(frozen=True)
+class LocalMerge:
+    """A local-mode journal merged into the shared journal (its ``local.merge`` entry)."""
+
+    seq: int
+    at: float  # when the merge was recorded
+    who: str  # who switched that cockpit to local mode
+    reason_code: str | None
+    note: str | None
+    since: str  # ts of its local.start
+    until: str  # ts of its last entry
+    count: int
+    conflicts: int
+
+    def words(self) -> str:
+        """"merged 4 entries made in LOCAL MODE by j.doe 22:14-22:31Z: db_outage; 1 conflict"."""
+        n, k = self.count, self.conflicts
+        reason = ": ".join(x for x in (self.reason_code, self.note) if x)
+        line = (f"merged {n} entr{'y' if n == 1 else 'ies'} made in LOCAL MODE by {self.who} "
+                f"{self.since[11:16]}-{self.until[11:16]}Z")
+        if reason:
+            line += f": {reason}"
+        if k:
+            line += f"; {k} conflict{'s' if k > 1 else ''}"
+        return line
+
+
+@dataclass(frozen=True)
 class RunbookState:
     steps: dict[str, StepState]  # every step, main runbook then rollback, in plan order
     phase: str | None  # the current phase id (a rollback phase id once rollback is active)
@@ -131,6 +158,7 @@ class RunbookState:
     # here until ended or replaced (``pending(now)`` leaves them out).
     approvals: dict[int, ApprovalRequest] = field(default_factory=dict)
     approvals_ended: dict[int, ApprovalEnd] = field(default_factory=dict)
+    local_merges: tuple[LocalMerge, ...] = ()  # local-mode journals merged, oldest first
 
     def pending(self, now: float) -> list[ApprovalRequest]:
         """The requests a second person may still answer, oldest first."""

@@ -89,6 +89,10 @@ KEYS: tuple[Key, ...] = (
         writes=True, shown_keys="ctrl+p"),
     Key("", "ack_quarantine", help="acknowledge journal lines a crash left incomplete",
         palette="Acknowledge set-aside journal lines", writes=True, shown_keys="ctrl+p"),
+    # Not a WRITES row: it is offered exactly while the journal refuses writes (disconnected).
+    Key("", "go_local", help="while the shared journal is unreachable: journal locally "
+        "(reason, note, type LOCAL), merged and flagged when it is back",
+        palette="Work locally while the shared journal is unreachable", shown_keys="ctrl+p"),
     Key("", "select_next", help="move the selection to the next step to do",
         palette="Select next step", shown_keys="ctrl+p"),
     Key("1", "pane('replication')", "Repl", "compact layout: show replication / recon / "

@@ -27,6 +27,7 @@ from textual.worker import Worker
 from cockpit.durations import format_duration
 from cockpit.identity import Identity, standing
 from cockpit.journal import JournalError
+from cockpit.journal.local import local_path
 from cockpit.recon.queue import titles_from
 from cockpit.recon.runner import ReconInputError, run_reconciliation
 from cockpit.runbook import Refused
@@ -38,7 +39,7 @@ from cockpit.tui.footer import KeyFooter
 from cockpit.tui.panels.audit import AuditPanel
 from cockpit.tui.panels.evidence import SignalPanel
 from cockpit.tui.panels.gates import GatesPanel
-from cockpit.tui.panels.header import HeaderBar
+from cockpit.tui.panels.header import HeaderBar, merge_notice
 from cockpit.tui.panels.recon import ReconPanel
 from cockpit.tui.panels.replication import ReplicationPanel
 from cockpit.tui.panels.runbook import RunbookPanel, RunbookView
@@ -56,6 +57,7 @@ from cockpit.tui.screens.forms import (
 )
 from cockpit.tui.screens.info import GateDetailsScreen, HelpScreen, gate_detail_text
 from cockpit.tui.screens.letters import LettersScreen
+from cockpit.tui.screens.localmode import LocalModeScreen
 from cockpit.tui.screens.recon import cancel_screen, simulated_start_screen, start_screen
 from cockpit.tui.screens.runlog import RunScreen
 from cockpit.tui.screens.triage import TriageScreen
@@ -196,7 +198,8 @@ class MainScreen(Screen):
                                        rehearsal=app.rehearsal.marker if app.rehearsal else None,
                                        pending=len(state.pending(now)),
                                        identity=self.identity, link=app.journal.link(),
-                                       undelivered=len(app.dead_letters()))
+                                       undelivered=len(app.dead_letters()),
+                                       notice=merge_notice(state, now))
         self.query_one(VerdictBar).show(verdict(self.plan, state, gates, self.ops.blocking_gates))
         overridden = {o.gate for o in state.overrides if o.step == self.selected}
         self.query_one(GatesPanel).show(self.plan.gates, gates, overridden)
@@ -344,6 +347,10 @@ class MainScreen(Screen):
                 return "the plan has no notify section (or this cockpit does not deliver it)"
             if not app.dead_letters():
                 return "every message to the command channel was delivered or is on its way"
+        if action == "go_local":  # a watching cockpit's journal says so (Operations asks it)
+            if app.writes.pending:
+                return "waiting for the journal to record the last action"
+            return self.ops.can_go_local()
         if action == "triage" and not state.open_exceptions():
             return "no open exceptions to triage"
         if action == "ack_quarantine" and not app.quarantined:
@@ -624,6 +631,20 @@ class MainScreen(Screen):
         if r is not None:
             self._do("acknowledge", lambda: self.ops.acknowledge_quarantines(r.note),
                      then=app.look_for_quarantines)
+
+    @work(group="flow", exit_on_error=False)
+    async def action_go_local(self) -> None:
+        app = self.app
+        why = self.why_not("go_local")
+        if why:
+            app.notify(shown(why, 300), title="local mode: not now", markup=False,
+                       severity="warning")
+            return
+        r = await app.push_screen_wait(LocalModeScreen(
+            app.journal.link() or "", str(local_path(app.journal.path)),
+            self.plan.cutover.reason_codes))
+        if r is not None:
+            self._do("local mode", lambda: self.ops.go_local(r.reason_code or "", r.note))
 
     @work(group="flow", exit_on_error=False)
     async def action_note(self) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual.widgets import Static
 
+from cockpit.journal.local import mark
 from cockpit.tui.safe import safe
 
 
@@ -26,6 +27,9 @@ def entry_line(entry) -> Text:
         out.append_text(safe(f" {data['call']}", 20))
     elif entry.action == "step.run" and "exit_code" in data:
         out.append_text(safe(f" exit {data['exit_code']}", 20))
+    local = mark(entry)
+    if local:
+        out.append_text(safe(f" {local}", 120, style="bold reverse"))
     if entry.reason_code:
         out.append_text(safe(f" [{entry.reason_code}]", 40))
     if entry.note:

@@ -169,22 +169,42 @@ def identity_part(identity, room: int | None = None) -> Text:
     return Text("you: ", end="") + words
 
 
+# How long every cockpit's header tells of a local-mode journal merged into the shared one
+# (it stays in the journal, ``cockpit journal show`` and the audit panel for good).
+MERGE_NOTICE_S = 3600.0
+
+
+def merge_notice(state, now: float) -> str | None:
+    """The newest local-mode merge recorded in the last hour, in words ("merged 4 entries
+    made in LOCAL MODE by j.doe 22:14-22:31Z: reason; 1 conflict"), or None."""
+    merges = [m for m in state.local_merges if now - m.at < MERGE_NOTICE_S]
+    if not merges:
+        return None
+    more = f" (+{len(merges) - 1} more)" if len(merges) > 1 else ""
+    return merges[-1].words() + more
+
+
 def header_text(plan, state, operator: str, now: float, readonly: bool = False,
                 recording: bool = False, quarantined: int = 0, journal_path=None,
                 width: int = 0, forecast=None, rehearsal: str | None = None,
                 pending: int = 0, identity=None, link: str | None = None,
-                undelivered: int = 0) -> Text:
+                undelivered: int = 0, notice: str | None = None) -> Text:
     """``forecast``: a ``cockpit.runbook.forecast.Forecast`` or None; ``rehearsal``: the
     words shown first in reverse video whenever given (e.g. "REHEARSAL 10x"); ``pending``:
     how many two-person requests wait for a second person (``RunbookState.pending(now)``);
     ``identity``: the session's ``cockpit.identity.Identity`` (None: just the operator's
     name). A session that may not write starts line two with why, so it is never cut off.
     ``link``: why the shared journal's database cannot be reached (``journal.link()``), first
-    of all in reverse video: every action is refused until it is back. ``undelivered``: the
-    notify outbox's dead letters (``Notifier.dead_letters()``)."""
+    of all in reverse video: every action is refused until it is back (or, in local mode,
+    that it journals locally). ``notice``: a local-mode merge to tell (``merge_notice``),
+    right after, in bold: it was not seen live. ``undelivered``: the notify outbox's dead
+    letters (``Notifier.dead_letters()``)."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if link:
         text.append_text(safe(f" {link} ", 200, style="bold reverse"))
+        text.append(" ")
+    if notice:
+        text.append_text(safe(f"⚑ {notice}", 200, style="bold"))
         text.append(" ")
     if rehearsal:
         text.append(" ")
@@ -244,8 +264,9 @@ class HeaderBar(Static):
     def show(self, plan, state, operator: str, now: float, readonly: bool = False,
              recording: bool = False, quarantined: int = 0, journal_path=None,
              forecast=None, rehearsal: str | None = None, pending: int = 0,
-             identity=None, link: str | None = None, undelivered: int = 0) -> None:
+             identity=None, link: str | None = None, undelivered: int = 0,
+             notice: str | None = None) -> None:
         width = self.content_size.width or self.size.width
         self.update(header_text(plan, state, operator, now, readonly, recording, quarantined,
                                 journal_path, width, forecast, rehearsal, pending, identity,
-                                link, undelivered))
+                                link, undelivered, notice))
