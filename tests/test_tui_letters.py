@@ -8,6 +8,10 @@ with a generous deadline (a condition, never a fixed sleep)."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from cockpit.commands.demo import DEMO_PLAN
 from cockpit.config import load_plan
 from cockpit.tui.app import CockpitApp
@@ -15,6 +19,7 @@ from cockpit.tui.panels.header import HeaderBar
 from cockpit.tui.screens.letters import LettersScreen
 from tests.fixtures.httpserver import Reply
 from tests.notify_support import TOKEN, Recorder, hook_target, wait_for
+from tests.test_tui_snapshots import fixed_system_actor  # noqa: F401 - a fixture
 from tests.test_tui_support import make_cockpit, plain, settle, until, written
 
 SIZE = (100, 30)
@@ -106,16 +111,22 @@ async def test_m_says_why_when_nothing_waits(tmp_path, http_server):
         assert app.main.why_not("letters").startswith("the plan has no notify section")
 
 
-def test_letters_modal_snapshot(snap_compare, tmp_path, http_server):
-    """The dead-letter list at 80x24, its header count behind it (a real refused delivery)."""
-    cockpit = make_cockpit(tmp_path, _plan(tmp_path, http_server, Recorder(then=Reply(404))),
-                           seeded=False)
+@pytest.mark.usefixtures("fixed_system_actor")
+def test_letters_modal_snapshot(snap_compare, tmp_path):
+    """The dead-letter list at 80x24, its header count behind it. The target is a closed port
+    on loopback with one attempt allowed (a real refused connection), and the system actor is
+    fixed as in tests/test_tui_snapshots.py, so the header's journal head is the same."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(DEMO_PLAN.read_text() + "notify:\n  targets:\n"
+                    + hook_target(events="[step.confirm]", extra="      max_attempts: 1\n"))
+    plan, _ = load_plan(path, env={"HOOK_CHAT": f"http://127.0.0.1:9/hook/{TOKEN}"})
+    cockpit = make_cockpit(tmp_path, plan, seeded=False)
     app = CockpitApp.of(cockpit, start_engine=False)
+    asyncio.run(settle(cockpit))
+    cockpit.ops.confirm("B01", cockpit.engine.gates, typed="B01")
+    wait_for(lambda: cockpit.notifier.dead_letters(), what="the dead letter")
 
     async def before(pilot):
-        await settle(cockpit)
-        cockpit.ops.confirm("B01", cockpit.engine.gates, typed="B01")
-        wait_for(lambda: cockpit.notifier.dead_letters(), what="the dead letter")
         app.refresh_panels()
         await pilot.pause()
         await pilot.press("m")
