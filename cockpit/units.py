@@ -29,6 +29,18 @@ from decimal import Decimal
 
 from cockpit.durations import format_duration
 
+
+def finite_number(value: object) -> float | None:
+    """A finite number from untrusted data (journal entries, history rows), or None: a JSON
+    ``false`` where a number belongs, a string, a 400-digit integer or a NaN is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        f = float(value)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
 UNITS = ("s", "ms", "%", "count", "B")
 SUFFIXES = {"_s": "s", "_ms": "ms", "_pct": "%", "_bytes": "B", "_count": "count"}
 DEFAULT_DECIMALS = 2

@@ -75,7 +75,7 @@ def verify(path: str | Path, expect_head: str | None = None) -> VerifyResult:
     parsed = lines.parse(data)
     entries = parsed.entries
     found = tuple(quarantine.find(p, entries))
-    intact = _check(parsed, want)
+    intact = check_parsed(parsed, want)
     waiting = [q for q in found if not q.acknowledged]
     if not intact.ok or not waiting:
         return VerifyResult(intact.ok and not waiting, intact.count, intact.head_seq,
@@ -94,10 +94,12 @@ def verify_data(data: bytes, expect_head: str | None = None) -> VerifyResult:
     journal's table: its lines, each with its newline): the same rule and the same recorded-head
     check; there is no folder, so no quarantine file. ``ValueError`` for a bad ``expect_head``."""
     want = parse_expect_head(expect_head) if expect_head else None
-    return _check(lines.parse(data), want)
+    return check_parsed(lines.parse(data), want)
 
 
-def _check(parsed: lines.Parsed, want: tuple[int | None, str] | None) -> VerifyResult:
+def check_parsed(parsed: lines.Parsed, want: tuple[int | None, str] | None) -> VerifyResult:
+    """The verdict on parsed journal bytes: damage, a torn tail, the head
+    recorded elsewhere (``want``). verify(), verify_data() and the evidence pack share it."""
     entries = parsed.entries
     head_seq = entries[-1].seq if entries else 0
     head_hash = entries[-1].hash if entries else None

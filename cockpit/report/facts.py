@@ -19,7 +19,6 @@ the three files cannot disagree.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,7 +33,7 @@ from cockpit.journal.verify import VerifyResult
 from cockpit.runbook.spans import SpanFold
 from cockpit.text import clean
 from cockpit.timings import timings_report
-from cockpit.units import unit_of
+from cockpit.units import finite_number, unit_of
 
 SCHEMA_VERSION = 1
 SYSTEM = "system"
@@ -70,16 +69,6 @@ def _t(value: object, limit: int = TEXT_LIMIT) -> str:
 
 def _ts(wall: float | None) -> str | None:
     return None if wall is None else format_ts(wall)
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        f = float(value)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
 
 
 @dataclass(frozen=True)
@@ -508,12 +497,12 @@ def _recon(entries: Sequence[Entry], verified) -> tuple[list[ReconUnit], list[Ex
             for uid, u in raw_units.items():
                 if not isinstance(u, dict):
                     continue
-                figures = {k: _num(u.get(k)) for k in ("source_rows", "target_rows", "missing",
+                figures = {k: finite_number(u.get(k)) for k in ("source_rows", "target_rows", "missing",
                                                         "extra", "changed") if k in u}
                 units.append(ReconUnit(e.seq, e.ts, _t(uid, 120), _t(u.get("layer"), 20),
                                        _t(u.get("table") or u.get("check"), 120),
                                        bool(u.get("failed")), _t(u.get("error"), 300),
-                                       int(_num(u.get("findings")) or 0), figures,
+                                       int(finite_number(u.get("findings")) or 0), figures,
                                        verified(e.seq)))
         elif e.action == "exception.open" and e.subject:
             keys = data.get("keys")
@@ -629,11 +618,11 @@ def _charts(plan: Plan | None, entries: Sequence[Entry], history: HistoryLike | 
             lo = hi = last = None
             for b in buckets:
                 errors += int(b.errors or 0)
-                v = _num(b.last)
+                v = finite_number(b.last)
                 if v is not None:
                     points.append((float(b.start), v))
                     last = v
-                blo, bhi = _num(b.lo), _num(b.hi)
+                blo, bhi = finite_number(b.lo), finite_number(b.hi)
                 if blo is not None and bhi is not None:
                     band.append((float(b.start), blo, bhi))
                     lo = blo if lo is None else min(lo, blo)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cockpit.journal import Entry, lines, quarantine
-from cockpit.journal.verify import VerifyResult, _check, parse_expect_head
+from cockpit.journal.verify import VerifyResult, check_parsed, parse_expect_head
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def verify_and_read(data: bytes, expect_head: str | None,
     cannot be listed."""
     want = parse_expect_head(expect_head) if expect_head else None
     parsed = lines.parse(data)
-    result = _check(parsed, want)  # verify()'s and verify_data()'s own check of the bytes
+    result = check_parsed(parsed, want)  # verify()'s and verify_data()'s own check of the bytes
     if path is not None:
         found = tuple(quarantine.find(path, parsed.entries))
         waiting = [q for q in found if not q.acknowledged]

@@ -17,7 +17,6 @@ come from the plan. ``summary_entry_data`` is what a rehearsal journals at its e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -28,6 +27,7 @@ from cockpit.runbook.spans import Span, step_spans
 from cockpit.text import clean
 from cockpit.timings.faults import fault_answers
 from cockpit.timings.schedule import actual_path, planned_path, planned_schedule
+from cockpit.units import finite_number
 
 FORMAT = 1
 SUMMARY_FAULTS = 100  # faults kept in a rehearsal.summary entry (the rest counted)
@@ -143,18 +143,7 @@ def _rehearsal(e: Entry) -> dict[str, Any]:
     data = e.data if isinstance(e.data, dict) else {}
     name = e.subject if e.subject is not None else data.get("scenario")
     return {"scenario": clean(name, NAME_LIMIT, single_line=True) if isinstance(name, str) else "",
-            "speed": _number(data.get("speed"))}
-
-
-def _number(value: Any) -> float | None:
-    """A finite number from journal data, or None (a bool, a string, a 400-digit integer...)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        f = float(value)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
+            "speed": finite_number(data.get("speed"))}
 
 
 def _step(sid: str, book: str, phase: Phase, planned: float, span: Span,
