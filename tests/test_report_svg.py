@@ -56,7 +56,7 @@ def test_a_24_hour_series_is_at_most_two_points_per_pixel_column_and_keeps_its_s
     svg = line_chart([Series("p95", pts, [(T0 + m * 60, 4.0, 6.0) for m in range(1440)])],
                      t0=T0, t1=T0 + 86_400, unit="ms", title="p95", width=720)
     root = _parse(svg)
-    plot_w = 720 - 64 - 110
+    plot_w = 720 - 64 - 24  # the plot between its value axis and the right margin
     (series,) = [p for p in root.iter(NS + "path") if p.get("class") == "series"]
     assert _path_points(series.get("d")) <= 2 * (plot_w + 1)
     (band,) = [p for p in root.iter(NS + "path") if p.get("class") == "band"]

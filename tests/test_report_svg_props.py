@@ -80,7 +80,7 @@ def test_a_line_never_has_more_than_two_points_per_pixel_column(points, width):
     root = ET.fromstring(line_chart([Series("s", pts)], t0=T0, t1=T0 + 86_400, unit="u",
                                     title="t", width=width))
     (path,) = [p for p in root.iter(NS + "path") if p.get("class") == "series"]
-    plot_w = width - 64 - 110
+    plot_w = width - 64 - 24
     n = len(re.findall(r"[ML]", path.get("d")))
     assert n <= 2 * (plot_w + 1)
     # Every pixel column that had a point is drawn.

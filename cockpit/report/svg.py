@@ -31,7 +31,7 @@ FONT = 'font-family="sans-serif" font-size="11"'
 MAX_FLOAT = sys.float_info.max
 # datetime's range, so a tick label can always be written.
 MIN_T, MAX_T = 0.0, 253_402_300_799.0
-LABEL_W = 170  # the label column of gate bands and the Gantt chart
+LABEL_W = 190  # the label column of gate bands and the Gantt chart
 PALETTE = ("#1f5fa8", "#b3541e", "#2e7d32", "#6a3d9a", "#8c6d1f", "#00838f")
 DASHES = ("", "6 3", "2 2", "8 3 2 3", "1 3", "10 4")
 STATUS_FILL = {"GO": "#7cc47f", "NO-GO": "#e06666", "HOLD": "#f2c14e", "UNKNOWN": "#b0b0b0"}
@@ -246,7 +246,7 @@ def line_chart(series: list[Series], *, t0: float, t1: float, unit: str, title: 
     width = int(min(max(_int(width, 720), 200), 4000))
     height = int(min(max(_int(height, 200), 120), 2000))
     legend_h = 16 * ((len(series) + 2) // 3) if len(series) > 1 else 0
-    left, right, top, bottom = 64.0, width - 110.0, 24.0, height - 40.0 - legend_h
+    left, right, top, bottom = 64.0, width - 24.0, 24.0, height - 40.0 - legend_h
     if bottom - top < 40:
         bottom = top + 40
         height = int(bottom + 40 + legend_h)
@@ -303,8 +303,9 @@ def line_chart(series: list[Series], *, t0: float, t1: float, unit: str, title: 
         yy = y(th.value)
         out.append(f'<g class="threshold"><line x1="{_num(left)}" y1="{_num(yy)}" '
                    f'x2="{_num(right)}" y2="{_num(yy)}" stroke="#a00000" stroke-width="1" '
-                   f'stroke-dasharray="5 4"/><text x="{_num(right + 4)}" y="{_num(yy + 4)}" '
-                   f'fill="#a00000">{_text(th.label, 24)} {_fmt(th.value)}</text></g>')
+                   f'stroke-dasharray="5 4"/><text x="{_num(right - 4)}" y="{_num(yy - 4)}" '
+                   f'text-anchor="end" fill="#a00000">{_text(th.label, 40)} {_fmt(th.value)}'
+                   '</text></g>')  # inside the plot, above its line: never cut at the edge
     if len(series) > 1:
         out += _series_legend(series, left, bottom + 40, right - left)
     elif series:
@@ -375,7 +376,7 @@ def gate_bands(rows: list[tuple[str, list[tuple[float, float, str]]]], *, t0: fl
             else ("?", [])
         yy = top + r * row_h
         out.append(f'<g class="gate"><text x="{_num(left - 8)}" y="{_num(yy + 16)}" '
-                   f'text-anchor="end">{_text(gate, 26)}</text>')
+                   f'text-anchor="end">{_text(gate, 24)}</text>')
         out.append(f'<rect x="{_num(left)}" y="{_num(yy + 3)}" width="{_num(right - left)}" '
                    f'height="{_num(row_h - 6)}" fill="#f6f6f6" stroke="#cccccc"/>')
         for seg in segments if isinstance(segments, list | tuple) else []:
@@ -427,7 +428,7 @@ def gantt(rows: list[GanttRow], *, t0: float, t1: float, title: str, width: int 
     t0, t1 = _window(t0, t1)
     width = int(min(max(_int(width, 720), 300), 4000))
     row_h, top = 30.0, 10.0
-    left, right = float(LABEL_W), width - 70.0
+    left, right = float(LABEL_W), width - 100.0  # room for "done OVERRUN" after a last bar
     bottom = top + max(1, len(rows)) * row_h
     height = bottom + 64.0
     prefix = _ids("gantt", title, t0, t1, len(rows))
@@ -451,7 +452,7 @@ def gantt(rows: list[GanttRow], *, t0: float, t1: float, title: str, width: int 
         yy = top + r * row_h
         status = clean(str(row.status), 16, single_line=True)
         out.append(f'<g class="step"><text x="{_num(left - 8)}" y="{_num(yy + 17)}" '
-                   f'text-anchor="end">{_text(row.label, 26)}</text>')
+                   f'text-anchor="end">{_text(row.label, 24)}</text>')
         planned = bar(row.planned, yy + 4, 8)
         if planned:
             out.append(f'<rect class="planned" x="{_num(planned[0])}" y="{_num(yy + 4)}" '
@@ -472,7 +473,7 @@ def gantt(rows: list[GanttRow], *, t0: float, t1: float, title: str, width: int 
         words = " ".join(w for w in (status, "OVERRUN" if row.overrun else "") if w)
         if words:
             ends = [b[0] + b[1] for b in (planned, actual, baseline) if b]
-            x = min(max(ends, default=left) + 4, width - 66.0)
+            x = min(max(ends, default=left) + 4, width - 96.0)
             out.append(f'<text x="{_num(x)}" y="{_num(yy + 22)}" font-weight="'
                        f'{"bold" if row.overrun else "normal"}">{_text(words, 24)}</text>')
         out.append("</g>")
