@@ -56,6 +56,7 @@ class Engine:
         self._history: dict[str, deque[Reading]] = {
             name: deque(maxlen=sig.history) for name, sig in plan.signals.items()}
         self._subscribers: list[Callable[[], None]] = []
+        self._reading_listeners: list[Callable[[Reading], None]] = []
         # Largest delay of a poll's start behind its planned time, per signal (diagnostics).
         self.lateness: dict[str, float] = {}
         self._tasks: list[asyncio.Task] = []
@@ -106,6 +107,14 @@ class Engine:
         """
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def on_reading(self, callback: Callable[[Reading], None]) -> Callable[[], None]:
+        """``callback(reading)`` for each reading as it is stored (the signal history takes
+        each one this way, instead of walking ``latest`` after every notification). Returns
+        a function that unsubscribes it; a failing callback is logged and never costs a poll."""
+        self._reading_listeners.append(callback)
+        return lambda: (self._reading_listeners.remove(callback)
+                        if callback in self._reading_listeners else None)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -231,6 +240,11 @@ class Engine:
         history = self._history.get(reading.signal)
         if history is not None:
             history.append(reading)
+        for callback in list(self._reading_listeners):
+            try:
+                callback(reading)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the engine
+                log.exception("reading listener failed")
 
     def _accept(self, reading: Reading) -> None:
         self._store(reading)

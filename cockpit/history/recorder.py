@@ -6,8 +6,8 @@ holding the journal); a read-only watcher records nothing. Times are the session
 wall time (a reading's ``ts``; ``clock.now()`` for a gate change), so a rehearsal's
 accelerated clock is what the history shows.
 
-On the engine's loop the recorder only notes what is new (a reading object it has not seen in
-``engine.latest``, a gate change from ``Session.listen``); every ``FLUSH_S`` seconds of the
+On the engine's loop the recorder only notes what is new (each reading as the engine stores
+it, ``Engine.on_reading``; a gate change from ``Session.listen``); every ``FLUSH_S`` seconds of the
 session clock it hands the batch to its one thread, which records it and flushes it in one
 transaction, so SQLite's fsync never stalls the screen. While a flush is still being written
 the next batch waits for the following turn: a rehearsal clock 1000 times faster flushes as
@@ -19,7 +19,7 @@ the cockpit goes on, the journal does not depend on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -44,8 +44,7 @@ _Reading = tuple[str, float, object, bool]
 class Readings(Protocol):
     """What the recorder needs of ``cockpit.engine.Engine`` (a sibling layer: not imported)."""
 
-    @property
-    def latest(self) -> Mapping[str, Reading]: ...
+    def on_reading(self, callback: Callable[[Reading], None]) -> Callable[[], None]: ...
 
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]: ...
 
@@ -58,7 +57,6 @@ class Recorder:
                  warn: Callable[[str], None], flush_s: float = FLUSH_S):
         self.history, self.engine, self.clock, self.warn = history, engine, clock, warn
         self.flush_s = flush_s
-        self._seen: dict[str, object] = {}
         self._readings: list[_Reading] = []
         self._gates: list[_Gate] = []
         self._last_flush = clock.monotonic()
@@ -67,7 +65,8 @@ class Recorder:
         self._failed: str | None = None
         self._stopped = False
         self.dropped = 0
-        self._unsubscribe = engine.subscribe(self._update)
+        self._unsubscribe_readings = engine.on_reading(self._reading)
+        self._unsubscribe_ticks = engine.subscribe(self._update)
 
     # -- on the engine's loop ------------------------------------------------------------
     def gate_changed(self, new: GateStatus, old: GateStatus | None) -> None:
@@ -75,21 +74,22 @@ class Recorder:
         if not self._stopped:
             self._gates.append((new.gate, self.clock.now(), new.state.value, new.reason))
 
+    def _reading(self, reading: Reading) -> None:
+        if self._stopped:
+            return
+        if len(self._readings) >= MAX_WAITING:
+            self.dropped += 1
+            return
+        self._readings.append((reading.signal, reading.ts, reading.value,
+                               reading.error is not None or reading.value is None))
+
     def _update(self) -> None:
+        """After every reading and every tick: the flush, when one is due."""
         if self._stopped:
             return
         if self._failed is not None:
             self._stop(self._failed)
             return
-        seen = self._seen
-        for name, reading in self.engine.latest.items():
-            if seen.get(name) is not reading:
-                seen[name] = reading
-                if len(self._readings) >= MAX_WAITING:
-                    self.dropped += 1
-                    continue
-                self._readings.append((name, reading.ts, reading.value,
-                                       reading.error is not None or reading.value is None))
         if self.clock.monotonic() - self._last_flush >= self.flush_s:
             self.flush()
 
@@ -108,7 +108,8 @@ class Recorder:
         if self._stopped:
             return
         self._stopped = True
-        self._unsubscribe()
+        self._unsubscribe_readings()
+        self._unsubscribe_ticks()
         readings, gates = self._readings, self._gates
         self._readings, self._gates = [], []
         done = self._thread.submit(self._write, readings, gates, close=True)
@@ -123,7 +124,8 @@ class Recorder:
 
     def _stop(self, why: str) -> None:
         self._stopped = True
-        self._unsubscribe()
+        self._unsubscribe_readings()
+        self._unsubscribe_ticks()
         self._readings, self._gates = [], []
         self._thread.submit(self._close_quietly)
         self._thread.shutdown(wait=False)
