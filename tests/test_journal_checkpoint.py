@@ -94,17 +94,22 @@ def test_parse_verified_returns_what_parse_returns(journal):
     full = lines.parse(data, cutover=CUT)
     assert full.fast and full.damage is None and not full.torn
     head = (full.entries[-1].seq, full.entries[-1].hash)
-    fast = lines.parse_verified(data, cutover=CUT, head=head)
+    fast = lines.parse_verified(data, len(data), cutover=CUT, head=head)
+    assert fast is not None and fast.undecoded() == len(full.entries) - 1  # only the last read
     assert fast == full.entries
+    # Only the first ``size`` bytes are read (what follows them is the rule's to check).
+    assert lines.parse_verified(data + b"not json\n", len(data), cutover=CUT, head=head) == full.entries
     assert [(e.wall, e.batch, e.actor) for e in fast] == [(e.wall, e.batch, e.actor) for e in full.entries]
     # Anything that does not fit is None, never an exception: another head, another cutover,
     # a cut line, no lines at all.
-    assert lines.parse_verified(data, cutover=CUT, head=(head[0], "0" * 64)) is None
-    assert lines.parse_verified(data, cutover=CUT, head=(head[0] - 1, head[1])) is None
-    assert lines.parse_verified(data, cutover="other", head=head) is None
-    assert lines.parse_verified(data[:-1], cutover=CUT, head=head) is None
-    assert lines.parse_verified(b"", cutover=CUT, head=(0, "0" * 64)) is None
-    assert lines.parse_verified(b"[]\n{}\n", cutover=CUT, head=(2, "0" * 64)) is None
+    n = len(data)
+    assert lines.parse_verified(data, n, cutover=CUT, head=(head[0], "0" * 64)) is None
+    assert lines.parse_verified(data, n, cutover=CUT, head=(head[0] - 1, head[1])) is None
+    assert lines.parse_verified(data, n, cutover="other", head=head) is None
+    assert lines.parse_verified(data[:-1], n - 1, cutover=CUT, head=head) is None
+    assert lines.parse_verified(data, n + 1, cutover=CUT, head=head) is None
+    assert lines.parse_verified(b"", 0, cutover=CUT, head=(0, "0" * 64)) is None
+    assert lines.parse_verified(b"[]\n{}\n", 6, cutover=CUT, head=(2, "0" * 64)) is None
 
 
 @pytest.mark.parametrize("ts", ["2026-12-01T22:14:05.123Z", "1970-01-01T00:00:00.000Z",

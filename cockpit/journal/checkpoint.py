@@ -8,8 +8,8 @@ those bytes: at its open, and as its own acknowledged appends extend them.
 
 What it promises: when the journal's first ``size`` bytes still hash to ``sha256`` (and end at
 ``head``), they are byte for byte what :func:`cockpit.journal.lines.parse` accepted, so an
-open reads their entries without checking the rule again (:func:`lines.parse_verified`) and
-applies the full rule to the rest only. A prefix hash runs at about 1 GB/s, far faster than
+open reads their entries without checking the rule again (:func:`lines.parse_verified`, each
+decoded when first read) and applies the full rule to the rest only. A prefix hash runs at about 1 GB/s, far faster than
 the canonical JSON and chain hash of every line.
 
 What it does not promise: it is not a signature. Whoever can write the journal's folder can
@@ -23,16 +23,15 @@ not match the journal's bytes means the full check, never an error and never tru
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from cockpit.journal import lines
+from cockpit.journal import disk, lines
+from cockpit.journal.entries import Entries
 from cockpit.journal.entry import Entry
 
 SUFFIX = ".verified"
@@ -65,20 +64,8 @@ def _hex64(v: object) -> bool:
 
 def load(journal: Path) -> Checkpoint | None:
     """The checkpoint beside ``journal`` as written, or None for anything else (never raises)."""
-    try:
-        fd = os.open(checkpoint_path(journal),
-                     os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (OSError, ValueError):
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        raw = os.read(fd, MAX_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(raw) > MAX_BYTES:
+    raw = disk.read_beside(checkpoint_path(journal), MAX_BYTES)
+    if raw is None:
         return None
     try:
         d = orjson.loads(raw)
@@ -93,7 +80,7 @@ def load(journal: Path) -> Checkpoint | None:
     return Checkpoint(d["cutover"], size, seq, d["head"], d["sha256"])
 
 
-def trusted(journal: Path, data: bytes, cutover: str) -> tuple[list[Entry], int, hashlib._Hash] | None:
+def trusted(journal: Path, data: bytes, cutover: str) -> tuple[Entries, int, hashlib._Hash] | None:
     """(entries, size, sha256 state) of the prefix of ``data`` the checkpoint vouches for,
     or None: then every byte is checked by the full rule."""
     cp = load(journal)
@@ -102,13 +89,13 @@ def trusted(journal: Path, data: bytes, cutover: str) -> tuple[list[Entry], int,
     digest = hashlib.sha256(memoryview(data)[:cp.size])
     if digest.hexdigest() != cp.sha256:
         return None
-    entries = lines.parse_verified(data[:cp.size], cutover=cutover, head=(cp.seq, cp.head))
+    entries = lines.parse_verified(data, cp.size, cutover=cutover, head=(cp.seq, cp.head))
     if entries is None:
         return None
     return entries, cp.size, digest
 
 
-def save(journal: Path, cutover: str, entries: list[Entry], size: int,
+def save(journal: Path, cutover: str, entries: Sequence[Entry], size: int,
          digest: hashlib._Hash) -> bool:
     """Write the checkpoint for the first ``size`` bytes (``digest``: their sha256 state),
     which the full rule accepted as ``entries``. Best effort: False when it could not be
@@ -117,23 +104,4 @@ def save(journal: Path, cutover: str, entries: list[Entry], size: int,
         return False
     last = entries[-1]
     doc = Checkpoint(cutover, size, last.seq, last.hash, digest.hexdigest()).to_json()
-    target = checkpoint_path(journal)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-                     | os.O_NONBLOCK, 0o640)
-    except OSError:
-        return False
-    try:
-        try:
-            os.write(fd, doc)
-        finally:
-            os.close(fd)
-        # No fsync: the journal bytes it covers were fsynced before; after a crash an old,
-        # empty or missing checkpoint is only a longer check, never trust in unchecked bytes.
-        os.replace(tmp, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        return False
-    return True
+    return disk.write_beside(checkpoint_path(journal), doc)

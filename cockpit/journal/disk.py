@@ -9,6 +9,7 @@ peer), ``fstat`` must say "regular file", and only then is ``O_NONBLOCK`` cleare
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -103,3 +104,55 @@ def read_journal(path: str | os.PathLike) -> bytes | None:
         raise JournalError(f"cannot read journal {p}: {exc.strerror or type(exc).__name__}") from None
     finally:
         os.close(fd)
+
+
+# -- the shortcut files beside a journal (checkpoint, saved folds) ------------------------------
+
+
+def read_beside(path: Path, limit: int) -> bytes | None:
+    """The bytes of a file beside a journal that only speeds things up, or None for anything
+    but a regular file of at most ``limit`` bytes that can be read now (never follows a link,
+    never blocks on a FIFO, never raises): then the caller does the long way."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def write_beside(target: Path, blob: bytes) -> bool:
+    """Replace such a file with ``blob`` atomically (a new file renamed over the old, never
+    through a link); False when it could not be. No fsync: after a crash an old, empty or
+    missing shortcut only means the long way, never trust in what it did not cover."""
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+                     | os.O_NONBLOCK, 0o640)
+    except OSError:
+        return False
+    try:
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
+    return True

@@ -21,6 +21,7 @@ import math
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,7 @@ ACTIONS = frozenset({
 })
 
 
-def head_of(entries: list[Entry]) -> tuple[int, str]:
+def head_of(entries: Sequence[Entry]) -> tuple[int, str]:
     """(seq, hash) of the last entry; (0, GENESIS) for none: the head every journal shows."""
     if not entries:
         return (0, GENESIS)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.journal import checkpoint, disk, lines, quarantine
+from cockpit.journal.entries import Entries
 from cockpit.journal.entry import ACTIONS, Actor, Entry, build, head_of, jsonable
 from cockpit.journal.errors import (
     JournalCorrupt,
@@ -167,7 +168,7 @@ class Journal:
         self._clock = clock
         self._fd: int | None = None
         self._size = 0
-        self.entries: list[Entry] = []
+        self.entries = Entries()
         self.readonly = True
         self.readonly_reason: str | None = None
         self.damage: lines.Damage | None = None
@@ -213,31 +214,35 @@ class Journal:
         if data is None:
             self.warnings.append(f"no journal yet at {self.path}: nothing has been done")
             return
-        parsed, _ = self._parse(data)
-        self._take(parsed)
+        entries, parsed, _ = self._parse(data)
+        self._take(entries, parsed)
         if parsed.torn:
             self.warnings.append(
                 f"the end of {self.path} was never acknowledged ({parsed.tail_problem()}): a writer "
                 "crashed or is writing; the next writer quarantines it")
 
-    def _parse(self, data: bytes) -> tuple[lines.Parsed, tuple[int, hashlib._Hash] | None]:
+    def _parse(self, data: bytes) -> tuple[Entries, lines.Parsed, tuple[int, hashlib._Hash] | None]:
         """The one rule over the journal's bytes, except over the prefix the checkpoint vouches
-        for (byte for byte what the rule accepted before: read, not checked again). Also the
+        for (byte for byte what the rule accepted before: its lines decoded when first read,
+        never checked again). The entries; what the rule found (its ``good_bytes`` and damage
+        counted over the whole journal; its ``entries`` only those after the prefix); the
         (size, sha256 state) of that prefix, or None when there was no usable checkpoint."""
         known = checkpoint.trusted(self.path, data, self.cutover_id)
         if known is None:
-            return lines.parse(data, cutover=self.cutover_id), None
+            parsed = lines.parse(data, cutover=self.cutover_id)
+            return Entries(parsed.entries), parsed, None
         entries, size, digest = known
-        tail = lines.parse(data[size:], cutover=self.cutover_id,
-                           after=(entries[-1].seq, entries[-1].hash), first_line=len(entries) + 1)
+        last = entries[-1]
+        tail = lines.parse(data[size:], cutover=self.cutover_id, after=(last.seq, last.hash),
+                           first_line=len(entries) + 1)
         entries.extend(tail.entries)
-        return lines.Parsed(entries, size + tail.good_bytes, tail.damage, tail.torn, tail.pending,
-                            tail.batch_size, tail.fast), (size, digest)
+        tail.good_bytes += size
+        return entries, tail, (size, digest)
 
-    def _take(self, parsed: lines.Parsed) -> None:
-        self.entries = parsed.entries
+    def _take(self, entries: Entries, parsed: lines.Parsed) -> None:
+        self.entries = entries
         self._size = parsed.good_bytes
-        if len(self.entries) >= FREEZE_AT:
+        if len(entries) - entries.undecoded() >= FREEZE_AT:
             # The entries live as long as the journal and hold no reference cycles, yet every
             # full collection of the cyclic GC would walk their millions of containers (about
             # half a second at 100,000 entries, first paid by the replay that follows): moved
@@ -285,8 +290,8 @@ class Journal:
             _fsync_dir(self.path.parent)
         assert self._fd is not None  # just opened by _open_writer
         data = disk.read_fd(self._fd)
-        parsed, known = self._parse(data)
-        self._take(parsed)
+        entries, parsed, known = self._parse(data)
+        self._take(entries, parsed)
         if self.damage is not None:
             self.close()  # never write after damage; another opener will see the same
             return
@@ -643,9 +648,10 @@ class Journal:
         Works for writers and read-only opens alike; files that did not change are not read
         again. Never waits for a write in progress.
         """
-        entries = self.entries[:]
-        if self._acks[0] != len(entries):
-            self._acks = (len(entries), quarantine.acknowledged_keys(entries))
+        entries = self.entries
+        n = len(entries)
+        if self._acks[0] != n:
+            self._acks = (n, quarantine.acknowledged_keys(entries.with_action(QUARANTINE_ACK)))
         return quarantine.find(self.path, entries, self._acks[1], self._qcache)
 
     def unacknowledged_quarantines(self) -> list[Quarantine]:

@@ -18,15 +18,15 @@ turns into a float) is decoded again by the standard library before it is judged
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
+from cockpit.journal.entries import Entries, no_gc
 from cockpit.journal.entry import (
     ACTOR_FIELDS,
     BATCH,
@@ -324,19 +324,6 @@ def _batch_order(b: list | None, pending: list[Entry], n: int | None) -> str | N
     return None
 
 
-@contextlib.contextmanager
-def _no_gc():
-    # Decoding builds ~10 containers per entry and none of them form cycles; letting the cyclic
-    # collector chase them through 100,000 entries costs more than the decoding itself.
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def parse(data: bytes, *, cutover: str | None = None, after: tuple[int, str] = (0, GENESIS),
           first_line: int = 1) -> Parsed:
     """Every acknowledged entry up to the first damaged line.
@@ -347,7 +334,7 @@ def parse(data: bytes, *, cutover: str | None = None, after: tuple[int, str] = (
     the first bad line, and nothing after it is read. ``after`` is the (seq, hash) the data
     continues from (a watcher reading only what was appended).
     """
-    with _no_gc():
+    with no_gc():
         return _parse(data, cutover, after, first_line)
 
 
@@ -396,57 +383,71 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
                   fast)
 
 
-def parse_verified(prefix: bytes, *, cutover: str, head: tuple[int, str]) -> list[Entry] | None:
-    """The entries of bytes :func:`parse` read before with nothing wrong, on its common path
+def parse_verified(data: bytes, size: int, *, cutover: str, head: tuple[int, str]) -> Entries | None:
+    """The entries of ``data[:size]``, bytes :func:`parse` read before with nothing wrong, on its common path
     (``Parsed.fast``) and for the same ``cutover``, ending at ``head``: exactly the entries it
-    returned, without checking the rule again (no canonical form, no chain).
+    returned, without checking the rule again (no canonical form, no chain), each decoded when
+    first read (:class:`~cockpit.journal.entries.Entries`).
 
     Only for bytes known to be those (a checkpoint's digest matched). Anything that does not
-    fit (not whole lines of entries, another head, another cutover) gives None, never an
-    exception: the caller then applies :func:`parse` as to any other bytes.
+    fit (not whole lines, another number of lines, a last line of another seq, head or
+    cutover) gives None, never an exception: the caller then applies :func:`parse` as to any
+    other bytes.
     """
-    with _no_gc():
-        try:
-            return _verified(prefix, cutover, head)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-                RecursionError):
-            return None
-
-
-def _verified(prefix: bytes, cutover: str, head: tuple[int, str]) -> list[Entry] | None:
-    if not prefix.endswith(b"\n"):
+    if not 0 < size <= len(data) or data[size - 1] != 0x0A:  # whole lines only
         return None
-    raws = prefix.split(b"\n")
-    raws.pop()
-    if len(raws) != head[0]:
+    entries = Entries.of_lines(data, size, decoder(cutover))
+    if len(entries) != head[0]:
         return None
-    loads = orjson.loads
-    make = _entry
-    entries: list[Entry] = []
-    append = entries.append
-    actors: dict = {}
-    minutes: dict = {}
-    for n, raw in enumerate(raws, 1):
-        d = loads(raw)
-        a = d["actor"]
-        # Keyed by its values in the line's (sorted) key order: one call instead of six lookups.
-        actor = actors.get(key := tuple(a.values()))
-        if actor is None:
-            actor = actors[key] = Actor(a["operator"], a["os_user"], a["host"], a["ssh_client"],
-                                        a["pid"], a["session"])
-        ts = d["ts"]
-        if d["seq"] != n or d["cutover"] != cutover or type(ts) is not str:
-            return None
-        minute = minutes.get(ts[:16])
-        if minute is None:
-            minute = minutes[ts[:16]] = _minute(ts)
-        b = d.get(BATCH)
-        append(make(n, ts, cutover, actor, d["action"], d["subject"], d["reason_code"], d["note"],
-                    d["data"], d["prev"], d["hash"], _wall(ts, minute),
-                    None if b is None else (b[0], b[1])))
-    if entries and entries[-1].hash != head[1]:
+    try:
+        last = entries[-1]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            RecursionError):
+        return None
+    if last.seq != head[0] or last.hash != head[1] or last.cutover != cutover:
         return None
     return entries
+
+
+def decoder(cutover: str):
+    """``decode(data, ends, start, stop) -> [Entry]``: the entries of lines ``start`` to
+    ``stop`` of ``data`` (line ``k`` ends at ``ends[k]``, its newline), lines :func:`parse`
+    accepted on its common path for ``cutover``: the entries it built from them, without
+    checking the rule again. Actors and minutes seen before are reused (one object for each,
+    as the full rule's read gives). One call decodes a whole run: a call per line would cost
+    a fifth more."""
+    loads = orjson.loads
+    make = _entry
+    actors: dict = {}
+    minutes: dict = {}
+
+    def decode(data: bytes, ends: Sequence[int], start: int, stop: int) -> list[Entry]:
+        view = memoryview(data)
+        out: list[Entry] = []
+        append = out.append
+        begin = ends[start - 1] + 1 if start else 0
+        for k in range(start, stop):
+            end = ends[k]
+            d = loads(view[begin:end])
+            begin = end + 1
+            a = d["actor"]
+            # Keyed by its values in the line's (sorted) key order: one call, not six lookups.
+            actor = actors.get(key := tuple(a.values()))
+            if actor is None:
+                actor = actors[key] = Actor(a["operator"], a["os_user"], a["host"],
+                                            a["ssh_client"], a["pid"], a["session"])
+            ts = d["ts"]
+            minute = minutes.get(ts[:16])
+            if minute is None:
+                minute = minutes[ts[:16]] = _minute(ts)
+            b = d.get(BATCH)
+            cut = d["cutover"]
+            append(make(d["seq"], ts, cutover if cut == cutover else cut, actor, d["action"],
+                        d["subject"], d["reason_code"], d["note"], d["data"], d["prev"],
+                        d["hash"], _wall(ts, minute), None if b is None else (b[0], b[1])))
+        return out
+
+    return decode
 
 
 def _minute(ts: str) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ class LocalJournal:
     def head(self) -> tuple[int, str]:
         return head_of(self.journal.entries)
 
-    def merged_in(self, shared: list[Entry]) -> int | None:
+    def merged_in(self, shared: Sequence[Entry]) -> int | None:
         """The seq of the ``local.merge`` of this local journal in ``shared``, or None."""
         start = self.start_entry.hash
         after = self.shared_head[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,7 +102,7 @@ class Quarantine:
                 "set_aside": [e.to_json() for e in self.set_aside]}
 
 
-def _set_aside(data: bytes, entries: list[Entry]) -> tuple[tuple[SetAside, ...], bool]:
+def _set_aside(data: bytes, entries: Sequence[Entry]) -> tuple[tuple[SetAside, ...], bool]:
     """The complete entries in ``data`` that chain onto the kept entry before the first of them,
     and whether that entry was there to check against."""
     text = data if data.endswith(b"\n") else data + b"\n"  # a last line may have lost only that
@@ -121,7 +122,7 @@ def _set_aside(data: bytes, entries: list[Entry]) -> tuple[tuple[SetAside, ...],
                  for e in found), True
 
 
-def _inspect(path: Path, entries: list[Entry]) -> Quarantine:
+def _inspect(path: Path, entries: Sequence[Entry]) -> Quarantine:
     try:
         fd = disk.open_regular(path, os.O_RDONLY)
     except JournalError as exc:
@@ -153,7 +154,7 @@ def _why(exc: JournalError) -> str:
     return "not a regular file" if "not a regular file" in text else text
 
 
-def acknowledged_keys(entries: list[Entry]) -> set[tuple[str, str]]:
+def acknowledged_keys(entries: Iterable[Entry]) -> set[tuple[str, str]]:
     """(name, sha256) of every quarantine file an intact ``journal.quarantine_ack`` names."""
     keys = set()
     for e in entries:
@@ -172,7 +173,7 @@ def _stat_key(entry: os.DirEntry) -> tuple | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
 
 
-def find(journal: Path, entries: list[Entry], acks: set[tuple[str, str]] | None = None,
+def find(journal: Path, entries: Sequence[Entry], acks: set[tuple[str, str]] | None = None,
          cache: dict | None = None) -> list[Quarantine]:
     """Every quarantine file beside ``journal``, oldest name first, each marked acknowledged or not.
 

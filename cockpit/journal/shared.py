@@ -44,7 +44,7 @@ import re
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -126,7 +126,7 @@ class SharedJournal:
         self._follow_only = follow_only
         self.path = local.path
         self.cutover_id = local.cutover_id
-        self.entries: list[Entry] = list(local.entries)
+        self.entries = local.entries.copy()
         self.damage: lines.Damage | None = None
         self._damage_reason: str | None = None
         self.quarantined = local.quarantined
@@ -313,7 +313,7 @@ class SharedJournal:
         return self._localmode
 
     @property
-    def local_entries(self) -> list[Entry]:
+    def local_entries(self) -> Sequence[Entry]:
         """The entries of the local journal (``local.start`` first), to replay on top of
         ``entries``; empty when not in local mode. Never waits for a lock."""
         lm = self._localmode

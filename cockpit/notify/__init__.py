@@ -50,7 +50,7 @@ class Notifier:
         self.plan, self.journal, self.clock = plan, journal, clock
         self.path = path or outbox_path(journal.path)
         self._outbox = Outbox(self.path, plan)  # OutboxError: one line
-        entries = list(self.journal.entries)
+        entries = self.journal.entries
         head = (entries[-1].seq, entries[-1].hash) if entries else (0, "0" * 64)
         self._outbox.start_at(*head)
         if not self._outbox.belongs_to(entries):

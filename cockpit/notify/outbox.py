@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,7 @@ class Outbox:
         row = self.db.execute("SELECT v FROM meta WHERE k = 'watermark_hash'").fetchone()
         return None if row is None else row[0]
 
-    def belongs_to(self, entries: list[Entry]) -> bool:
+    def belongs_to(self, entries: Sequence[Entry]) -> bool:
         """Whether the journal still holds the entry the watermark names (same seq, same
         hash): a journal replaced at the same path (``demo --new``) is another journal."""
         mark, digest = self.watermark(), self.watermark_hash()

@@ -42,7 +42,7 @@ class AuditPanel(Static):
     def show(self, entries, limit: int | None = None, path=None) -> None:
         # Newest entries that fit: the newest line must never be the one cut off.
         limit = limit or max(1, self.content_size.height or 12)
-        tail = list(entries)[-limit:]
+        tail = list(entries[-limit:]) if limit else []
         self.border_title = f"Audit journal ({len(entries)} entries)"
         if path is not None:
             # Where the evidence is, for a stranger to find: border titles given as a str are
