@@ -26,8 +26,9 @@ the UI loop and the journal keeps the order the writes were made in.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -39,12 +40,13 @@ from cockpit.engine import TICK_S, Engine
 from cockpit.flaps import Damper, Summary
 from cockpit.gates import GateStatus
 from cockpit.history.recorder import Recorder, start_recorder
-from cockpit.journal import Actor, Journal, JournalError, JournalLocked
+from cockpit.journal import Actor, Entry, Journal, JournalError, JournalLocked
+from cockpit.journal.file import FREEZE_AT
 from cockpit.journal.shared import SharedJournal, open_plan_journal
 from cockpit.journal.writer import JournalWriter
 from cockpit.notify import Notifier, OutboxError
 from cockpit.notify.lease import SharedDelivery
-from cockpit.runbook import Operations, Refused, builtin_readings
+from cockpit.runbook import Operations, Refused, builtin_readings, foldcache
 from cockpit.runbook.ages import Ages
 from cockpit.runbook.builtin import forecast_readings
 from cockpit.runbook.forecast import Forecaster
@@ -58,6 +60,12 @@ CLOCK_STEP_S = 2.0
 FOLLOW_S = 1.0
 # At session.end, how long (real seconds) messages already due may still be delivered.
 NOTIFY_DRAIN_S = 3.0
+
+# The saved folds (cockpit.runbook.foldcache) are written again this often (session clock
+# seconds) while at least this many entries came since: a restart after a crash folds at most
+# that much of the journal.
+FOLDS_EVERY_S = 600.0
+FOLDS_MIN_NEW = 1000
 
 GateListener = Callable[[GateStatus, GateStatus | None], None]
 
@@ -81,6 +89,8 @@ class Session:
     recorder: Recorder | None = None
     # Comms (plan ``notify``): a session that writes the journal delivers its events.
     notifier: Notifier | None = None
+    # (n, the gate states the journal's first n entries recorded), for the saved folds.
+    recorded_gates: Callable[[], tuple[int, dict]] | None = None
 
     def listen(self, listener: GateListener) -> None:
         """``listener(new, old)`` on each gate change, on the engine's loop (``gates --watch``
@@ -114,10 +124,42 @@ class Session:
             self.notifier.stop(wait=not _on_loop())
         self._close_history()
         self.journal.close()
+        self.save_folds()
+
+    def capture_folds(self):
+        """The session's folds as of now, to ``foldcache.write`` from another thread, or None
+        (a read-only session, no entries, or entries another cockpit appended meanwhile moved
+        the folds apart: tried a few times). On the thread that folds (the loop, in the TUI)."""
+        entries = self.journal.entries
+        if (self.readonly or self.forecaster is None or self.recorded_gates is None
+                or not len(entries)):
+            return None
+        for _ in range(3):
+            spans = self.forecaster.saved(entries)
+            replay = self.ops.saved()
+            gates = self.recorded_gates()
+            if spans[0] == replay[0] == gates[0]:
+                return foldcache.capture(cast(Plan, self.plan), entries, replay, spans, gates)
+        return None
+
+    def save_folds(self) -> bool:
+        """Save the session's folds beside the journal for the next open (best effort: False
+        when they were not saved). Only a session that writes the journal writes beside it (a
+        read-only reader changes no file)."""
+        doc = self.capture_folds()
+        return doc is not None and foldcache.write(self.journal.path, doc)
 
     def _close_history(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
+
+
+def fold_gate_changes(recorded: dict, entries: Iterable[Entry]) -> None:
+    """The gate states ``entries`` record, folded into ``recorded`` (gate -> state): what the
+    session compares a gate's turn with before journalling it."""
+    for e in entries:
+        if e.action == "gate.change":
+            recorded[e.subject] = e.data.get("state") if isinstance(e.data, dict) else None
 
 
 def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: str = "write",
@@ -142,21 +184,28 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
         journal = open_plan_journal(plan, journal_path, readonly=mode == "readonly", clock=clock,
                                     holder=actor)
     # A shared journal has the file journal's surface (cockpit.journal.shared).
-    ops = Operations(plan, cast(Journal, journal), actor)
+    # A long journal's folds resume from those saved beside it at the last close: reading
+    # 100,000 entries again is most of a second (cockpit.runbook.foldcache).
+    resumed = foldcache.load(journal.path, plan, journal.entries)
+    ops = Operations(plan, cast(Journal, journal), actor,
+                     resume=resumed.replayer(plan) if resumed is not None else None)
     writer = JournalWriter()
-    recorded: dict = {}
-    folded = [0]  # journal entries folded into ``recorded``
+    recorded: dict = resumed.gates() if resumed is not None else {}
+    folded = [resumed.seq if resumed is not None else 0]  # journal entries folded into ``recorded``
 
     def fold_recorded() -> None:
         # Other cockpits on a shared journal record gate changes too: compare with the
         # journal, not only with this session's own writes.
         new = journal.entries[folded[0]:]
         folded[0] += len(new)
-        for e in new:
-            if e.action == "gate.change":
-                recorded[e.subject] = (e.data or {}).get("state")
+        fold_gate_changes(recorded, new)
 
     fold_recorded()
+
+    def recorded_fold() -> tuple[int, dict]:
+        fold_recorded()
+        return folded[0], recorded
+
     listeners: list[GateListener] = []  # the session's, filled by Session.listen
 
     def record(new, old, state: str) -> None:
@@ -208,7 +257,13 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
             for summary in damper.due(clock.monotonic()):
                 writer.fire(f"gate flapping {summary.gate}", record_flaps, summary)
 
-    forecaster = Forecaster(plan)
+    forecaster = Forecaster(plan, resume=resumed.span_fold(plan) if resumed is not None else None)
+    if resumed is None and len(journal.entries) >= FREEZE_AT:
+        # Folded now, while little else is alive, and then kept out of the cyclic collector's
+        # walks as the journal's own entries are (Journal._take).
+        ops.state  # noqa: B018 - folds the journal
+        forecaster.follow(journal.entries)
+        gc.freeze()
     follow = _Follower(journal, clock, available=journal.readonly_reason != UNREADABLE,
                        forecaster=forecaster)
     engine = Engine(plan, clock, sources=sources, builtin=lambda: follow.builtin(ops),
@@ -235,12 +290,37 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
     readonly = mode == "readonly" or (journal.readonly and journal.link() is None)
     notifier = _notifier(plan, journal, clock, warnings) if mode == "write" and not readonly else None
     session = Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
-                      writer, warnings, listeners, forecaster, notifier=notifier)
+                      writer, warnings, listeners, forecaster, notifier=notifier,
+                      recorded_gates=recorded_fold)
+    if resumed is None and len(journal.entries) >= FREEZE_AT:
+        session.save_folds()  # the next open resumes them, even if this session never closes
+    if not readonly:
+        engine.subscribe(_folds_saver(session, writer, clock))
     if not readonly:
         session.recorder = start_recorder(journal.path, engine, clock, warnings.append)
         if session.recorder is not None:
             session.listen(session.recorder.gate_changed)
     return session
+
+
+def _folds_saver(session: Session, writer: JournalWriter, clock: Clock) -> Callable[[], None]:
+    """A subscriber that saves the folds every FOLDS_EVERY_S of session time once at least
+    FOLDS_MIN_NEW entries came since the last save, so a cockpit killed at hour seven reopens
+    from minutes ago, not from the start of the night. Taken on the engine's loop (where the
+    forecast folds), written on the writer thread."""
+    journal = session.journal
+    last = [clock.monotonic(), len(journal.entries)]
+
+    def maybe_save() -> None:
+        now, n = clock.monotonic(), len(journal.entries)
+        if now - last[0] < FOLDS_EVERY_S or n - last[1] < FOLDS_MIN_NEW:
+            return
+        last[:] = [now, n]
+        doc = session.capture_folds()
+        if doc is not None:
+            writer.fire("saved folds", foldcache.write, journal.path, doc)
+
+    return maybe_save
 
 
 def _notifier(plan: Plan, journal, clock: Clock, warnings: list[str]) -> Notifier | None:

@@ -186,11 +186,18 @@ class Forecaster:
     """The forecast kept up with one growing journal: its entries are folded into the spans
     once each (the ``entries[applied:]`` rule ``Operations.state`` uses), never re-read."""
 
-    def __init__(self, plan: Plan, rehearsed: Mapping[str, float] | None = None):
+    def __init__(self, plan: Plan, rehearsed: Mapping[str, float] | None = None, *,
+                 resume: tuple[int, SpanFold] | None = None):
+        """``resume``: (n, the span fold of the journal's first n entries) to continue from
+        (``cockpit.runbook.foldcache``) instead of folding them again."""
         self.plan = plan
         self.rehearsed = plan.rehearsed if rehearsed is None else rehearsed
-        self._fold = SpanFold(plan)
-        self._applied = 0
+        self._applied, self._fold = resume if resume is not None else (0, SpanFold(plan))
+
+    def saved(self, entries: Sequence[Entry]) -> tuple[int, SpanFold]:
+        """(n, the fold of ``entries``' first n), after folding in what is new: to save."""
+        self.follow(entries)
+        return self._applied, self._fold
 
     def follow(self, entries: Sequence[Entry]) -> None:
         # Counted from the slice taken, not len(entries) after it: the writer thread may

@@ -140,7 +140,10 @@ def _serialized(method):
 
 
 class Operations:
-    def __init__(self, plan: Plan, journal: Journal, actor: Actor, clock: Clock | None = None):
+    def __init__(self, plan: Plan, journal: Journal, actor: Actor, clock: Clock | None = None, *,
+                 resume: tuple[int, Replayer] | None = None):
+        """``resume``: (n, the fold of the journal's first n entries) to continue from
+        (``cockpit.runbook.foldcache``) instead of replaying them again."""
         self._write_lock = threading.RLock()
         self._state_lock = threading.RLock()
         self.plan = plan
@@ -149,8 +152,7 @@ class Operations:
         # The clock the journal stamps entries with (request times and expiry are compared
         # with it); a journal opened without one stamps real time.
         self.clock: Clock = clock or getattr(journal, "_clock", None) or RealClock()
-        self._replayer = Replayer(plan)
-        self._applied = 0
+        self._applied, self._replayer = resume if resume is not None else (0, Replayer(plan))
         self._origin: Operations | None = None
         # Local mode: the shared state with this cockpit's local entries on top, keyed by the
         # local journal's first hash (a new local journal, or none, starts it again).
@@ -170,6 +172,15 @@ class Operations:
 
     def now(self) -> float:
         return self.clock.now()
+
+    def saved(self) -> tuple[int, Replayer]:
+        """(n, the fold of the journal's first n entries), with every entry folded in: to save.
+        Read only; the live fold goes on growing."""
+        if self._origin is not None:
+            return self._origin.saved()
+        with self._state_lock:
+            self.state  # noqa: B018 - folds in what is new
+            return self._applied, self._replayer
 
     # -- state -----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from cockpit.config.plan import Plan
 from cockpit.journal import GENESIS, Entry
@@ -85,6 +86,33 @@ class Replayer:
         self._ended: dict[int, ApprovalEnd] = {}
         self._cached: RunbookState | None = None
         self._merges: list[LocalMerge] = []
+
+    # What the fold has gathered, by name: all a saved fold needs (cockpit.runbook.foldcache);
+    # the rest of a Replayer follows from the plan.
+    SAVED = ("steps", "rollback_active", "rollback_reason", "rollback_at", "rollback_by",
+             "clock_started_at", "overrides", "exceptions", "notes", "last_recon",
+             "recon_evidence", "last", "last_step_entry", "approvals", "ended", "merges")
+
+    def saved(self) -> dict[str, Any]:
+        """The fold's gathered values by name (``SAVED``), shared, not copied: read only."""
+        return {name: getattr(self, "_" + name) for name in self.SAVED}
+
+    @classmethod
+    def resumed(cls, plan: Plan, saved: dict[str, Any]) -> Replayer:
+        """A fold of ``plan`` continuing from ``saved`` (what ``saved()`` gave, or a copy of
+        it): the same fold as the one that gathered it. Raises ValueError when ``saved`` does
+        not fit the plan's steps."""
+        r = cls(plan)
+        if saved.keys() != set(cls.SAVED) or saved["steps"].keys() != r._steps.keys():
+            raise ValueError("the saved fold is not of this plan's steps")
+        for name in cls.SAVED:
+            value = saved[name]
+            # Its own containers: the fold grows them in place, and two folds may resume
+            # from one saved state.
+            if isinstance(value, (dict, list)):
+                value = type(value)(value)
+            setattr(r, "_" + name, value)
+        return r
 
     def apply(self, e: Entry) -> None:
         self._cached = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cockpit.config.plan import Plan
 from cockpit.journal import Entry
@@ -56,6 +57,23 @@ class SpanFold:
         self._started: dict[str, float] = {}
         self._first = True
         self._cached: dict[str, Span] | None = None
+
+    def saved(self) -> tuple[dict[str, Any], dict[str, float], bool]:
+        """What the fold has gathered (its replay's, the steps' starts, whether it has begun),
+        shared, not copied: read only (cockpit.runbook.foldcache)."""
+        return self._r.saved(), self._started, self._first
+
+    @classmethod
+    def resumed(cls, plan: Plan, replay: dict[str, Any], started: dict[str, float],
+                first: bool) -> SpanFold:
+        """The fold continuing from what ``saved()`` gave (ValueError: not of this plan)."""
+        fold = cls(plan)
+        if not started.keys() <= fold._steps:
+            raise ValueError("the saved spans are not of this plan's steps")
+        fold._r = Replayer.resumed(plan, replay)
+        fold._started = dict(started)
+        fold._first = first
+        return fold
 
     def _note_active(self, at: float) -> None:
         started = self._started

@@ -33,23 +33,27 @@ class StepState:
     at: float | None = None  # its wall time
     reason_code: str | None = None
     note: str | None = None
-    gate_snapshot: dict | None = None  # {gate: GateStatus.to_json()} at confirmation/decision
+    # Values taken from an entry's data are typed as what a journal may hold (Any): a hostile
+    # or older journal holds anything there, and the saved folds keep exactly that.
+    gate_snapshot: Any = None  # {gate: GateStatus.to_json()} at confirmation/decision
     run: dict | None = None  # the last step.run data: exit_code, sha256, output_path, duration_s
-    decision: str | None = None  # "GO" / "NO-GO" for decision steps
+    decision: Any = None  # "GO" / "NO-GO" for decision steps (data.call)
 
 
 @dataclass(frozen=True)
 class ExceptionState:
     id: str
-    layer: str | None
-    table: str | None
+    # From the entry's data, as the journal holds them (strings or None when it was written
+    # by the cockpit; anything in a hostile journal).
+    layer: Any
+    table: Any
     keys: Any
-    kind: str | None
-    severity: str | None
-    category: str | None
+    kind: Any
+    severity: Any
+    category: Any
     status: str  # "open" / "closed"
     triage: dict | None  # the last triage: category, reason_code, note, actor, at
-    title: str | None
+    title: Any
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Override:
     at: float
     reason_code: str | None
     note: str | None
-    snapshot: dict | None  # the gate's status when it was overridden
+    snapshot: Any  # the gate's status when it was overridden (data.gate, as the journal holds it)
 
 
 @dataclass(frozen=True)
