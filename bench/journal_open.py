@@ -7,10 +7,13 @@ a few reconciliation runs each written as one batch with its exceptions) and pri
 medians over ``--runs`` runs: ``Journal.open`` for writing and read-only, ``replay``, the
 finish-forecast fold, ``cockpit.session.open_session`` and the first full screen of the TUI
 (``CockpitApp.of(session)`` under ``App.run_test()`` until the main screen's first
-``refresh_panels`` has run and the screen after it was painted). Each figure is measured with
-the verified checkpoint beside the journal (``<journal>.verified``, the normal case: the last
-writer left one) and without it (a first open, or a checkpoint that does not match: the full
-check). Nothing here is a pass/fail test; the figures scale with other work on the machine.
+``refresh_panels`` has run and the screen after it was painted). Each figure is measured in
+three cases: nothing beside the journal (a first open: the full check and every entry
+folded); the verified checkpoint only (``<journal>.verified``: its prefix is not checked
+again, but every entry is still decoded and folded); the checkpoint and the saved folds
+(``<journal>.folds``, the normal case: the last session left both, so only the entries after
+them are decoded and folded). Nothing here is a pass/fail test; the figures scale with other
+work on the machine.
 """
 
 from __future__ import annotations
@@ -29,17 +32,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cockpit.commands.demo import DEMO_OPERATOR, demo_plan  # noqa: E402
-from cockpit.journal import GENESIS, Actor, Journal  # noqa: E402
+from cockpit.journal import (  # noqa: E402
+    GENESIS,
+    Actor,
+    Journal,
+    checkpoint,  # noqa: E402
+)
 from cockpit.journal.entry import build  # noqa: E402
-from cockpit.runbook import replay  # noqa: E402
+from cockpit.runbook import (
+    foldcache,  # noqa: E402
+    replay,  # noqa: E402
+)
 from cockpit.runbook.forecast import Forecaster  # noqa: E402
 from cockpit.session import open_session  # noqa: E402
 
-try:  # the checkpoint is what this benchmark compares against; older trees have none
-    from cockpit.journal import checkpoint
-except ImportError:  # pragma: no cover - only before the checkpoint existed
-    checkpoint = None  # type: ignore[assignment]
-
+DECODED: list[int] = []  # entries the first screen had decoded, per measured screen
 RECON_RUNS = 5
 EXCEPTIONS_PER_RUN = 400
 STEPS_DONE = 10  # of the demo plan's 14: the night is in its validation phase
@@ -140,12 +147,13 @@ def _open_close(path: Path, cut: str, readonly: bool) -> Journal:
     return j
 
 
-async def _first_screen(plan, path: Path) -> tuple[float, float, float, float]:
+async def _first_screen(plan, path: Path, operator: str = DEMO_OPERATOR
+                        ) -> tuple[float, float, float, float]:
     """(open_session -> screen painted, the TUI part alone), wall then CPU seconds."""
     from cockpit.tui.app import CockpitApp
 
     t0, c0 = time.perf_counter(), time.process_time()
-    session = open_session(plan, path, DEMO_OPERATOR)
+    session = open_session(plan, path, operator)
     t1, c1 = time.perf_counter(), time.process_time()
     app = CockpitApp.of(session)
     painted = asyncio.Event()
@@ -163,23 +171,28 @@ async def _first_screen(plan, path: Path) -> tuple[float, float, float, float]:
         async with app.run_test(size=(160, 48)):
             await asyncio.wait_for(painted.wait(), 60)
             t2, c2 = time.perf_counter(), time.process_time()
+            entries = session.journal.entries
+            DECODED.append(len(entries) - entries.undecoded())
     finally:
         session.close()
     return t2 - t0, t2 - t1, c2 - c0, c2 - c1
 
 
-def figures(plan, path: Path, runs: int, warm: bool) -> dict[str, tuple[float, float]]:
+def figures(plan, path: Path, runs: int, kept: bool, folds: bool) -> dict[str, tuple[float, float]]:
     cut = plan.cutover.id
 
     def before() -> None:
-        # Without: no checkpoint at each open (a writer's open leaves one). With: the one the
-        # last writer left, up to date.
-        if checkpoint is None:
-            return
-        if warm:
+        # What the case leaves beside the journal before each timed open: a writer's open
+        # leaves a checkpoint and a session's close the folds, so each is made or removed.
+        if kept:
             _open_close(path, cut, False)
         else:
             checkpoint.checkpoint_path(path).unlink(missing_ok=True)
+        if folds:
+            if not foldcache.folds_path(path).exists():
+                open_session(plan, path, DEMO_OPERATOR).close()
+        else:
+            foldcache.folds_path(path).unlink(missing_ok=True)
 
     out: dict[str, tuple[float, float]] = {}
     out["Journal.open (writer)"], _ = timed(lambda: _open_close(path, cut, False), runs, before)
@@ -190,6 +203,7 @@ def figures(plan, path: Path, runs: int, warm: bool) -> dict[str, tuple[float, f
     out["open_session"], _ = timed(lambda: open_session(plan, path, DEMO_OPERATOR).close(), runs,
                                    before)
     shots = []
+    DECODED.clear()
     for _ in range(runs):
         before()
         shots.append(asyncio.run(_first_screen(plan, path)))
@@ -197,6 +211,7 @@ def figures(plan, path: Path, runs: int, warm: bool) -> dict[str, tuple[float, f
                                              statistics.median(s[3] for s in shots))
     out["TOTAL open_session -> first full screen"] = (statistics.median(s[0] for s in shots),
                                                       statistics.median(s[2] for s in shots))
+    out["entries decoded at the first screen (count)"] = (statistics.median(DECODED), 0.0)
     return out
 
 
@@ -215,24 +230,23 @@ def main() -> None:
         make_night(path, plan, args.entries)
         print(f"journal: {args.entries:,} entries, {path.stat().st_size / 1e6:.1f} MB; "
               f"medians of {args.runs} runs, seconds")
-        cases = [("no checkpoint", False)]
-        if checkpoint is not None:
-            cases.append(("verified checkpoint", True))
+        cases = [("nothing beside", False, False), ("checkpoint", True, False),
+                 ("checkpoint+folds", True, True)]
         results = {}
-        for name, warm in cases:
-            results[name] = figures(plan, path, args.runs, warm)
+        for name, kept, folds in cases:
+            results[name] = figures(plan, path, args.runs, kept, folds)
         names = list(results[cases[0][0]])
-        header = "".join(f"{name + ' wall/cpu':>30}" for name, _ in cases)
+        header = "".join(f"{name + ' wall/cpu':>24}" for name, _, _ in cases)
         print(f"{'':42}{header}")
         for fig in names:
-            row = "".join(f"{results[name][fig][0]:>21.3f} /{results[name][fig][1]:>6.3f}"
-                          for name, _ in cases)
+            row = "".join(f"{results[name][fig][0]:>15.3f} /{results[name][fig][1]:>6.3f}"
+                          for name, _, _ in cases)
             print(f"  {fig:40}{row}")
-        if len(cases) == 2:
-            total = "TOTAL open_session -> first full screen"
-            (a, ac), (b, bc) = results[cases[0][0]][total], results[cases[1][0]][total]
-            print(f"  first full screen: {a:.3f} s without, {b:.3f} s with the checkpoint "
-                  f"({a / b:.1f}x wall; CPU {ac:.3f} s -> {bc:.3f} s, {ac / bc:.1f}x)")
+        total = "TOTAL open_session -> first full screen"
+        (a, ac), (b, bc), (c, cc) = (results[name][total] for name, _, _ in cases)
+        print(f"  first full screen: {a:.3f} s with nothing beside the journal, {b:.3f} s with "
+              f"the checkpoint, {c:.3f} s with the checkpoint and the saved folds "
+              f"({a / c:.1f}x and {b / c:.1f}x faster wall; CPU {ac:.3f} / {bc:.3f} / {cc:.3f} s)")
 
 
 if __name__ == "__main__":

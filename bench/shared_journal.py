@@ -10,7 +10,10 @@ callback. Measured: action start on A -> B's state holding the entry; and A's ow
     python bench/shared_journal.py [--actions 500] [--open 100000]
 
 ``--open N`` also times opening a shared journal of N entries: from a full local copy (the
-witness check and nothing to catch up) and from none (every row read from the table).
+witness check and nothing to catch up) and from none (every row read from the table); and
+``open_session`` to the TUI's first full screen on it (``bench/journal_open.py``'s measure),
+the first time (no saved folds: every entry folded, then saved) and after that (median of 3:
+the folds the last session saved resumed, the normal case).
 
 The test cluster runs with fsync off (tests/fixtures/pg.py): the database's flush is not in
 these figures; the local copies' fsyncs are.
@@ -19,6 +22,7 @@ these figures; the local copies' fsyncs are.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import tempfile
@@ -40,7 +44,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def time_open(factory, folder: Path, n: int) -> tuple[float, float]:
+def time_open(factory, folder: Path, n: int) -> tuple[float, float, float, float]:
     from cockpit.journal import Actor, Journal
     from cockpit.journal.shared import SharedJournal
 
@@ -70,7 +74,11 @@ def time_open(factory, folder: Path, n: int) -> tuple[float, float]:
     empty = time.perf_counter() - t0
     assert len(sj.entries) == n and not sj.readonly, sj.readonly_reason
     sj.close()
-    return full, empty
+    from journal_open import _first_screen  # bench/ is on sys.path as this script's folder
+
+    first = asyncio.run(_first_screen(plan, copy, "lead1"))[0]
+    later = statistics.median(asyncio.run(_first_screen(plan, copy, "lead1"))[0] for _ in range(3))
+    return full, empty, first, later
 
 
 def main() -> int:
@@ -117,9 +125,11 @@ def main() -> int:
         opened = time_open(factory, Path(tmp), args.open) if args.open else None
     ms = 1000.0
     if opened is not None:
-        full, empty = opened
+        full, empty, first, later = opened
         print(f"open a {args.open}-entry shared journal: from its local copy {full:.2f} s, "
               f"with no local copy (all rows from the table) {empty:.2f} s")
+        print(f"  open_session to the first full screen: {later:.3f} s with the folds the last "
+              f"session saved (median of 3), {first:.3f} s the first time (no saved folds)")
     print(f"shared journal, {args.actions} actions, loopback, 2 cockpits")
     print(f"  action on A -> refreshed state on B: p50 {statistics.median(to_other) * ms:.1f} ms, "
           f"p95 {pct(to_other, 95) * ms:.1f} ms, max {max(to_other) * ms:.1f} ms")
