@@ -66,7 +66,8 @@ def make_night(path: Path, plan, n: int, seed: int = 12) -> None:
     gates = list(plan.gates)
     cut = plan.cutover.id
     # Spread the confirmations and recon runs over the night.
-    confirm_at = {int(n * (i + 1) / (STEPS_DONE + 2)): steps[i] for i in range(STEPS_DONE)}
+    done_steps = min(STEPS_DONE, len(steps) - 1)  # a smaller plan: all but its last step
+    confirm_at = {int(n * (i + 1) / (done_steps + 2)): steps[i] for i in range(done_steps)}
     recon_at = {int(n * (i + 1) / (RECON_RUNS + 1)) for i in range(RECON_RUNS)}
     wall = time.time() - 6 * 3600
     step_s = 6 * 3600 / n

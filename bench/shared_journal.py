@@ -44,21 +44,34 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def time_open(factory, folder: Path, n: int) -> tuple[float, float, float, float]:
+def time_open(factory, folder: Path, n: int, night: bool) -> tuple[float, float, float, float]:
+    """``night``: the local copy holds a night as ``bench/journal_open.py`` makes it (gate
+    changes, notes, runs, confirmations, reconciliation batches); otherwise n notes (the
+    saved folds' worst case: every entry is one more note in the replayed state)."""
+    from journal_open import (  # bench/ is on sys.path (this script's folder)
+        _first_screen,
+        make_night,
+    )
+
     from cockpit.journal import Actor, Journal
     from cockpit.journal.shared import SharedJournal
 
-    cluster = factory.create("bench_open")
+    cluster = factory.create("bench_night" if night else "bench_notes")
     db = cluster.create_database()
     for stmt in table.create_sql("cockpit_journal"):
         cluster.execute(stmt, dbname=db)
     plan = make_shared_plan(folder / "open", cluster.dsn(db))
     copy = folder / "open" / "full.jsonl"
-    j = Journal.open(copy, cutover_id=plan.cutover.id)
-    who = Actor.current("lead1")
-    for start in range(0, n, 1000):
-        j.append_many(who, [dict(action="note", note=f"entry {i}") for i in range(start, min(n, start + 1000))])
-    j.close()
+    if night:
+        make_night(copy, plan, n)
+        Journal.open(copy, cutover_id=plan.cutover.id).close()  # its writer's checkpoint
+    else:
+        j = Journal.open(copy, cutover_id=plan.cutover.id)
+        who = Actor.current("lead1")
+        for start in range(0, n, 1000):
+            j.append_many(who, [dict(action="note", note=f"entry {i}")
+                                for i in range(start, min(n, start + 1000))])
+        j.close()
     entries = Journal.open(copy, cutover_id=plan.cutover.id, readonly=True).entries
     copy_sql = "COPY cockpit_journal (cutover, seq, prev, hash, line) FROM STDIN"
     with cluster.connect(db) as conn, conn.cursor() as cur, cur.copy(copy_sql) as cp:
@@ -74,8 +87,6 @@ def time_open(factory, folder: Path, n: int) -> tuple[float, float, float, float
     empty = time.perf_counter() - t0
     assert len(sj.entries) == n and not sj.readonly, sj.readonly_reason
     sj.close()
-    from journal_open import _first_screen  # bench/ is on sys.path as this script's folder
-
     first = asyncio.run(_first_screen(plan, copy, "lead1"))[0]
     later = statistics.median(asyncio.run(_first_screen(plan, copy, "lead1"))[0] for _ in range(3))
     return full, empty, first, later
@@ -122,14 +133,16 @@ def main() -> int:
         finally:
             a.close()
             b.close()
-        opened = time_open(factory, Path(tmp), args.open) if args.open else None
+        opened = ([time_open(factory, Path(tmp) / kind, args.open, kind == "night")
+                   for kind in ("night", "notes")] if args.open else None)
     ms = 1000.0
     if opened is not None:
-        full, empty, first, later = opened
-        print(f"open a {args.open}-entry shared journal: from its local copy {full:.2f} s, "
-              f"with no local copy (all rows from the table) {empty:.2f} s")
-        print(f"  open_session to the first full screen: {later:.3f} s with the folds the last "
-              f"session saved (median of 3), {first:.3f} s the first time (no saved folds)")
+        for kind, (full, empty, first, later) in zip(("a night's", "notes only"), opened,
+                                                      strict=True):
+            print(f"open a {args.open}-entry shared journal ({kind}): from its local copy "
+                  f"{full:.2f} s, with no local copy (all rows from the table) {empty:.2f} s")
+            print(f"  open_session to the first full screen: {later:.3f} s with the folds the "
+                  f"last session saved (median of 3), {first:.3f} s the first time (none saved)")
     print(f"shared journal, {args.actions} actions, loopback, 2 cockpits")
     print(f"  action on A -> refreshed state on B: p50 {statistics.median(to_other) * ms:.1f} ms, "
           f"p95 {pct(to_other, 95) * ms:.1f} ms, max {max(to_other) * ms:.1f} ms")

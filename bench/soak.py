@@ -2,11 +2,14 @@
 memory and CPU over time, then how long ``q`` takes to give the prompt back.
 
   .venv/bin/python bench/soak.py [--minutes 60] [--every 60] [--size 80x24] [--keys]
+                                 [--run PLAN [--operator NAME]]
 
 Every ``--every`` seconds it samples the cockpit process's VmRSS (``/proc/PID/status``) and the
 CPU it used since the previous sample (utime+stime from ``/proc/PID/stat``), as a share of one
 core. With ``--keys`` it also moves the cursor and opens/closes help once per sample, so the
-night is not only idle refreshes. A cutover night is 8 hours; run at least 60 minutes before
+night is not only idle refreshes. ``--run PLAN`` soaks ``cockpit run PLAN`` instead of the demo
+(a copy of the demo plan beside a long journal: the night's last hours, on a journal of
+100,000 entries). A cutover night is 8 hours; run at least 60 minutes before
 calling TUI work done. Figures are measured on a shared machine: read the median and the slope.
 """
 
@@ -72,6 +75,8 @@ def main() -> int:
     ap.add_argument("--every", type=float, default=60, help="seconds between samples")
     ap.add_argument("--size", default="80x24")
     ap.add_argument("--keys", action="store_true", help="press keys between samples")
+    ap.add_argument("--run", type=Path, metavar="PLAN", help="soak `cockpit run PLAN`, not the demo")
+    ap.add_argument("--operator", default="demo.lead", help="with --run: who runs it")
     args = ap.parse_args()
     if shutil.which("tmux") is None or not COCKPIT.exists():
         raise SystemExit("soak: needs tmux and .venv/bin/cockpit")
@@ -79,6 +84,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     session = f"soak-{uuid.uuid4().hex[:8]}"
     command = f"exec {COCKPIT} demo --journal {tmp / 'demo.journal'}"
+    if args.run is not None:
+        command = (f"cd {args.run.resolve().parent} && COCKPIT_OPERATOR={args.operator} "
+                   f"exec {COCKPIT} run {args.run.name}")
     tmux("-f", "/dev/null", "new-session", "-d", "-s", session, "-x", cols, "-y", rows, command)
     try:
         pane_pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
@@ -87,7 +95,7 @@ def main() -> int:
         start = time.monotonic()
         last_t, last_cpu = start, cpu_s(pid)
         samples: list[tuple[float, float, float]] = []
-        print(f"soak: cockpit demo pid {pid} in tmux {args.size}, {args.minutes:g} min, "
+        print(f"soak: cockpit {'run ' + str(args.run) if args.run else 'demo'} pid {pid} in tmux {args.size}, {args.minutes:g} min, "
               f"sample every {args.every:g}s{' with keys' if args.keys else ''}")
         print(f"{'minute':>7} {'RSS MB':>8} {'CPU %core':>10}")
         print(f"{0:7.1f} {rss_mb(pid):8.1f} {'-':>10}", flush=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import overload
 
@@ -119,10 +120,19 @@ class Entries(Sequence[Entry]):
         and a line of any other action cannot start with those bytes (a quote inside a
         string is always escaped)."""
         start = b'{"action":' + canonical(action) + b","
-        data, ends, done = self._data, self._ends, self._done
-        out = [self[k] for k in range(len(ends))
-               if (done[k].action == action if done[k] is not None  # type: ignore[union-attr]
-                   else data.startswith(start, ends[k - 1] + 1 if k else 0))]
+        data, ends = self._data, self._ends
+        lines: list[int] = []
+        if ends:
+            if data.startswith(start):
+                lines.append(0)
+            # One search through the prefix in C, not a test per line: a match is a newline
+            # (the end of line k - 1) followed by line k's first bytes, all inside the prefix.
+            find, after = data.find, b"\n" + start
+            pos = find(after, 0, ends[-1])
+            while pos >= 0:
+                lines.append(bisect_left(ends, pos) + 1)
+                pos = find(after, pos + 1, ends[-1])
+        out = [self[k] for k in lines]
         out.extend(e for e in self._tail if e.action == action)
         return out
 
