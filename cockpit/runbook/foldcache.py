@@ -27,7 +27,7 @@ import contextlib
 import hashlib
 import importlib.util
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -102,7 +102,7 @@ class Resumed:
     """Folds to continue from: of the journal's first ``seq`` entries."""
 
     seq: int
-    _saved: _Saved
+    _saved: _Saved = field(repr=False)  # a night's state: far too long to print
 
     def replayer(self, plan: Plan) -> tuple[int, Replayer]:
         """(seq, a fold of its own) for ``Operations(resume=...)``."""
@@ -214,20 +214,24 @@ def _plan_shape(plan: Plan) -> dict[str, Any]:
             "recon": [list(evidence.configured), list(evidence.tables)]}
 
 
-_CODE: list[str] = []
+def _source_digest() -> str:
+    h = hashlib.sha256(f"{VERSION} pydantic {pydantic.VERSION}\n".encode())
+    for name in _FOLD_MODULES:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        h.update(name.encode() + b"\n")
+        if origin is not None:
+            with contextlib.suppress(OSError):
+                h.update(Path(origin).read_bytes())
+    return h.hexdigest()
+
+
+# Read as the folding code is imported (a cockpit upgraded while it runs keeps the digest of
+# the code it runs, not of the files on disk). A list, so a test can stand in another.
+_CODE: list[str] = [_source_digest()]
 
 
 def _code_digest() -> str:
-    if not _CODE:
-        h = hashlib.sha256(f"{VERSION} pydantic {pydantic.VERSION}\n".encode())
-        for name in _FOLD_MODULES:
-            spec = importlib.util.find_spec(name)
-            origin = spec.origin if spec is not None else None
-            h.update(name.encode() + b"\n")
-            if origin is not None:
-                with contextlib.suppress(OSError):
-                    h.update(Path(origin).read_bytes())
-        _CODE.append(h.hexdigest())
     return _CODE[0]
 
 

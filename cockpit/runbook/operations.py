@@ -204,13 +204,12 @@ class Operations:
 
     def _local_state(self, local: list[Entry]) -> RunbookState:
         """The shared state with the local journal's entries replayed on top. The shared
-        entries do not move while in local mode (disconnected); the overlay is built once from
-        them (a fresh fold: the live replayer is never shared) and extended."""
+        entries do not move while in local mode (disconnected); the overlay starts as a copy
+        of the live fold (never the live fold itself, which must not see local entries; a copy,
+        not a fold of every shared entry again: a second at 100,000) and is extended."""
         key = local[0].hash
         if self._overlay is None or self._overlay[0] != key:
-            r = Replayer(self.plan)
-            for e in self.journal.entries[:self._applied]:
-                r.apply(e)
+            r = Replayer.resumed(self.plan, self._replayer.saved())
             self._overlay = (key, 0, r)
         _, done, r = self._overlay
         new = local[done:]
