@@ -60,7 +60,7 @@ DEMO_EXCEPTIONS = [
 
 def seed(cockpit) -> None:
     """Give a brand-new journal on the demo plan a reconciliation run (tests, benchmarks)."""
-    if any(e.action == "recon.run" for e in cockpit.journal.entries):
+    if cockpit.journal.entries.with_action("recon.run"):  # found without decoding the rest
         return
     system = Actor.system()
     for exc_id, data in DEMO_EXCEPTIONS:
