@@ -126,7 +126,7 @@ class Session:
         self.journal.close()
         self.save_folds()
 
-    def capture_folds(self):
+    def capture_folds(self) -> foldcache.Captured | None:
         """The session's folds as of now, to ``foldcache.write`` from another thread, or None
         (a read-only session, no entries, or entries another cockpit appended meanwhile moved
         the folds apart: tried a few times). On the thread that folds (the loop, in the TUI)."""
@@ -258,7 +258,9 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
                 writer.fire(f"gate flapping {summary.gate}", record_flaps, summary)
 
     forecaster = Forecaster(plan, resume=resumed.span_fold(plan) if resumed is not None else None)
-    if resumed is None and len(journal.entries) >= FREEZE_AT:
+    # A long journal with no folds to resume: folded (and saved, below) at the open.
+    fold_all = resumed is None and len(journal.entries) >= FREEZE_AT
+    if fold_all:
         # Every entry decoded now, while little else is alive, then kept out of the cyclic
         # collector's walks (as Journal._take does for entries it decoded): each walk of
         # 100,000 entries' containers costs a tenth of a second. Then folded.
@@ -294,11 +296,10 @@ def open_session(plan: Plan, journal_path: str | Path, operator: str, *, mode: s
     session = Session(plan, cast(Journal, journal), ops, engine, clock, readonly,
                       writer, warnings, listeners, forecaster, notifier=notifier,
                       recorded_gates=recorded_fold)
-    if resumed is None and len(journal.entries) >= FREEZE_AT:
+    if fold_all:
         session.save_folds()  # the next open resumes them, even if this session never closes
     if not readonly:
         engine.subscribe(_folds_saver(session, writer, clock))
-    if not readonly:
         session.recorder = start_recorder(journal.path, engine, clock, warnings.append)
         if session.recorder is not None:
             session.listen(session.recorder.gate_changed)

@@ -9,8 +9,8 @@ those bytes: at its open, and as its own acknowledged appends extend them.
 What it promises: when the journal's first ``size`` bytes still hash to ``sha256`` (and end at
 ``head``), they are byte for byte what :func:`cockpit.journal.lines.parse` accepted, so an
 open reads their entries without checking the rule again (:func:`lines.parse_verified`, each
-decoded when first read) and applies the full rule to the rest only. A prefix hash runs at about 1 GB/s, far faster than
-the canonical JSON and chain hash of every line.
+decoded when first read) and applies the full rule to the rest only. A prefix hash runs at
+about 1 GB/s, far faster than the canonical JSON and chain hash of every line.
 
 What it does not promise: it is not a signature. Whoever can write the journal's folder can
 write a checkpoint matching any bytes, as they can rewrite the whole chain with the auditor's

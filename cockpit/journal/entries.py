@@ -100,10 +100,6 @@ class Entries(Sequence[Entry]):
             yield from self._decoded(start, min(start + _RUN, n))
         yield from self._tail
 
-    def __reversed__(self) -> Iterator[Entry]:
-        for k in range(len(self) - 1, -1, -1):
-            yield self[k]
-
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Entries, list)):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))

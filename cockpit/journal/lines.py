@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from cockpit.journal.entries import Entries, no_gc
+from cockpit.journal.entries import Decoder, Entries, no_gc
 from cockpit.journal.entry import (
     ACTOR_FIELDS,
     BATCH,
@@ -384,9 +384,9 @@ def _parse(data: bytes, cutover: str | None, after: tuple[int, str], first_line:
 
 
 def parse_verified(data: bytes, size: int, *, cutover: str, head: tuple[int, str]) -> Entries | None:
-    """The entries of ``data[:size]``, bytes :func:`parse` read before with nothing wrong, on its common path
-    (``Parsed.fast``) and for the same ``cutover``, ending at ``head``: exactly the entries it
-    returned, without checking the rule again (no canonical form, no chain), each decoded when
+    """The entries of ``data[:size]``, bytes :func:`parse` read before with nothing wrong, on
+    its common path (``Parsed.fast``) and for the same ``cutover``, ending at ``head``: exactly
+    the entries it returned, without checking the rule again (no canonical form, no chain), each decoded when
     first read (:class:`~cockpit.journal.entries.Entries`).
 
     Only for bytes known to be those (a checkpoint's digest matched). Anything that does not
@@ -409,7 +409,7 @@ def parse_verified(data: bytes, size: int, *, cutover: str, head: tuple[int, str
     return entries
 
 
-def decoder(cutover: str):
+def decoder(cutover: str) -> Decoder:
     """``decode(data, ends, start, stop) -> [Entry]``: the entries of lines ``start`` to
     ``stop`` of ``data`` (line ``k`` ends at ``ends[k]``, its newline), lines :func:`parse`
     accepted on its common path for ``cutover``: the entries it built from them, without

@@ -10,8 +10,8 @@ new file renamed over the old), from the folds it kept up with the journal.
 
 What it promises: resumed only when the journal's entry ``seq`` has the hash ``head`` (the
 chain makes that hash name every entry before it) and the key is the running code's and
-plan's (only what the folds read of it: ``_plan_shape``); then the state is the one folding those entries again gives (tests/test_foldcache.py:
-a property over arbitrary journals). Anything else (missing, unreadable, not a regular file,
+plan's (only what the folds read of it: ``_plan_shape``); then the state is the one folding
+those entries again gives (tests/test_foldcache.py: a property over arbitrary journals). Anything else (missing, unreadable, not a regular file,
 too large, malformed, another plan or code, a head the journal does not hold) means folding
 from the first entry: never an error, never trusted.
 
