@@ -5,8 +5,9 @@ through the approval spool. The actors are injected: the OS user of both is this
 owner check (tests/test_two_person_spool.py does that).
 
 The request appears on the watcher by its own 1 Hz tick (timed on the real clock, deadline
-generous for a loaded machine); everything else is stepped by hand (``_tick``) so it is
-deterministic. Two apps run in one event loop here, and a screen finds its app through
+generous for a loaded machine); everything else is stepped by hand (``tick``) so it is
+deterministic: the lead's own timer is paused, or it could take the answer from the spool
+before the test looks. Two apps run in one event loop here, and a screen finds its app through
 Textual's context variable: a call into one app from the test goes through ``inside``."""
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ async def test_two_cockpits_request_see_refuse_self_approval_and_approve(tmp_pat
     await _to_d01(lead)
     watch, app_app = await _watcher(lead)
     async with lead_app.run_test(size=SIZE) as lp, app_app.run_test(size=SIZE) as ap:
+        lead_app.refresh_timer.pause()
         await _request_d01(lead_app, lp)
         t0 = time.monotonic()  # the request is in the journal
         request = lead.journal.entries[-1]
@@ -143,6 +145,7 @@ async def test_an_answer_after_expiry_is_refused_and_said_on_the_approvers_cockp
     await _to_d01(lead)
     watch, app_app = await _watcher(lead)
     async with lead_app.run_test(size=SIZE) as lp, app_app.run_test(size=SIZE) as ap:
+        lead_app.refresh_timer.pause()
         await _request_d01(lead_app, lp)
         tick(app_app)
         await ap.pause()
@@ -172,6 +175,7 @@ async def test_a_reject_with_a_note_ends_the_request_on_both_cockpits(tmp_path):
     await _to_d01(lead)
     watch, app_app = await _watcher(lead)
     async with lead_app.run_test(size=SIZE) as lp, app_app.run_test(size=SIZE) as ap:
+        lead_app.refresh_timer.pause()
         await _request_d01(lead_app, lp)
         tick(app_app)
         await ap.pause()
@@ -222,6 +226,7 @@ async def test_the_list_of_requests_ages_with_the_clock(tmp_path):
     await _to_d01(lead)
     watch, app_app = await _watcher(lead)
     async with lead_app.run_test(size=SIZE) as lp, app_app.run_test(size=SIZE) as ap:
+        lead_app.refresh_timer.pause()
         await _request_d01(lead_app, lp)
         tick(app_app)
         await ap.pause()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from cockpit.gates import as_of as gates_as_of
@@ -114,6 +115,8 @@ class CockpitApp(App):
         # delivers.
         self.notifier = notifier
         self._unsubscribe_letters: Callable[[], None] | None = None
+        # The 1 Hz tick (set at mount): a test that steps one cockpit by hand pauses it.
+        self.refresh_timer: Timer | None = None
 
     @property
     def readonly(self) -> bool:
@@ -200,7 +203,7 @@ class CockpitApp(App):
         self.look_for_quarantines()
         if self.start_engine:
             await self.engine.start()
-        self.set_interval(REFRESH_S, self._tick, name="refresh")
+        self.refresh_timer = self.set_interval(REFRESH_S, self._tick, name="refresh")
         # Another cockpit's action shows as soon as the journal has it, not at the next tick.
         self._entries_loop = asyncio.get_running_loop()
         self._unsubscribe_entries = self.journal.on_entries(self._entries_arrived)
