@@ -397,6 +397,46 @@ def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig,
     assert table_lines(rig.db).count(b"in flight") == 1
 
 
+def test_an_action_checked_in_local_mode_is_recorded_in_local_mode(rig, monkeypatch):
+    """The follower may not merge (end local mode) between an action's check against the
+    local state and its append: the action would then go to the shared journal, checked
+    against a state that is not the shared one. The check is held by an event (the one way to
+    pause an action there); the reconnect and the merge are real."""
+    import threading
+
+    from cockpit.runbook.operations import Operations
+
+    a = rig.open_a()
+    rig.cut_a(a)
+    a.ops.go_local("KNOWN_ISSUE", "db down")
+    wait_for(lambda: a.journal._tries >= 2, "A's follower to have failed a reconnect")
+    release, checking = threading.Event(), threading.Event()
+    real_workable = Operations._workable
+
+    def held_workable(self, step, state):
+        if threading.current_thread().name == "checking":
+            checking.set()
+            release.wait(60)
+        return real_workable(self, step, state)
+
+    monkeypatch.setattr(Operations, "_workable", held_workable)
+    result: list = []
+    t = threading.Thread(target=lambda: result.append(a.ops.confirm("S1", gates())),
+                         name="checking")
+    t.start()
+    wait_for(checking.is_set, "the confirm to be in its check")
+    rig.let_a_back()
+    wait_for(lambda: _waits_for_the_journal_lock(a.journal) or a.journal.local_mode is None,
+             "A's follower, reconnecting, to wait for the action (or to merge: the bug)")
+    assert a.journal.local_mode is not None  # the merge waits for the action
+    release.set()
+    t.join(60)
+    assert result and result[0].seq == 2 and "local" not in (result[0].data or {})  # local seq
+    wait_for(lambda: merged(a), "A to merge")
+    [confirm] = [e for e in a.journal.entries if e.action == "step.confirm"]
+    assert confirm.data["local"]["seq"] == 2 and "conflict" not in confirm.data["local"]
+
+
 def test_status_names_a_pending_local_journal_and_journal_show_marks_the_merge(rig):
     from cockpit.journal.shared import local_copy_path
     from tests.test_cli_robustness import cockpit

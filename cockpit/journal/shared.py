@@ -348,6 +348,12 @@ class SharedJournal:
             log.warning("shared journal unreachable: local mode started by %s", actor.operator)
             return lm.start_entry
 
+    @property
+    def action_lock(self) -> threading.RLock:
+        """Held by an action from its check to its append (``Operations``): a local journal is
+        never merged between the two."""
+        return self._lock
+
     def set_merge_rule(self, rule: MergeRule) -> None:
         """How a local journal's entries are checked against the shared state at the merge
         (``Operations`` registers the runbook's rule); a pending merge starts now."""

@@ -59,6 +59,7 @@ Rules (see also :mod:`cockpit.runbook.replay` for how phases open):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import logging
@@ -123,14 +124,21 @@ def _serialized(method):
     On a shared journal another cockpit may append between this one's check and its append;
     the database refuses the append (``JournalConflict``) and the journal reads what the other
     wrote. The whole action then runs again against the new state: it is recorded after all,
-    or refused with why it no longer applies ("B07 was confirmed by j.lindqvist 2s ago")."""
+    or refused with why it no longer applies ("B07 was confirmed by j.lindqvist 2s ago").
+
+    A journal with an ``action_lock`` (the shared one) is held from the check to the append:
+    its follower cannot end local mode in between (merge the local journal), so an action
+    checked against the local state is recorded in the local journal, never in the shared one
+    against a state it was not checked against."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        held = getattr(self.journal, "action_lock", None) or contextlib.nullcontext()
         with self._write_lock:
             for _ in range(CONFLICT_RETRIES):
                 try:
-                    return method(self, *args, **kwargs)
+                    with held:
+                        return method(self, *args, **kwargs)
                 except _Conflict:
                     continue
             raise Refused(f"not recorded: other cockpits kept appending to the shared journal "
