@@ -3,6 +3,7 @@ in this process and in a fresh one (a restarted cockpit finds everything where i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from cockpit.journal import Actor, Journal
 from cockpit.runbook import Refused, replay
+from cockpit.runbook.replay import Replayer, local_conflicts
 from tests.test_runbook_rules import PLAN, Cockpit, gates, make_plan
 
 STEPS = ["S1", "S2", "S3", "S4", "D1", "D2", "D3", "A1", "R1", "R2", "R3", "NOPE"]
@@ -150,6 +152,35 @@ def test_any_sequence_of_actions_replays_to_the_live_state(actions):
             assert replay(plan, reopened.entries).to_json() == json.loads(json.dumps(ops.state.to_json()))
         finally:
             ck.journal.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(action, min_size=1, max_size=30), st.lists(action, min_size=1, max_size=20))
+def test_the_merge_rule_from_a_live_fold_is_the_rule_from_a_fresh_fold(shared_script, local_script):
+    """What a local journal's merge flags (``local_conflicts``) is the same whether the rule
+    folds every shared entry again or continues from a fold of the first n (any n, the copy
+    the cockpit takes of its live fold), and the fold it continued from is not moved."""
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = make_plan(Path(tmp), PLAN)
+        shared, local = Cockpit(plan), Cockpit(make_plan(Path(tmp), PLAN.replace(
+            "journal: journal.jsonl", "journal: local.jsonl"), name="local.yaml"))
+        try:
+            for ck, script in ((shared, shared_script), (local, local_script)):
+                for a in script:
+                    with contextlib.suppress(Refused):
+                        _do(ck, a)
+            entries, made = shared.journal.entries, list(local.journal.entries)
+            fresh = local_conflicts(plan, entries, made)
+            for n in range(len(entries) + 1):
+                fold = Replayer(plan)
+                for e in entries[:n]:
+                    fold.apply(e)
+                before = fold.state()
+                assert local_conflicts(plan, entries, made, start=(n, fold)) == fresh
+                assert fold.state() == before
+        finally:
+            shared.journal.close()
+            local.journal.close()
 
 
 def test_restart_in_a_fresh_process_gives_identical_state(tmp_path):

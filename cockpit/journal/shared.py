@@ -78,7 +78,7 @@ MERGE_RETRIES = 20  # races lost while merging a local journal, before the next 
 
 # Why each entry of a local journal no longer applies to the shared state (None: it applies):
 # ``rule(shared_entries, local_entries)``, registered by Operations (the runbook's rules).
-MergeRule = Callable[[list[Entry], list[Entry]], list[str | None]]
+MergeRule = Callable[[Sequence[Entry], list[Entry]], list[str | None]]
 
 
 class _Down(Exception):
@@ -383,7 +383,7 @@ class SharedJournal:
         while done is None:
             tries += 1
             try:
-                conflicts = rule(list(self.entries), list(lm.actions))
+                conflicts = rule(self.entries, list(lm.actions))
             except Exception as exc:  # noqa: BLE001 - one line, and nothing merged
                 log.exception("shared journal: the merge rule failed")
                 self._local_problem = clean(f"merging the local-mode journal failed "

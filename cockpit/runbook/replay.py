@@ -29,7 +29,7 @@ derives from those facts:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -413,12 +413,15 @@ def _no_longer(state: RunbookState, plan: Plan, e: Entry) -> str | None:
     return None
 
 
-def local_conflicts(plan: Plan, shared: Iterable[Entry], local: Iterable[Entry]) -> list[str | None]:
+def local_conflicts(plan: Plan, shared: Sequence[Entry], local: Iterable[Entry], *,
+                    start: tuple[int, Replayer] | None = None) -> list[str | None]:
     """For each entry made in local mode (in order), why it no longer applies to the shared
     state with the entries before it merged (one line), or None: the merge rule
-    (``SharedJournal.set_merge_rule``). Pure, like ``replay``."""
-    r = Replayer(plan)
-    for e in shared:
+    (``SharedJournal.set_merge_rule``). ``start``: (n, a fold of ``shared``'s first n entries)
+    to continue from, copied (it is not moved): only the entries after it are read. Pure,
+    like ``replay``."""
+    n, r = (0, Replayer(plan)) if start is None else (start[0], Replayer.resumed(plan, start[1].saved()))
+    for e in shared[n:]:
         r.apply(e)
     out: list[str | None] = []
     for e in local:
