@@ -173,8 +173,10 @@ def test_rows_read_from_a_hostile_table_are_never_taken_unless_they_are_the_chai
         taken = [e.line().rstrip(b"\n") for e in j.entries]
         assert taken == good_lines[:len(taken)]
         assert (folder / "copy.jsonl").read_bytes() == b"".join(x + b"\n" for x in taken)
-        whole = all(seq == i + 1 and text == good_lines[i].decode()
-                    for i, (seq, text) in enumerate(rows))
+        # (A row past the good chain's end is never part of it: hypothesis found the whole
+        # chain followed by one more row, which read past good_lines here.)
+        whole = len(rows) <= len(good_lines) and all(
+            seq == i + 1 and text == good_lines[i].decode() for i, (seq, text) in enumerate(rows))
         if whole:  # the good chain itself: all of it taken (an unfinished batch waits)
             assert j.damage is None and not j.readonly
             assert len(taken) == (4 if len(rows) == 5 else len(rows))
@@ -182,6 +184,21 @@ def test_rows_read_from_a_hostile_table_are_never_taken_unless_they_are_the_chai
             assert j.readonly and _one_line(j.readonly_reason) and _one_line(str(j.damage))
             with pytest.raises(JournalError):
                 j.append("note", actor=Actor.current("lead1"), note="x")
+    finally:
+        j.close()
+
+
+def test_the_whole_chain_then_an_empty_row_is_damage_after_the_chain(hostile, tmp_path,
+                                                                     good_lines):
+    """The case hypothesis found above, kept as an example of its own."""
+    db, plan = hostile
+    for i, raw in enumerate([*good_lines, b""]):
+        db.execute(f"INSERT INTO {HOSTILE} (cutover, seq, prev, hash, line) VALUES "
+                   "('t-cut', %s, %s, %s, %s)", (i + 1, "0" * 64, "0" * 64, raw.decode()))
+    j = SharedJournal.open(plan, tmp_path / "copy.jsonl")
+    try:
+        assert [e.line().rstrip(b"\n") for e in j.entries] == good_lines
+        assert j.damage is not None and j.readonly and _one_line(j.readonly_reason)
     finally:
         j.close()
 

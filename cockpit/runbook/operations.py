@@ -63,7 +63,9 @@ import contextlib
 import copy
 import functools
 import logging
+import random
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -110,6 +112,10 @@ class Refused(Exception):
 # journal first; each retry sees every entry the others wrote, so losing this often means the
 # journal is busier than any operator could be.
 CONFLICT_RETRIES = 20
+# After each lost race a random pause, doubling up to the cap (at most about 1.4 s in all):
+# cockpits that lost together do not all come back at the same instant and lose again.
+CONFLICT_BACKOFF_S = 0.002
+CONFLICT_BACKOFF_CAP_S = 0.1
 
 
 class _Conflict(Exception):
@@ -135,12 +141,14 @@ def _serialized(method):
     def wrapper(self, *args, **kwargs):
         held = getattr(self.journal, "action_lock", None) or contextlib.nullcontext()
         with self._write_lock:
-            for _ in range(CONFLICT_RETRIES):
+            for lost in range(CONFLICT_RETRIES):
                 try:
                     with held:
                         return method(self, *args, **kwargs)
                 except _Conflict:
-                    continue
+                    if lost + 1 < CONFLICT_RETRIES:
+                        cap = min(CONFLICT_BACKOFF_S * 2 ** lost, CONFLICT_BACKOFF_CAP_S)
+                        time.sleep(random.uniform(0, cap))
             raise Refused(f"not recorded: other cockpits kept appending to the shared journal "
                           f"first ({CONFLICT_RETRIES} tries); try again")
 
