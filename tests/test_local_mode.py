@@ -358,12 +358,39 @@ def _waits_for_the_journal_lock(journal) -> bool:
     return "with self._lock" in linecache.getline(frame.f_code.co_filename, frame.f_lineno)
 
 
-def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig, monkeypatch):
-    """The local write holds the journal while its fsync runs; the reconnecting follower waits
-    for it (seen standing at the journal's lock), and the merge takes it. The fsync is held by an event (the one way to pause a real write at
-    that point; the write itself is real)."""
+def _paused_in(monkeypatch, owner, name: str, thread_name: str):
+    """``owner.name`` called on the thread named ``thread_name`` stops until released: the
+    (reached, release) events. The one way to pause a real action at one point; everything
+    around it is real."""
     import threading
 
+    reached, release = threading.Event(), threading.Event()
+    real = getattr(owner, name)
+
+    def held(*args, **kwargs):
+        if threading.current_thread().name == thread_name:
+            reached.set()
+            release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, held)
+    return reached, release
+
+
+def _on_thread(name: str, action) -> tuple:
+    """``action()`` started on a thread named ``name``: (the thread, the list its result goes to)."""
+    import threading
+
+    result: list = []
+    t = threading.Thread(target=lambda: result.append(action()), name=name)
+    t.start()
+    return t, result
+
+
+def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig, monkeypatch):
+    """The local write holds the journal while its fsync runs; the reconnecting follower waits
+    for it (seen standing at the journal's lock), and the merge takes it. The fsync is held by
+    an event (``_paused_in``); the write itself is real."""
     import cockpit.journal.file as file_mod
 
     a = rig.open_a()
@@ -372,19 +399,8 @@ def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig,
     # The follower is in its reconnect loop (its old connections dropped) before the write
     # takes the journal's lock, so what waits for the write below is the reconnect itself.
     wait_for(lambda: a.journal._tries >= 2, "A's follower to have failed a reconnect")
-    release, holding = threading.Event(), threading.Event()
-    real_fsync = file_mod._fsync
-
-    def held_fsync(fd):
-        if threading.current_thread().name == "in-flight":
-            holding.set()
-            release.wait(60)
-        return real_fsync(fd)
-
-    monkeypatch.setattr(file_mod, "_fsync", held_fsync)
-    result: list = []
-    t = threading.Thread(target=lambda: result.append(a.ops.note("in flight")), name="in-flight")
-    t.start()
+    holding, release = _paused_in(monkeypatch, file_mod, "_fsync", "in-flight")
+    t, result = _on_thread("in-flight", lambda: a.ops.note("in flight"))
     wait_for(holding.is_set, "the local write to be in its fsync")
     rig.let_a_back()
     wait_for(lambda: _waits_for_the_journal_lock(a.journal),
@@ -400,30 +416,16 @@ def test_a_local_write_in_flight_when_the_connection_returns_is_merged_once(rig,
 def test_an_action_checked_in_local_mode_is_recorded_in_local_mode(rig, monkeypatch):
     """The follower may not merge (end local mode) between an action's check against the
     local state and its append: the action would then go to the shared journal, checked
-    against a state that is not the shared one. The check is held by an event (the one way to
-    pause an action there); the reconnect and the merge are real."""
-    import threading
-
+    against a state that is not the shared one. The check is held by an event (``_paused_in``);
+    the reconnect and the merge are real."""
     from cockpit.runbook.operations import Operations
 
     a = rig.open_a()
     rig.cut_a(a)
     a.ops.go_local("KNOWN_ISSUE", "db down")
     wait_for(lambda: a.journal._tries >= 2, "A's follower to have failed a reconnect")
-    release, checking = threading.Event(), threading.Event()
-    real_workable = Operations._workable
-
-    def held_workable(self, step, state):
-        if threading.current_thread().name == "checking":
-            checking.set()
-            release.wait(60)
-        return real_workable(self, step, state)
-
-    monkeypatch.setattr(Operations, "_workable", held_workable)
-    result: list = []
-    t = threading.Thread(target=lambda: result.append(a.ops.confirm("S1", gates())),
-                         name="checking")
-    t.start()
+    checking, release = _paused_in(monkeypatch, Operations, "_workable", "checking")
+    t, result = _on_thread("checking", lambda: a.ops.confirm("S1", gates()))
     wait_for(checking.is_set, "the confirm to be in its check")
     rig.let_a_back()
     wait_for(lambda: _waits_for_the_journal_lock(a.journal) or a.journal.local_mode is None,

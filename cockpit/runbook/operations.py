@@ -272,9 +272,8 @@ class Operations:
         local entries no longer apply. It starts from the live fold of the shared entries,
         copied, so only what came after it is read (not 100,000 entries decoded and folded
         again while every action waits for the journal)."""
-        with self._state_lock:  # a copy taken as it stands; the live fold goes on
-            start = (self._applied, Replayer.resumed(self.plan, self._replayer.saved()))
-        return local_conflicts(self.plan, shared, local, start=start)
+        with self._state_lock:  # local_conflicts copies the live fold; it is not moved
+            return local_conflicts(self.plan, shared, local, start=(self._applied, self._replayer))
 
     def _not_local(self) -> None:
         if self.in_local_mode():
